@@ -1,0 +1,1 @@
+//! SigV4 request authentication (issue 3).
