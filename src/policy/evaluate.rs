@@ -1,0 +1,370 @@
+//! The decision: AWS's policy evaluation logic over compiled policy sets.
+//!
+//! 1. An explicit deny in any policy that applies wins.
+//! 2. Within one account, a resource policy that names the caller (or everyone) allows by
+//!    itself; one that names the caller's account delegates to the identity side.
+//! 3. The identity side allows when an identity policy allows and every cap (permissions
+//!    boundary, session policies) allows too. Caps grant nothing themselves.
+//! 4. Across accounts, both the identity side and the resource policy must allow.
+//! 5. Otherwise: denied by default.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::arn::split_arn;
+use super::context::Context;
+use super::document::{Action, Effect, Policy, Statement};
+use super::principal::{Grant, Principal, PrincipalKind};
+
+/// Where a statement points: (policy, statement) indexes in a [`PolicySet`].
+type StatementRef = (u32, u32);
+
+/// Policies compiled together, with their statements indexed by action so that a decision only
+/// looks at statements that can concern its action.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    policies: Vec<Arc<Policy>>,
+    /// Statements whose patterns for an action's service are all exact, by full action.
+    exact: HashMap<String, Vec<StatementRef>>,
+    /// Statements with a wildcard pattern for a service, by service prefix.
+    by_service: HashMap<String, Vec<StatementRef>>,
+    /// Statements that may match any service: `*`, `NotAction`, wildcards in the prefix.
+    any_service: Vec<StatementRef>,
+}
+
+impl PolicySet {
+    /// Indexes the statements of `policies`.
+    pub fn new(policies: Vec<Arc<Policy>>) -> PolicySet {
+        let mut set = PolicySet {
+            policies,
+            ..PolicySet::default()
+        };
+        for (p, policy) in set.policies.iter().enumerate() {
+            for (s, statement) in policy.statements.iter().enumerate() {
+                let at = (p as u32, s as u32);
+                let clause = &statement.action;
+                let services: Option<Vec<&str>> = if clause.not {
+                    None
+                } else {
+                    clause.patterns.iter().map(service_of).collect()
+                };
+                let Some(mut services) = services else {
+                    set.any_service.push(at);
+                    continue;
+                };
+                services.sort_unstable();
+                services.dedup();
+                for service in services {
+                    let patterns = clause
+                        .patterns
+                        .iter()
+                        .filter(|g| service_of(g) == Some(service));
+                    let exact: Option<Vec<&str>> = patterns.map(|g| g.exact()).collect();
+                    match exact {
+                        Some(mut names) => {
+                            names.sort_unstable();
+                            names.dedup();
+                            for name in names {
+                                set.exact.entry(name.to_owned()).or_default().push(at);
+                            }
+                        }
+                        None => set
+                            .by_service
+                            .entry(service.to_owned())
+                            .or_default()
+                            .push(at),
+                    }
+                }
+            }
+        }
+        set
+    }
+
+    /// A set of one policy.
+    pub fn single(policy: Policy) -> PolicySet {
+        PolicySet::new(vec![Arc::new(policy)])
+    }
+
+    /// The policies of the set.
+    pub fn policies(&self) -> &[Arc<Policy>] {
+        &self.policies
+    }
+
+    /// Whether the set holds no policy.
+    pub fn is_empty(&self) -> bool {
+        self.policies.is_empty()
+    }
+
+    /// The statements that may concern `action`, each once.
+    fn candidates<'a>(
+        &'a self,
+        action: &Action,
+    ) -> impl Iterator<Item = (&'a Arc<Policy>, &'a Statement)> + 'a {
+        let lookup = |map: &'a HashMap<String, Vec<StatementRef>>, key: &str| {
+            if map.is_empty() {
+                &[][..]
+            } else {
+                map.get(key).map_or(&[][..], Vec::as_slice)
+            }
+        };
+        let exact = lookup(&self.exact, action.lower());
+        let service = lookup(&self.by_service, action.service());
+        exact
+            .iter()
+            .chain(service)
+            .chain(&self.any_service)
+            .map(|&(p, s)| {
+                let policy = &self.policies[p as usize];
+                (policy, &policy.statements[s as usize])
+            })
+    }
+}
+
+/// The service prefix a pattern is bound to; `None` when it may match any service.
+fn service_of(glob: &super::wildcard::Glob) -> Option<&str> {
+    use super::wildcard::{Glob, Piece};
+    let literal_head = match glob {
+        Glob::Any => return None,
+        Glob::Exact(s) | Glob::Prefix(s) => s.as_str(),
+        Glob::General(pieces) => match pieces.first() {
+            Some(Piece::Lit(l)) => l.as_str(),
+            _ => return None,
+        },
+    };
+    literal_head.split_once(':').map(|(service, _)| service)
+}
+
+/// One request to decide.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// Who asks.
+    pub principal: &'a Principal,
+    /// What it asks to do.
+    pub action: &'a Action,
+    /// The resource's ARN (or `*`).
+    pub resource: &'a str,
+    /// The request's condition keys.
+    pub context: &'a Context,
+}
+
+/// The policies that bear on a request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policies<'a> {
+    /// The caller's identity-based policies.
+    pub identity: Option<&'a PolicySet>,
+    /// The caller's permissions boundary: caps the identity side.
+    pub boundary: Option<&'a PolicySet>,
+    /// Session policies of a role session: cap the identity side.
+    pub session: Option<&'a PolicySet>,
+    /// The resource's resource-based policy.
+    pub resource: Option<&'a PolicySet>,
+    /// The account that owns the resource; by default the caller's.
+    pub resource_owner: Option<&'a str>,
+}
+
+/// The outcome of a decision, as `aws iam simulate-*` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// An allow applied and no deny.
+    Allowed,
+    /// A deny statement applied.
+    ExplicitDeny,
+    /// Nothing allowed it.
+    ImplicitDeny,
+}
+
+impl Outcome {
+    /// `allowed`, `explicitDeny` or `implicitDeny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::ExplicitDeny => "explicitDeny",
+            Outcome::ImplicitDeny => "implicitDeny",
+        }
+    }
+}
+
+/// Which kind of policy a statement came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// An identity-based policy.
+    Identity,
+    /// A permissions boundary.
+    Boundary,
+    /// A session policy.
+    Session,
+    /// A resource-based policy.
+    Resource,
+}
+
+impl Source {
+    /// A readable name, like the simulator's `SourcePolicyType`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Identity => "IAM Policy",
+            Source::Boundary => "PermissionsBoundaryPolicy",
+            Source::Session => "SessionPolicy",
+            Source::Resource => "Resource Policy",
+        }
+    }
+}
+
+/// A statement that applied to the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedStatement {
+    /// The policy's name.
+    pub policy: Arc<str>,
+    /// Which kind of policy.
+    pub source: Source,
+    /// The statement's `Sid`.
+    pub sid: Option<Arc<str>>,
+    /// The statement's position in its policy, from 0.
+    pub index: usize,
+    /// Its effect.
+    pub effect: Effect,
+}
+
+/// A decision and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Allowed, or denied and how.
+    pub outcome: Outcome,
+    /// The statements that decided it: the denies for an explicit deny, the allows otherwise.
+    pub matched: Vec<MatchedStatement>,
+    /// Condition keys a statement wanted but the request lacked, sorted.
+    pub missing_context: Vec<String>,
+}
+
+impl Decision {
+    /// Whether the request may go on.
+    pub fn is_allowed(&self) -> bool {
+        self.outcome == Outcome::Allowed
+    }
+}
+
+/// What one policy set said.
+#[derive(Default)]
+struct Verdict {
+    allow: bool,
+    deny: bool,
+    /// For resource policies: the strongest way an allow named the caller.
+    grant: Option<Grant>,
+}
+
+struct Walk<'r> {
+    request: &'r Request<'r>,
+    segments: Option<[&'r str; 6]>,
+    matched: Vec<MatchedStatement>,
+    missing: Vec<String>,
+}
+
+impl<'r> Walk<'r> {
+    fn run(&mut self, set: Option<&PolicySet>, source: Source) -> Verdict {
+        let mut verdict = Verdict::default();
+        let Some(set) = set else { return verdict };
+        let request = self.request;
+        for (policy, statement) in set.candidates(request.action) {
+            if !statement.action.matches(request.action) {
+                continue;
+            }
+            let Some(grant) = statement.principal_grant(request.principal) else {
+                continue;
+            };
+            if !statement.resource_matches(
+                request.resource,
+                self.segments.as_ref(),
+                request.context,
+            ) {
+                continue;
+            }
+            let missing = &mut self.missing;
+            let mut note = |key: &str| {
+                if !missing.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+                    missing.push(key.to_owned());
+                }
+            };
+            if !statement.conditions_hold(request.context, &mut note) {
+                continue;
+            }
+            match statement.effect {
+                Effect::Deny => verdict.deny = true,
+                Effect::Allow => {
+                    verdict.allow = true;
+                    verdict.grant = verdict.grant.max(Some(grant));
+                }
+            }
+            self.matched.push(MatchedStatement {
+                policy: policy.name.clone(),
+                source,
+                sid: statement.sid.clone(),
+                index: statement.index,
+                effect: statement.effect,
+            });
+        }
+        verdict
+    }
+}
+
+/// Decides `request` under `policies`.
+pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
+    let mut walk = Walk {
+        request,
+        segments: split_arn(request.resource),
+        matched: Vec::new(),
+        missing: Vec::new(),
+    };
+    let identity = walk.run(policies.identity, Source::Identity);
+    let boundary = walk.run(policies.boundary, Source::Boundary);
+    let session = walk.run(policies.session, Source::Session);
+    let resource = walk.run(policies.resource, Source::Resource);
+
+    let principal = request.principal;
+    let outcome = if identity.deny || boundary.deny || session.deny || resource.deny {
+        Outcome::ExplicitDeny
+    } else {
+        let capped = |allowed: bool| {
+            allowed
+                && (policies.boundary.is_none() || boundary.allow)
+                && (policies.session.is_none() || session.allow)
+        };
+        // An account's root user is not bound by identity policies in its own account.
+        let identity_side = match principal.kind() {
+            PrincipalKind::Account => true,
+            PrincipalKind::Anonymous => false,
+            _ => capped(identity.allow),
+        };
+        let same_account = match (principal.account(), policies.resource_owner) {
+            (Some(caller), Some(owner)) => caller == owner,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let allowed = if same_account {
+            match resource.grant {
+                Some(Grant::Direct) => true,
+                Some(Grant::Role) => capped(true),
+                Some(Grant::Account) | None => identity_side,
+            }
+        } else if principal.account().is_none() {
+            // Anonymous callers and service principals: only the resource policy can grant.
+            resource.grant == Some(Grant::Direct)
+        } else {
+            identity_side && resource.allow
+        };
+        if allowed {
+            Outcome::Allowed
+        } else {
+            Outcome::ImplicitDeny
+        }
+    };
+    let keep = match outcome {
+        Outcome::ExplicitDeny => Effect::Deny,
+        Outcome::Allowed | Outcome::ImplicitDeny => Effect::Allow,
+    };
+    walk.matched.retain(|m| m.effect == keep);
+    walk.missing.sort_unstable();
+    Decision {
+        outcome,
+        matched: walk.matched,
+        missing_context: walk.missing,
+    }
+}

@@ -1,0 +1,408 @@
+//! Wildcard patterns (`*` and `?`) and the policy-variable templates built on them.
+//!
+//! A pattern is compiled once, when its policy loads, into the cheapest matcher that
+//! answers it: everything, an exact string, a prefix, or a general glob.
+
+use super::context::Context;
+
+/// One piece of a compiled glob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Piece {
+    /// Literal text, compared byte for byte.
+    Lit(String),
+    /// `*`: any run of characters, including none.
+    Star,
+    /// `?`: exactly one character.
+    One,
+}
+
+/// A compiled wildcard pattern without variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Glob {
+    /// `*` alone.
+    Any,
+    /// No wildcard at all.
+    Exact(String),
+    /// Literal text followed by a single trailing `*`.
+    Prefix(String),
+    /// Anything else.
+    General(Vec<Piece>),
+}
+
+impl Glob {
+    /// Compiles pieces into the cheapest equivalent matcher.
+    pub(crate) fn from_pieces(mut pieces: Vec<Piece>) -> Glob {
+        pieces = normalise(pieces);
+        match pieces.as_slice() {
+            [] => Glob::Exact(String::new()),
+            [Piece::Star] => Glob::Any,
+            [Piece::Lit(l)] => Glob::Exact(l.clone()),
+            [Piece::Lit(l), Piece::Star] => Glob::Prefix(l.clone()),
+            _ => Glob::General(pieces),
+        }
+    }
+
+    /// Compiles a pattern in which `*` and `?` are wildcards and nothing else is special.
+    pub(crate) fn parse(pattern: &str) -> Glob {
+        let mut pieces = Vec::new();
+        let mut lit = String::new();
+        for c in pattern.chars() {
+            match c {
+                '*' | '?' => {
+                    if !lit.is_empty() {
+                        pieces.push(Piece::Lit(std::mem::take(&mut lit)));
+                    }
+                    pieces.push(if c == '*' { Piece::Star } else { Piece::One });
+                }
+                _ => lit.push(c),
+            }
+        }
+        if !lit.is_empty() {
+            pieces.push(Piece::Lit(lit));
+        }
+        Glob::from_pieces(pieces)
+    }
+
+    /// Whether `text` matches the whole pattern.
+    pub(crate) fn matches(&self, text: &str) -> bool {
+        match self {
+            Glob::Any => true,
+            Glob::Exact(s) => s == text,
+            Glob::Prefix(p) => text.starts_with(p.as_str()),
+            Glob::General(pieces) => glob_match(pieces, text),
+        }
+    }
+
+    /// Whether the pattern has no wildcard.
+    pub(crate) fn exact(&self) -> Option<&str> {
+        match self {
+            Glob::Exact(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Merges adjacent literals and runs of stars so that matching never backtracks needlessly.
+fn normalise(pieces: Vec<Piece>) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        match (out.last_mut(), piece) {
+            (Some(Piece::Lit(prev)), Piece::Lit(next)) => prev.push_str(&next),
+            (Some(Piece::Star), Piece::Star) => {}
+            (_, Piece::Lit(l)) if l.is_empty() => {}
+            (_, piece) => out.push(piece),
+        }
+    }
+    out
+}
+
+fn char_len(text: &str, at: usize) -> usize {
+    text[at..].chars().next().map_or(1, char::len_utf8)
+}
+
+/// Iterative glob matching: on a mismatch, retry from the last star one character further on.
+/// Worst case O(pattern × text), never exponential.
+pub(crate) fn glob_match(pieces: &[Piece], text: &str) -> bool {
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut resume: Option<(usize, usize)> = None;
+    loop {
+        if p < pieces.len() {
+            match &pieces[p] {
+                Piece::Star => {
+                    resume = Some((p + 1, t));
+                    p += 1;
+                    continue;
+                }
+                Piece::One if t < text.len() => {
+                    t += char_len(text, t);
+                    p += 1;
+                    continue;
+                }
+                Piece::Lit(l) if text[t..].starts_with(l.as_str()) => {
+                    t += l.len();
+                    p += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        } else if t == text.len() {
+            return true;
+        }
+        match resume {
+            Some((rp, rt)) if rt < text.len() => {
+                let next = rt + char_len(text, rt);
+                resume = Some((rp, next));
+                p = rp;
+                t = next;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// A piece of a template: a glob piece or a policy variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TemplatePiece {
+    /// A glob piece.
+    Glob(Piece),
+    /// `${key}` or `${key, 'default'}`; the key is lower-cased.
+    Var {
+        key: String,
+        default: Option<String>,
+    },
+}
+
+/// A pattern that may hold policy variables (`${aws:username}`); their values are substituted
+/// at evaluation time as literal text, never as wildcards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Template {
+    /// No variable: compiled once.
+    Fixed(Glob),
+    /// Has variables: resolved per request.
+    Variable(Vec<TemplatePiece>),
+}
+
+/// Why a template could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TemplateError(pub String);
+
+impl Template {
+    /// Parses `text`. With `variables` false (policies of version 2008-10-17 or without a
+    /// version), `${...}` is literal text.
+    pub(crate) fn parse(text: &str, variables: bool) -> Result<Template, TemplateError> {
+        Self::parse_with(text, variables, true)
+    }
+
+    /// Parses `text` where `*` and `?` are literal (StringEquals values): only variables are special.
+    pub(crate) fn parse_literal(text: &str, variables: bool) -> Result<Template, TemplateError> {
+        Self::parse_with(text, variables, false)
+    }
+
+    fn parse_with(text: &str, variables: bool, wildcards: bool) -> Result<Template, TemplateError> {
+        Ok(Template::from_pieces(tokenize(text, variables, wildcards)?))
+    }
+
+    /// The pieces of a pattern in which `*` and `?` are wildcards.
+    pub(crate) fn tokens(text: &str, variables: bool) -> Result<Vec<TemplatePiece>, TemplateError> {
+        tokenize(text, variables, true)
+    }
+
+    /// Compiles pieces: once and for all when there is no variable.
+    pub(crate) fn from_pieces(pieces: Vec<TemplatePiece>) -> Template {
+        if pieces
+            .iter()
+            .any(|p| matches!(p, TemplatePiece::Var { .. }))
+        {
+            return Template::Variable(pieces);
+        }
+        let globs = pieces
+            .into_iter()
+            .filter_map(|p| match p {
+                TemplatePiece::Glob(g) => Some(g),
+                TemplatePiece::Var { .. } => None,
+            })
+            .collect();
+        Template::Fixed(Glob::from_pieces(globs))
+    }
+
+    /// Resolves the variables against `context`. `None` when a variable has neither a value nor
+    /// a default: the element that holds it then matches nothing.
+    pub(crate) fn resolve(&self, context: &Context) -> Option<std::borrow::Cow<'_, Glob>> {
+        match self {
+            Template::Fixed(glob) => Some(std::borrow::Cow::Borrowed(glob)),
+            Template::Variable(pieces) => {
+                let mut out = Vec::with_capacity(pieces.len());
+                for piece in pieces {
+                    match piece {
+                        TemplatePiece::Glob(g) => out.push(g.clone()),
+                        TemplatePiece::Var { key, default } => {
+                            let value = match context.single(key) {
+                                Some(v) => v.to_owned(),
+                                None => default.clone()?,
+                            };
+                            out.push(Piece::Lit(value));
+                        }
+                    }
+                }
+                Some(std::borrow::Cow::Owned(Glob::from_pieces(out)))
+            }
+        }
+    }
+
+    /// Lower-cases literal text (for case-insensitive comparisons); variables are left as they are.
+    pub(crate) fn lowercase(self) -> Template {
+        match self {
+            Template::Fixed(glob) => Template::Fixed(lower_glob(glob)),
+            Template::Variable(pieces) => Template::Variable(
+                pieces
+                    .into_iter()
+                    .map(|p| match p {
+                        TemplatePiece::Glob(Piece::Lit(l)) => {
+                            TemplatePiece::Glob(Piece::Lit(l.to_lowercase()))
+                        }
+                        other => other,
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+fn lower_glob(glob: Glob) -> Glob {
+    match glob {
+        Glob::Any => Glob::Any,
+        Glob::Exact(s) => Glob::Exact(s.to_lowercase()),
+        Glob::Prefix(s) => Glob::Prefix(s.to_lowercase()),
+        Glob::General(pieces) => Glob::General(
+            pieces
+                .into_iter()
+                .map(|p| match p {
+                    Piece::Lit(l) => Piece::Lit(l.to_lowercase()),
+                    other => other,
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn tokenize(
+    text: &str,
+    variables: bool,
+    wildcards: bool,
+) -> Result<Vec<TemplatePiece>, TemplateError> {
+    let mut out = Vec::new();
+    let mut lit = String::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if variables && rest.starts_with("${") {
+            let end = rest.find('}').ok_or_else(|| {
+                TemplateError(format!("unterminated policy variable in '{text}'"))
+            })?;
+            let inner = &rest[2..end];
+            rest = &rest[end + 1..];
+            match inner {
+                // The escapes stand for the literal characters, never for wildcards.
+                "*" | "?" | "$" => lit.push_str(inner),
+                _ => {
+                    if !lit.is_empty() {
+                        out.push(TemplatePiece::Glob(Piece::Lit(std::mem::take(&mut lit))));
+                    }
+                    out.push(parse_variable(inner, text)?);
+                }
+            }
+            continue;
+        }
+        rest = &rest[c.len_utf8()..];
+        if wildcards && (c == '*' || c == '?') {
+            if !lit.is_empty() {
+                out.push(TemplatePiece::Glob(Piece::Lit(std::mem::take(&mut lit))));
+            }
+            out.push(TemplatePiece::Glob(if c == '*' {
+                Piece::Star
+            } else {
+                Piece::One
+            }));
+        } else {
+            lit.push(c);
+        }
+    }
+    if !lit.is_empty() {
+        out.push(TemplatePiece::Glob(Piece::Lit(lit)));
+    }
+    Ok(out)
+}
+
+fn parse_variable(inner: &str, text: &str) -> Result<TemplatePiece, TemplateError> {
+    let (key, default) = match inner.split_once(',') {
+        None => (inner.trim(), None),
+        Some((key, default)) => {
+            let default = default.trim();
+            let unquoted = default
+                .strip_prefix('\'')
+                .and_then(|d| d.strip_suffix('\''))
+                .ok_or_else(|| {
+                    TemplateError(format!(
+                        "the default of a policy variable must be quoted with single quotes in '{text}'"
+                    ))
+                })?;
+            (key.trim(), Some(unquoted.to_owned()))
+        }
+    };
+    if key.is_empty() || key.contains(char::is_whitespace) {
+        return Err(TemplateError(format!(
+            "invalid policy variable '${{{inner}}}' in '{text}'"
+        )));
+    }
+    Ok(TemplatePiece::Var {
+        key: key.to_ascii_lowercase(),
+        default,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_shapes() {
+        assert_eq!(Glob::parse("*"), Glob::Any);
+        assert_eq!(Glob::parse("**"), Glob::Any);
+        assert_eq!(Glob::parse("abc"), Glob::Exact("abc".into()));
+        assert_eq!(Glob::parse("ab*"), Glob::Prefix("ab".into()));
+        assert!(matches!(Glob::parse("a*b"), Glob::General(_)));
+    }
+
+    #[test]
+    fn glob_matching() {
+        let g = Glob::parse("s3:get?bject");
+        assert!(g.matches("s3:getobject"));
+        assert!(!g.matches("s3:getbject"));
+        assert!(Glob::parse("a*b*c").matches("aXbYbZc"));
+        assert!(!Glob::parse("a*b*c").matches("aXbYbZ"));
+        assert!(Glob::parse("*").matches(""));
+        assert!(Glob::parse("?").matches("é"));
+        assert!(!Glob::parse("??").matches("é"));
+        assert!(Glob::parse("*/q1.csv").matches("reports/2026/q1.csv"));
+    }
+
+    #[test]
+    fn templates_and_escapes() {
+        let ctx = Context::from_pairs([("aws:username", "alice")]);
+        let t = Template::parse("home/${aws:username}/*", true).unwrap();
+        let glob = t.resolve(&ctx).unwrap();
+        assert!(glob.matches("home/alice/x"));
+        assert!(!glob.matches("home/bob/x"));
+
+        let star = Template::parse("a${*}b", true).unwrap();
+        let glob = star.resolve(&ctx).unwrap();
+        assert!(glob.matches("a*b"));
+        assert!(!glob.matches("axyzb"));
+
+        let literal = Template::parse("home/${aws:username}/*", false).unwrap();
+        assert!(literal
+            .resolve(&ctx)
+            .unwrap()
+            .matches("home/${aws:username}/x"));
+
+        let default = Template::parse("${aws:missing, 'shared'}/*", true).unwrap();
+        assert!(default.resolve(&ctx).unwrap().matches("shared/readme"));
+        let missing = Template::parse("${aws:missing}/*", true).unwrap();
+        assert!(missing.resolve(&ctx).is_none());
+    }
+
+    #[test]
+    fn substituted_values_are_literal() {
+        let ctx = Context::from_pairs([("aws:username", "*")]);
+        let t = Template::parse("home/${aws:username}", true).unwrap();
+        let glob = t.resolve(&ctx).unwrap();
+        assert!(glob.matches("home/*"));
+        assert!(!glob.matches("home/bob"));
+    }
+
+    #[test]
+    fn bad_variables() {
+        assert!(Template::parse("${aws:username", true).is_err());
+        assert!(Template::parse("${}", true).is_err());
+        assert!(Template::parse("${aws:username, shared}", true).is_err());
+    }
+}
