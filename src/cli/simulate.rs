@@ -1,0 +1,359 @@
+//! `iamgate simulate-custom-policy`: the options and output of `aws iam simulate-custom-policy`,
+//! decided by the gateway's own evaluator.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::policy::{
+    evaluate, is_account_id, Action, Context, Decision, Policies, Policy, PolicyKind, PolicySet,
+    Principal, Request,
+};
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// `{"EvaluationResults": [...]}`, as the AWS CLI prints it.
+    Json,
+    /// A table for people.
+    Text,
+}
+
+/// The options of `simulate-custom-policy`.
+#[derive(Debug, Args)]
+pub struct CustomPolicyArgs {
+    /// The caller's identity-based policies: inline JSON or file://PATH, several after one flag.
+    #[arg(long, num_args = 1.., value_name = "POLICY")]
+    pub policy_input_list: Vec<String>,
+    /// The caller's permissions boundary: inline JSON or file://PATH.
+    #[arg(long, num_args = 1.., value_name = "POLICY")]
+    pub permissions_boundary_policy_input_list: Vec<String>,
+    /// The actions to evaluate, such as s3:GetObject.
+    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
+    pub action_names: Vec<String>,
+    /// The resources to evaluate; `*` by default.
+    #[arg(long, num_args = 1.., value_name = "ARN")]
+    pub resource_arns: Vec<String>,
+    /// A resource-based policy: inline JSON or file://PATH.
+    #[arg(long, value_name = "POLICY")]
+    pub resource_policy: Option<String>,
+    /// The account that owns the resource (an account root ARN or id); the caller's by default.
+    #[arg(long, value_name = "ARN")]
+    pub resource_owner: Option<String>,
+    /// The caller: a user or assumed-role session ARN, or `anonymous`.
+    #[arg(long, value_name = "ARN")]
+    pub caller_arn: Option<String>,
+    /// Context entries: `ContextKeyName=k,ContextKeyValues=v,ContextKeyType=t`, or JSON.
+    #[arg(long, num_args = 1.., value_name = "ENTRY")]
+    pub context_entries: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub output: OutputFormat,
+}
+
+/// A problem with the command line or its inputs.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    /// A policy that does not load.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// A file:// argument that cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Any other invalid argument.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One context entry, as the AWS CLI takes it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct ContextEntry {
+    context_key_name: String,
+    #[serde(default)]
+    context_key_values: Vec<String>,
+    context_key_type: String,
+}
+
+/// Reads an argument that is inline text or `file://PATH`.
+pub(crate) fn read_argument(arg: &str) -> Result<String, SimulateError> {
+    match arg.strip_prefix("file://") {
+        Some(path) => std::fs::read_to_string(path).map_err(|source| SimulateError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+        None => Ok(arg.to_owned()),
+    }
+}
+
+fn load(list_name: &str, args: &[String], kind: PolicyKind) -> Result<PolicySet, SimulateError> {
+    let mut policies = Vec::with_capacity(args.len());
+    for (i, arg) in args.iter().enumerate() {
+        let name = format!("{list_name}.{}", i + 1);
+        let text = read_argument(arg)?;
+        policies.push(Arc::new(Policy::parse(&name, kind, &text)?));
+    }
+    Ok(PolicySet::new(policies))
+}
+
+/// The simulation's results, ready to print.
+pub struct Simulation {
+    results: Vec<(String, String, Decision)>,
+}
+
+/// Runs the simulation the arguments describe.
+pub fn simulate_custom(args: &CustomPolicyArgs) -> Result<Simulation, SimulateError> {
+    let identity = load(
+        "PolicyInputList",
+        &args.policy_input_list,
+        PolicyKind::Identity,
+    )?;
+    let boundary = load(
+        "PermissionsBoundaryPolicyInputList",
+        &args.permissions_boundary_policy_input_list,
+        PolicyKind::Identity,
+    )?;
+    let resource_policy = match &args.resource_policy {
+        None => None,
+        Some(arg) => {
+            let text = read_argument(arg)?;
+            Some(PolicySet::single(Policy::parse(
+                "ResourcePolicy",
+                PolicyKind::Resource,
+                &text,
+            )?))
+        }
+    };
+    let owner = args
+        .resource_owner
+        .as_deref()
+        .map(owner_account)
+        .transpose()?;
+    let caller = match (&args.caller_arn, &resource_policy) {
+        (Some(arn), _) => {
+            Principal::from_arn(arn).map_err(|e| SimulateError::Invalid(e.to_string()))?
+        }
+        (None, Some(_)) => {
+            return Err(SimulateError::Invalid(
+                "--caller-arn is required with --resource-policy".into(),
+            ))
+        }
+        (None, None) => {
+            let account = owner.as_deref().unwrap_or("123456789012");
+            Principal::from_arn(&format!("arn:aws:iam::{account}:user/simulated-caller"))
+                .map_err(|e| SimulateError::Invalid(e.to_string()))?
+        }
+    };
+    let context = parse_context(&args.context_entries)?;
+    let policies = Policies {
+        identity: Some(&identity),
+        boundary: (!boundary.is_empty()).then_some(&boundary),
+        session: None,
+        resource: resource_policy.as_ref(),
+        resource_owner: owner.as_deref(),
+    };
+    let resources = if args.resource_arns.is_empty() {
+        vec!["*".to_owned()]
+    } else {
+        args.resource_arns.clone()
+    };
+    let mut results = Vec::new();
+    for action_name in &args.action_names {
+        if action_name != "*" && !action_name.contains(':') {
+            return Err(SimulateError::Invalid(format!(
+                "action '{action_name}' has no service prefix (expected service:action)"
+            )));
+        }
+        let action = Action::new(action_name);
+        for resource in &resources {
+            let decision = evaluate(
+                &policies,
+                &Request {
+                    principal: &caller,
+                    action: &action,
+                    resource,
+                    context: &context,
+                },
+            );
+            results.push((action_name.clone(), resource.clone(), decision));
+        }
+    }
+    Ok(Simulation { results })
+}
+
+fn owner_account(arg: &str) -> Result<String, SimulateError> {
+    if is_account_id(arg) {
+        return Ok(arg.to_owned());
+    }
+    match Principal::from_arn(arg) {
+        Ok(p) => p.account().map(str::to_owned),
+        Err(_) => None,
+    }
+    .ok_or_else(|| {
+        SimulateError::Invalid(format!(
+            "--resource-owner '{arg}' is not an account (arn:aws:iam::ACCOUNT:root)"
+        ))
+    })
+}
+
+const CONTEXT_TYPES: &[&str] = &[
+    "string",
+    "stringList",
+    "numeric",
+    "numericList",
+    "boolean",
+    "booleanList",
+    "ip",
+    "ipList",
+    "binary",
+    "binaryList",
+    "date",
+    "dateList",
+];
+
+/// Reads `--context-entries`: each argument is JSON (an entry or a list of them) or the AWS
+/// CLI shorthand.
+pub(crate) fn parse_context(args: &[String]) -> Result<Context, SimulateError> {
+    let mut entries = Vec::new();
+    for arg in args {
+        let trimmed = arg.trim_start();
+        if trimmed.starts_with('[') || trimmed.starts_with('{') {
+            let value: Value = serde_json::from_str(trimmed)
+                .map_err(|e| SimulateError::Invalid(format!("--context-entries: {e}")))?;
+            let items = match value {
+                Value::Array(items) => items,
+                one => vec![one],
+            };
+            for item in items {
+                entries.push(
+                    serde_json::from_value::<ContextEntry>(item)
+                        .map_err(|e| SimulateError::Invalid(format!("--context-entries: {e}")))?,
+                );
+            }
+        } else {
+            entries.push(parse_shorthand(arg)?);
+        }
+    }
+    let mut context = Context::new();
+    for entry in entries {
+        if !CONTEXT_TYPES.contains(&entry.context_key_type.as_str()) {
+            return Err(SimulateError::Invalid(format!(
+                "context key '{}': unknown ContextKeyType '{}' (expected one of {})",
+                entry.context_key_name,
+                entry.context_key_type,
+                CONTEXT_TYPES.join(", ")
+            )));
+        }
+        let single = !entry.context_key_type.ends_with("List");
+        if single && entry.context_key_values.len() != 1 {
+            return Err(SimulateError::Invalid(format!(
+                "context key '{}' of type {} takes exactly one value",
+                entry.context_key_name, entry.context_key_type
+            )));
+        }
+        context.insert_values(&entry.context_key_name, entry.context_key_values);
+    }
+    Ok(context)
+}
+
+fn parse_shorthand(arg: &str) -> Result<ContextEntry, SimulateError> {
+    let (mut name, mut kind, mut values) = (None, None, Vec::new());
+    let mut in_values = false;
+    for token in arg.split(',') {
+        match token.split_once('=') {
+            Some(("ContextKeyName", v)) => (name, in_values) = (Some(v.to_owned()), false),
+            Some(("ContextKeyType", v)) => (kind, in_values) = (Some(v.to_owned()), false),
+            Some(("ContextKeyValues", v)) => {
+                values.push(v.to_owned());
+                in_values = true;
+            }
+            _ if in_values => values.push(token.to_owned()),
+            _ => {
+                return Err(SimulateError::Invalid(format!(
+                    "--context-entries: cannot read '{token}' in '{arg}'"
+                )))
+            }
+        }
+    }
+    let missing =
+        |what: &str| SimulateError::Invalid(format!("--context-entries: '{arg}' has no {what}"));
+    Ok(ContextEntry {
+        context_key_name: name.ok_or_else(|| missing("ContextKeyName"))?,
+        context_key_values: values,
+        context_key_type: kind.ok_or_else(|| missing("ContextKeyType"))?,
+    })
+}
+
+impl Simulation {
+    /// The results as `aws iam simulate-custom-policy` prints them.
+    pub fn to_json(&self) -> Value {
+        let results: Vec<Value> = self
+            .results
+            .iter()
+            .map(|(action, resource, d)| {
+                json!({
+                    "EvalActionName": action,
+                    "EvalResourceName": resource,
+                    "EvalDecision": d.outcome.as_str(),
+                    "MatchedStatements": d.matched.iter().map(|m| json!({
+                        "SourcePolicyId": &*m.policy,
+                        "SourcePolicyType": m.source.as_str(),
+                        "Sid": m.sid.as_deref(),
+                        "StatementIndex": m.index + 1,
+                        "Effect": m.effect.as_str(),
+                    })).collect::<Vec<_>>(),
+                    "MissingContextValues": d.missing_context,
+                })
+            })
+            .collect();
+        json!({ "EvaluationResults": results })
+    }
+
+    /// The results as a table for people, with why each decision came out as it did.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let width = |f: fn(&(String, String, Decision)) -> usize, min: usize| {
+            self.results.iter().map(f).max().unwrap_or(0).max(min)
+        };
+        let aw = width(|r| r.0.len(), 6);
+        let rw = width(|r| r.1.len(), 8);
+        let _ = writeln!(out, "{:aw$}  {:rw$}  DECISION", "ACTION", "RESOURCE");
+        for (action, resource, d) in &self.results {
+            let _ = writeln!(out, "{action:aw$}  {resource:rw$}  {}", d.outcome.as_str());
+            for m in &d.matched {
+                let sid = m
+                    .sid
+                    .as_deref()
+                    .map(|s| format!(" (Sid \"{s}\")"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "    {} by {} {}, statement {}{sid}",
+                    m.effect.as_str(),
+                    m.source.as_str(),
+                    m.policy,
+                    m.index + 1
+                );
+            }
+            if d.matched.is_empty() && !d.is_allowed() {
+                let _ = writeln!(out, "    no statement allows it: denied by default");
+            }
+            if !d.missing_context.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "    missing context values: {}",
+                    d.missing_context.join(", ")
+                );
+            }
+        }
+        out
+    }
+}
