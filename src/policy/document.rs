@@ -259,6 +259,7 @@ impl Policy {
                     Some(sid) => format!("{} (Sid \"{sid}\")", index + 1),
                     None => (index + 1).to_string(),
                 }),
+                statement_index: Some(index),
                 ..e
             };
             let Value::Object(map) = statement else {

@@ -7,8 +7,10 @@ use std::fmt;
 pub struct PolicyError {
     /// The policy's name (a file, an ARN, `PolicyInputList.1`, ...).
     pub policy: String,
-    /// The statement: its `Sid`, or its position counted from 1.
+    /// The statement: its position counted from 1, and its `Sid`.
     pub statement: Option<String>,
+    /// The statement's position, from 0.
+    pub statement_index: Option<usize>,
     /// The element (`Effect`, `Condition`, ...), when the problem is in one.
     pub element: Option<String>,
     /// What is wrong.
@@ -22,6 +24,7 @@ impl PolicyError {
         PolicyError {
             policy: policy.to_owned(),
             statement: None,
+            statement_index: None,
             element: None,
             message: message.into(),
             position: None,
