@@ -60,7 +60,7 @@ pub struct CustomPolicyArgs {
 pub enum SimulateError {
     /// A policy that does not load.
     #[error(transparent)]
-    Policy(#[from] crate::policy::PolicyError),
+    Policy(Box<crate::policy::PolicyError>),
     /// A file:// argument that cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -72,6 +72,12 @@ pub enum SimulateError {
     /// Any other invalid argument.
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<crate::policy::PolicyError> for SimulateError {
+    fn from(e: crate::policy::PolicyError) -> SimulateError {
+        SimulateError::Policy(Box::new(e))
+    }
 }
 
 /// One context entry, as the AWS CLI takes it.

@@ -176,7 +176,7 @@ mod tests {
             Step::key("d"),
             Step::key("e"),
         ];
-        assert_eq!(locate(text, &path), (4, 37));
+        assert_eq!(locate(text, &path), (4, 30));
         assert_eq!(locate(text, &[Step::key("A"), Step::Index(0)]), (3, 5));
         // Missing parts stop at the deepest value found.
         assert_eq!(locate(text, &[Step::key("A"), Step::Index(9)]), (2, 8));
