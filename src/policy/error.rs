@@ -10,13 +10,13 @@ pub struct PolicyError {
     /// The statement: its position counted from 1, and its `Sid`.
     pub statement: Option<String>,
     /// The statement's position, from 0.
-    pub statement_index: Option<usize>,
+    pub statement_index: Option<u32>,
     /// The element (`Effect`, `Condition`, ...), when the problem is in one.
     pub element: Option<String>,
     /// What is wrong.
     pub message: String,
     /// Line and column in the text, for JSON syntax errors.
-    pub position: Option<(usize, usize)>,
+    pub position: Option<(u32, u32)>,
 }
 
 impl PolicyError {

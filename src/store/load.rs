@@ -74,7 +74,7 @@ impl Source {
             Some(_) => locate(&self.text, &path),
             None => {
                 if let Some(i) = e.statement_index {
-                    path.extend([Step::key("Statement"), Step::Index(i)]);
+                    path.extend([Step::key("Statement"), Step::Index(i as usize)]);
                 }
                 if let Some(element) = &e.element {
                     path.push(Step::key(element));
