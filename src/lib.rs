@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod config;
 pub mod policy;
 pub mod sigv4;
 pub mod store;

@@ -12,6 +12,8 @@ mod files;
 mod load;
 pub mod position;
 mod snapshot;
+mod watch;
 
 pub use load::{load, LoadError, LoadErrors};
 pub use snapshot::{AccessKey, Identity, KeyOwner, Resource, Snapshot, Summary};
+pub use watch::{LiveStore, ReloadStats, WatchGuard, DEBOUNCE};
