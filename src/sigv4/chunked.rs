@@ -148,8 +148,8 @@ impl ChunkedDecoder {
                     if nl.is_some() {
                         let mut line = std::mem::take(&mut self.line);
                         line.pop();
-                        if line.last() == Some(&b'\r') {
-                            line.pop();
+                        if line.pop() != Some(b'\r') {
+                            return Err(bad("line not terminated by CRLF"));
                         }
                         if self.state == State::SizeLine {
                             self.size_line(&line, out)?;
@@ -197,7 +197,7 @@ impl ChunkedDecoder {
     fn size_line(&mut self, line: &[u8], out: &mut Vec<Bytes>) -> Result<(), AuthError> {
         let line = std::str::from_utf8(line).map_err(|_| bad("chunk header is not text"))?;
         let mut parts = line.split(';');
-        let size = parts.next().unwrap_or("").trim();
+        let size = parts.next().unwrap_or("");
         if size.is_empty() || size.len() > 16 || !size.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(bad("invalid chunk size"));
         }
@@ -207,7 +207,7 @@ impl ChunkedDecoder {
         }
         let mut sig = None;
         for ext in parts {
-            if let Some(v) = ext.trim().strip_prefix("chunk-signature=") {
+            if let Some(v) = ext.strip_prefix("chunk-signature=") {
                 if sig.is_some() {
                     return Err(bad("repeated chunk-signature"));
                 }
@@ -263,8 +263,8 @@ impl ChunkedDecoder {
         let (name, value) = line
             .split_once(':')
             .ok_or(bad("trailer line without ':'"))?;
-        let name = name.trim().to_ascii_lowercase();
-        let value = value.trim();
+        let name = name.trim_matches([' ', '\t']).to_ascii_lowercase();
+        let value = value.trim_matches([' ', '\t']);
         if name == "x-amz-trailer-signature" {
             if self.trailer_signature.is_some() {
                 return Err(bad("repeated trailer signature"));
@@ -285,8 +285,11 @@ impl ChunkedDecoder {
             let sig = self
                 .trailer_signature
                 .ok_or(bad("missing trailer signature"))?;
+            // Lower-case names, sorted, `name:value\n` each (as the SDKs sign them).
+            let mut sorted: Vec<&(String, String)> = self.trailers.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(&b.0));
             let mut canonical = Vec::new();
-            for (n, v) in &self.trailers {
+            for (n, v) in sorted {
                 canonical.extend_from_slice(n.as_bytes());
                 canonical.push(b':');
                 canonical.extend_from_slice(v.as_bytes());

@@ -373,6 +373,13 @@ pub struct Authenticated<P> {
     pub body_signing: BodySigning,
 }
 
+impl<P> Authenticated<P> {
+    /// The request's signature (the seed of chunk signatures).
+    pub fn seed_signature(&self) -> [u8; 32] {
+        self.body_signing.seed_signature
+    }
+}
+
 /// The canonical request and string to sign the verifier computed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Explanation {

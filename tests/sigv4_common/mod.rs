@@ -141,3 +141,74 @@ impl CredentialStore for Store {
         }
     }
 }
+
+pub const AKID: &str = "AKIAIOSFODNN7EXAMPLE";
+pub const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+/// 2013-05-24T00:00:00Z
+pub const T0: i64 = 1_369_353_600;
+
+/// Signs a request with the `aws-sigv4` crate (S3 settings unless `service` is not `s3`).
+/// `uri` is `http://host/path?query`, already encoded.
+pub fn aws_sign(
+    service: &str,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: aws_sigv4::http_request::SignableBody<'_>,
+    presign: Option<u64>,
+    token: Option<&str>,
+    time: i64,
+) -> http::Request<()> {
+    use aws_sigv4::http_request::{
+        sign, PercentEncodingMode, SignableRequest, SignatureLocation, SigningSettings,
+        UriPathNormalizationMode,
+    };
+    let identity = aws_credential_types::Credentials::new(
+        AKID,
+        SECRET,
+        token.map(str::to_owned),
+        None,
+        "test",
+    )
+    .into();
+    let mut settings = SigningSettings::default();
+    if service == "s3" {
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    }
+    if let Some(e) = presign {
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(std::time::Duration::from_secs(e));
+    }
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(service)
+        .time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(time as u64))
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let signable = SignableRequest::new(method, uri, headers.iter().copied(), body).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut b = http::Request::builder().method(method).uri(uri);
+    for (n, v) in headers {
+        b = b.header(*n, *v);
+    }
+    let mut req = b.body(()).unwrap();
+    instructions.apply_to_request_http1x(&mut req);
+    req
+}
+
+/// A verifier for S3 + `service`, region us-east-1, at `now`, knowing [`AKID`].
+pub fn s3_verifier(now: i64) -> iamgate::sigv4::Verifier<Store, iamgate::sigv4::FixedClock> {
+    let mut config = iamgate::sigv4::Config::new("us-east-1");
+    config
+        .services
+        .push(iamgate::sigv4::ServiceRules::other("service"));
+    iamgate::sigv4::Verifier::with_clock(
+        config,
+        Store::with(AKID, SECRET, None),
+        iamgate::sigv4::FixedClock(now),
+    )
+}
