@@ -304,7 +304,7 @@ impl ChunkedDecoder {
 
     /// Ends the body: the final chunk must have been seen (the closing empty line after the
     /// trailer may be missing). Returns the trailers (name lower case, value), signature excluded.
-    pub fn finish(&mut self) -> Result<Vec<(String, String)>, AuthError> {
+    pub fn finish(&mut self) -> Result<Trailers, AuthError> {
         match self.state {
             State::Done => {}
             State::Trailer if self.line.is_empty() => {
@@ -317,9 +317,12 @@ impl ChunkedDecoder {
     }
 }
 
+/// Trailer headers: `(lower-case name, value)`.
+pub type Trailers = Vec<(String, String)>;
+
 /// Decodes a whole unsigned `aws-chunked` body (a convenience for tests and fuzzing):
 /// `(data, trailers)`.
-pub fn decode_unsigned(input: &[u8]) -> Result<(Vec<u8>, Vec<(String, String)>), AuthError> {
+pub fn decode_unsigned(input: &[u8]) -> Result<(Vec<u8>, Trailers), AuthError> {
     let mut d = ChunkedDecoder::new(None, true, u64::MAX);
     let mut out = Vec::new();
     d.push(Bytes::copy_from_slice(input), &mut out)?;

@@ -149,6 +149,7 @@ pub const T0: i64 = 1_369_353_600;
 
 /// Signs a request with the `aws-sigv4` crate (S3 settings unless `service` is not `s3`).
 /// `uri` is `http://host/path?query`, already encoded.
+#[allow(clippy::too_many_arguments)]
 pub fn aws_sign(
     service: &str,
     method: &str,
