@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod policy;
 pub mod sigv4;
 pub mod store;
