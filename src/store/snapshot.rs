@@ -64,6 +64,7 @@ pub struct AccessKey {
     /// The access key id.
     pub id: String,
     secret: String,
+    signing: crate::sigv4::SecretKey,
     /// Whether the key may sign requests.
     pub active: bool,
     /// The account of the key.
@@ -80,9 +81,11 @@ impl AccessKey {
         account: String,
         owner: KeyOwner,
     ) -> AccessKey {
+        let signing = crate::sigv4::SecretKey::new(secret.as_bytes());
         AccessKey {
             id,
             secret,
+            signing,
             active,
             account,
             owner,
@@ -92,6 +95,11 @@ impl AccessKey {
     /// The secret access key. Never log it.
     pub fn secret(&self) -> &str {
         &self.secret
+    }
+
+    /// The secret, prepared for the SigV4 verifier (its fingerprint keys the signing key cache).
+    pub fn signing_secret(&self) -> &crate::sigv4::SecretKey {
+        &self.signing
     }
 }
 
