@@ -437,8 +437,9 @@ impl S3Model {
         query: Option<&str>,
         headers: &HeaderMap,
     ) -> Result<S3Route, RouteError> {
-        let host_header = header(headers, HOST.as_str())
-            .map_err(|_| RouteError::InvalidArgument("more than one Host".to_owned()))?;
+        let host_header = header(headers, HOST.as_str()).map_err(|_| {
+            RouteError::InvalidArgument("the Host header must be one ASCII value".to_owned())
+        })?;
         let host = match (host, host_header) {
             (Some(given), Some(from_header)) if !given.eq_ignore_ascii_case(from_header) => {
                 return Err(RouteError::InvalidArgument(format!(
@@ -813,7 +814,6 @@ fn object_route(
         ),
         (Some("uploads"), "POST") => ("CreateMultipartUpload", "PutObject"),
         (Some("uploadId"), "PUT") => {
-            query.non_empty("uploadId")?;
             let part = query.get("partNumber").ok_or_else(|| {
                 RouteError::InvalidArgument("UploadPart needs partNumber".to_owned())
             })?;
@@ -865,11 +865,14 @@ fn object_route(
             "{operation} does not take x-amz-copy-source"
         )));
     }
-    if operation.contains("MultipartUpload") || operation.starts_with("UploadPart") {
-        if operation != "CreateMultipartUpload" {
-            query.non_empty("uploadId")?;
-        }
-    } else if operation == "ListParts" {
+    if matches!(
+        operation,
+        "UploadPart"
+            | "UploadPartCopy"
+            | "CompleteMultipartUpload"
+            | "AbortMultipartUpload"
+            | "ListParts"
+    ) {
         query.non_empty("uploadId")?;
     }
 
