@@ -1497,7 +1497,7 @@ impl LocalStore {
         }
         let count = requested.len();
         let mut parts = Vec::with_capacity(count);
-        for (i, (number, etag)) in requested.iter().enumerate() {
+        for (number, etag) in &requested {
             let invalid = || {
                 StoreError::invalid_part(format!(
                     "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part {number})"
@@ -1509,10 +1509,13 @@ impl LocalStore {
             if strip_quotes(etag) != strip_quotes(&meta.etag) {
                 return Err(invalid());
             }
-            if i + 1 < count && meta.size < MIN_PART {
-                return Err(StoreError::entity_too_small());
-            }
             parts.push((meta, file));
+        }
+        if parts[..count - 1]
+            .iter()
+            .any(|(meta, _)| meta.size < MIN_PART)
+        {
+            return Err(StoreError::entity_too_small());
         }
         let mut md5s = Md5::new();
         let mut tmp = TempFile::create(&self.tmp_dir()).await?;
