@@ -10,6 +10,8 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod policy;
+pub mod proxy;
 pub mod route;
 pub mod sigv4;
 pub mod store;
+pub mod upstream;

@@ -18,6 +18,12 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A body the gateway forwards or answers with.
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
+/// Boxes an error. A named function with a `'static` bound, rather than `BoxError::from`,
+/// so that futures holding it stay `Send` for every lifetime the server asks about.
+pub fn box_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> BoxError {
+    Box::new(e)
+}
+
 /// Why an upstream did not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -81,7 +87,7 @@ impl Forwarder {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
-                Ok(Response::from_parts(parts, body.map_err(BoxError::from).boxed()))
+                Ok(Response::from_parts(parts, body.map_err(box_error).boxed()))
             }
         }
     }

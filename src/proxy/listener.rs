@@ -121,7 +121,10 @@ async fn serve<I>(
     let service_gateway = Arc::clone(&gateway);
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let gateway = Arc::clone(&service_gateway);
-        async move { Ok::<_, Infallible>(gateway.handle(req, conn).await) }
+        let response: std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<hyper::Response<Body>, Infallible>> + Send>,
+        > = Box::pin(async move { Ok(gateway.handle(req, conn).await) });
+        response
     });
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);

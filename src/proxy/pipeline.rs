@@ -16,10 +16,10 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, HOST};
 use http::{request, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 
-use super::forward::{self, BoxError, IdentityHeaders, ProxyBody};
+use super::forward::{self, IdentityHeaders, ProxyBody};
 use super::listener::Connection;
 use super::respond::{set_request_id, Reject};
 use super::{Destination, Gateway, KeyPrincipal, Model, UpstreamRuntime};
@@ -316,26 +316,33 @@ impl Gateway {
         let verified: ProxyBody = match auth {
             Some(auth) => {
                 let verifier = sigv4::BodyVerifier::new(auth, self.verifier.config().max_chunk_size)?;
-                sigv4::VerifiedBody::new(body, verifier).map_err(BoxError::from).boxed()
+                sigv4::VerifiedBody::new(body, verifier).map_err(forward::box_error).boxed()
             }
-            None => body.map_err(BoxError::from).boxed(),
+            None => body.map_err(forward::box_error).boxed(),
         };
-        match Limited::new(verified, limit).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) => match e.downcast::<AuthError>() {
-                Ok(auth_error) => Err(Reject::Auth(*auth_error)),
-                Err(other) if other.is::<http_body_util::LengthLimitError>() => Err(Reject::Invalid {
-                    status: StatusCode::BAD_REQUEST,
-                    code: "MalformedXML",
-                    message: format!("The request body is larger than {limit} bytes."),
-                }),
-                Err(other) => Err(Reject::Invalid {
+        let mut verified = verified;
+        let mut collected = bytes::BytesMut::new();
+        while let Some(frame) = verified.frame().await {
+            let frame = frame.map_err(|e| match e.downcast::<AuthError>() {
+                Ok(auth_error) => Reject::Auth(*auth_error),
+                Err(other) => Reject::Invalid {
                     status: StatusCode::BAD_REQUEST,
                     code: "IncompleteBody",
                     message: format!("The request body could not be read: {other}"),
-                }),
-            },
+                },
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if collected.len() + data.len() > limit {
+                    return Err(Reject::Invalid {
+                        status: StatusCode::BAD_REQUEST,
+                        code: "MalformedXML",
+                        message: format!("The request body is larger than {limit} bytes."),
+                    });
+                }
+                collected.extend_from_slice(&data);
+            }
         }
+        Ok(collected.freeze())
     }
 
     /// Phase 7: sends the request on, streaming its body through the verifier.
@@ -375,11 +382,11 @@ impl Gateway {
                             if let Ok(mut s) = slot.lock() {
                                 *s = Some(e.clone());
                             }
-                            BoxError::from(e)
+                            forward::box_error(e)
                         })
                         .boxed()
                 }
-                None => incoming.map_err(BoxError::from).boxed(),
+                None => incoming.map_err(forward::box_error).boxed(),
             },
             (None, None) => Full::new(Bytes::new()).map_err(|never| match never {}).boxed(),
         };
@@ -421,7 +428,7 @@ impl Gateway {
                 *request.headers_mut() = headers;
                 let response = store.handle(request).await;
                 let (parts, body) = response.into_parts();
-                Ok(Response::from_parts(parts, body.map_err(BoxError::from).boxed()))
+                Ok(Response::from_parts(parts, body.map_err(forward::box_error).boxed()))
             }
             Destination::Remote(base) => {
                 let uri = forward::upstream_uri(base, &routed.forward_path, query.as_deref())
