@@ -1096,3 +1096,38 @@ proptest! {
         let _ = route(&method, &host, &path, &query, &[]);
     }
 }
+
+#[test]
+fn from_a_request_head() {
+    let request = http::Request::builder()
+        .method("GET")
+        .uri("/2026/q1%2Ecsv?versionId=v1")
+        .header("host", "reports.s3.localhost:8080")
+        .body(())
+        .unwrap();
+    let (parts, ()) = request.into_parts();
+    let r = S3Model::default().route_request(&parts).unwrap();
+    assert_eq!(r.key.as_deref(), Some("2026/q1.csv"));
+    assert_eq!(r.checks, vec![Check::new("s3:GetObjectVersion", O)]);
+    // HTTP/2 style: the authority is in the URI.
+    let request = http::Request::builder()
+        .method("PUT")
+        .uri("http://reports.s3.localhost/a%20b")
+        .body(())
+        .unwrap();
+    let (parts, ()) = request.into_parts();
+    let r = S3Model::default().route_request(&parts).unwrap();
+    assert_eq!(r.forward_path, "/reports/a%20b");
+    // An authority and a Host that disagree.
+    let request = http::Request::builder()
+        .method("GET")
+        .uri("http://reports.s3.localhost/a")
+        .header("host", "public.s3.localhost")
+        .body(())
+        .unwrap();
+    let (parts, ()) = request.into_parts();
+    assert_eq!(
+        S3Model::default().route_request(&parts).unwrap_err().code(),
+        "InvalidArgument"
+    );
+}

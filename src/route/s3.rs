@@ -284,11 +284,12 @@ struct Query {
 impl Query {
     fn parse(raw: Option<&str>) -> Result<Query, RouteError> {
         let mut params: Vec<(String, String)> = Vec::new();
+        let mut names: HashSet<String> = HashSet::new();
         for piece in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
             let name = query_decode(name)?;
             let value = query_decode(value)?;
-            if params.iter().any(|(n, _)| *n == name) {
+            if !names.insert(name.clone()) {
                 return Err(RouteError::InvalidArgument(format!(
                     "the query parameter '{name}' is given more than once"
                 )));
@@ -418,6 +419,19 @@ impl S3Model {
             },
             _ => Ok(None),
         }
+    }
+
+    /// Routes a request from its head: the authority of the URI (HTTP/2 `:authority`, or an
+    /// absolute-form request target) or else the Host header, the raw path and query of the URI,
+    /// and the headers. See [`S3Model::route`].
+    pub fn route_request(&self, parts: &http::request::Parts) -> Result<S3Route, RouteError> {
+        self.route(
+            &parts.method,
+            parts.uri.authority().map(|a| a.as_str()),
+            parts.uri.path(),
+            parts.uri.query(),
+            &parts.headers,
+        )
     }
 
     /// Routes one S3 request.
@@ -738,11 +752,12 @@ fn parse_copy_source(raw: &str) -> Result<CopySource, RouteError> {
 /// Parses `x-amz-tagging` (`k1=v1&k2=v2`, URL-encoded) into pairs; a key given twice is refused.
 fn parse_tagging(raw: &str) -> Result<Vec<(String, String)>, RouteError> {
     let mut tags: Vec<(String, String)> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
     for piece in raw.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
         let k = query_decode(k)?;
         let v = query_decode(v)?;
-        if k.is_empty() || tags.iter().any(|(seen, _)| *seen == k) {
+        if k.is_empty() || !seen.insert(k.clone()) {
             return Err(RouteError::InvalidArgument(format!(
                 "x-amz-tagging: invalid or repeated tag key '{k}'"
             )));

@@ -569,6 +569,16 @@ impl RouteTable {
         })
     }
 
+    /// Matches a request from its head: the raw path of its URI (see [`RouteTable::route`]).
+    pub fn route_request(
+        &self,
+        parts: &http::request::Parts,
+        region: &str,
+        account: &str,
+    ) -> Result<TableRoute, RouteError> {
+        self.route(&parts.method, parts.uri.path(), region, account)
+    }
+
     /// The label of every route, `routes[i] (METHOD /path)`, in configuration order.
     pub fn route_labels(&self) -> impl Iterator<Item = &str> {
         self.routes.iter().map(|r| r.label.as_str())
