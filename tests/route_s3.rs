@@ -356,6 +356,9 @@ fn cases() -> Vec<Case> {
             headers: &[("x-amz-tagging", "team=blue&cost%20center=a%26b")],
             context: &[
                 ("s3:RequestObjectTag/team", &["blue"]),
+                ("aws:RequestTag/team", &["blue"]),
+                ("aws:RequestTag/cost center", &["a&b"]),
+                ("aws:TagKeys", &["team", "cost center"]),
                 ("s3:RequestObjectTag/cost center", &["a&b"]),
                 ("s3:RequestObjectTagKeys", &["team", "cost center"]),
             ],

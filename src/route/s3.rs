@@ -955,13 +955,15 @@ fn object_route(
         if let Some(raw) = header(headers, "x-amz-tagging")? {
             let tags = parse_tagging(raw)?;
             if !tags.is_empty() {
+                // S3 documents its own keys; the global ones are filled too, so that policies
+                // written either way work.
                 for (k, v) in &tags {
                     context.add(format!("s3:RequestObjectTag/{k}"), v.clone());
+                    context.add(format!("aws:RequestTag/{k}"), v.clone());
                 }
-                context.0.push((
-                    "s3:RequestObjectTagKeys".to_owned(),
-                    tags.into_iter().map(|(k, _)| k).collect(),
-                ));
+                let keys: Vec<String> = tags.into_iter().map(|(k, _)| k).collect();
+                context.0.push(("aws:TagKeys".to_owned(), keys.clone()));
+                context.0.push(("s3:RequestObjectTagKeys".to_owned(), keys));
                 checks.push(Check::new("s3:PutObjectTagging", resource.clone()));
             }
         }
