@@ -307,7 +307,10 @@ impl Config {
                 .as_deref()
                 .map(|v| {
                     v.parse::<SocketAddr>().map_err(|_| {
-                        invalid(key, format!("'{v}' is not an address such as 127.0.0.1:8080"))
+                        invalid(
+                            key,
+                            format!("'{v}' is not an address such as 127.0.0.1:8080"),
+                        )
                     })
                 })
                 .transpose()
@@ -316,11 +319,20 @@ impl Config {
         let https = addr("listen.https", &raw.listen.https)?;
         let admin = addr("listen.admin", &raw.listen.admin)?;
         if http.is_none() && https.is_none() {
-            return Err(invalid("listen", "set listen.http, listen.https or both".into()));
+            return Err(invalid(
+                "listen",
+                "set listen.http, listen.https or both".into(),
+            ));
         }
-        let tls = raw.tls.as_ref().map(|t| (resolve(&t.cert), resolve(&t.key)));
+        let tls = raw
+            .tls
+            .as_ref()
+            .map(|t| (resolve(&t.cert), resolve(&t.key)));
         if https.is_some() && tls.is_none() {
-            return Err(invalid("tls", "listen.https needs [tls] cert and key".into()));
+            return Err(invalid(
+                "tls",
+                "listen.https needs [tls] cert and key".into(),
+            ));
         }
         if raw.region.is_empty() {
             return Err(invalid("region", "must not be empty".into()));
@@ -331,7 +343,12 @@ impl Config {
             .map(|p| {
                 p.parse::<IpNet>()
                     .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
-                    .map_err(|_| invalid("trusted_proxies", format!("'{p}' is not an IP address or CIDR range")))
+                    .map_err(|_| {
+                        invalid(
+                            "trusted_proxies",
+                            format!("'{p}' is not an IP address or CIDR range"),
+                        )
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut upstreams = Vec::new();
@@ -364,13 +381,18 @@ impl Config {
                 "s3" => UpstreamKind::S3,
                 "routes" => {
                     if matches!(target, Target::Local(_)) {
-                        return Err(invalid(&key("local"), "only an s3 upstream can be local".into()));
+                        return Err(invalid(
+                            &key("local"),
+                            "only an s3 upstream can be local".into(),
+                        ));
                     }
                     UpstreamKind::Routes {
-                        service: u
-                            .service
-                            .clone()
-                            .ok_or_else(|| invalid(&key("service"), "a routes upstream needs its service name".into()))?,
+                        service: u.service.clone().ok_or_else(|| {
+                            invalid(
+                                &key("service"),
+                                "a routes upstream needs its service name".into(),
+                            )
+                        })?,
                         actions: u.actions,
                         routes: u.routes,
                     }
@@ -384,7 +406,10 @@ impl Config {
             };
             if let Some(owner) = &u.owner {
                 if !crate::policy::is_account_id(owner) {
-                    return Err(invalid(&key("owner"), format!("'{owner}' is not a 12-digit account id")));
+                    return Err(invalid(
+                        &key("owner"),
+                        format!("'{owner}' is not a 12-digit account id"),
+                    ));
                 }
             }
             upstreams.push(Upstream {
@@ -397,7 +422,10 @@ impl Config {
             });
         }
         if upstreams.is_empty() {
-            return Err(invalid("upstreams", "configure at least one upstream".into()));
+            return Err(invalid(
+                "upstreams",
+                "configure at least one upstream".into(),
+            ));
         }
         Ok(Config {
             source: source.to_owned(),
@@ -421,7 +449,11 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(text, Path::new("/etc/iamgate/iamgate.toml"), Path::new("/etc/iamgate"))
+        Config::parse(
+            text,
+            Path::new("/etc/iamgate/iamgate.toml"),
+            Path::new("/etc/iamgate"),
+        )
     }
 
     const MINIMAL: &str = r#"
@@ -437,7 +469,10 @@ mod tests {
         let c = parse(MINIMAL).unwrap();
         assert_eq!(c.region, "us-east-1");
         assert_eq!(c.policies, PathBuf::from("/etc/iamgate/policies"));
-        assert_eq!(c.upstreams[0].target, Target::Local("/etc/iamgate/data".into()));
+        assert_eq!(
+            c.upstreams[0].target,
+            Target::Local("/etc/iamgate/data".into())
+        );
         assert_eq!(c.s3_domain, "s3.localhost");
     }
 

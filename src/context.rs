@@ -66,7 +66,10 @@ pub struct Environment<'a> {
 /// sent those headers.
 pub fn add_environment(context: &mut Context, env: &Environment<'_>, headers: &HeaderMap) {
     context.insert("aws:SourceIp", env.source_ip.to_string());
-    context.insert("aws:SecureTransport", if env.secure { "true" } else { "false" });
+    context.insert(
+        "aws:SecureTransport",
+        if env.secure { "true" } else { "false" },
+    );
     context.insert("aws:CurrentTime", iso8601(env.now));
     context.insert("aws:EpochTime", env.now.to_string());
     context.insert("aws:RequestedRegion", env.region);
@@ -108,16 +111,31 @@ mod tests {
     fn forwarded_for_only_from_trusted_proxies() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", HeaderValue::from_static("198.51.100.7, 203.0.113.5, 10.1.1.1"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("198.51.100.7, 203.0.113.5, 10.1.1.1"),
+        );
         let untrusted_peer: IpAddr = "192.0.2.1".parse().unwrap();
         assert_eq!(source_ip(untrusted_peer, &h, &trusted), untrusted_peer);
         let proxy: IpAddr = "10.0.0.2".parse().unwrap();
         // Right to left: 10.1.1.1 is trusted, 203.0.113.5 is the client; 198.51.100.7 was set by it.
-        assert_eq!(source_ip(proxy, &h, &trusted), "203.0.113.5".parse::<IpAddr>().unwrap());
-        h.insert("x-forwarded-for", HeaderValue::from_static("garbage, 10.1.1.1"));
-        assert_eq!(source_ip(proxy, &h, &trusted), "10.1.1.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            source_ip(proxy, &h, &trusted),
+            "203.0.113.5".parse::<IpAddr>().unwrap()
+        );
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("garbage, 10.1.1.1"),
+        );
+        assert_eq!(
+            source_ip(proxy, &h, &trusted),
+            "10.1.1.1".parse::<IpAddr>().unwrap()
+        );
         let mapped: IpAddr = "::ffff:192.0.2.9".parse().unwrap();
-        assert_eq!(source_ip(mapped, &HeaderMap::new(), &[]), "192.0.2.9".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            source_ip(mapped, &HeaderMap::new(), &[]),
+            "192.0.2.9".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

@@ -111,7 +111,10 @@ fn serve(args: &ServeArgs) -> ExitCode {
     if let Some(dir) = &args.policies {
         config.policies = dir.clone();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("iamgate: cannot start the runtime: {e}");

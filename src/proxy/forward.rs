@@ -54,7 +54,10 @@ pub struct Forwarder {
 
 impl Forwarder {
     /// A client with the given timeouts; HTTPS upstreams are checked against the system's roots.
-    pub fn new(connect_timeout: Duration, response_timeout: Duration) -> std::io::Result<Forwarder> {
+    pub fn new(
+        connect_timeout: Duration,
+        response_timeout: Duration,
+    ) -> std::io::Result<Forwarder> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(connect_timeout));
@@ -80,7 +83,10 @@ impl Forwarder {
     }
 
     /// Sends `request` and returns the upstream's response head with its streaming body.
-    pub async fn send(&self, request: Request<ProxyBody>) -> Result<Response<ProxyBody>, UpstreamError> {
+    pub async fn send(
+        &self,
+        request: Request<ProxyBody>,
+    ) -> Result<Response<ProxyBody>, UpstreamError> {
         match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
             Err(_) => Err(UpstreamError::Timeout),
             Ok(Err(e)) => Err(UpstreamError::Unavailable(error_chain(&e))),
@@ -227,12 +233,24 @@ mod tests {
     #[test]
     fn head_is_cleaned_and_identity_set() {
         let mut h = HeaderMap::new();
-        h.insert("connection", HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        h.insert("x-iamgate-principal-arn", HeaderValue::from_static("arn:aws:iam::1:root"));
-        h.insert("authorization", HeaderValue::from_static("AWS4-HMAC-SHA256 ..."));
-        h.insert("host", HeaderValue::from_static("reports.s3.localhost:8080"));
+        h.insert(
+            "x-iamgate-principal-arn",
+            HeaderValue::from_static("arn:aws:iam::1:root"),
+        );
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("AWS4-HMAC-SHA256 ..."),
+        );
+        h.insert(
+            "host",
+            HeaderValue::from_static("reports.s3.localhost:8080"),
+        );
         h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.1"));
         prepare_head(
             &mut h,
@@ -250,7 +268,10 @@ mod tests {
         assert!(h.get("keep-alive").is_none());
         assert!(h.get("connection").is_none());
         assert!(h.get("authorization").is_none());
-        assert_eq!(h["x-iamgate-principal-arn"], "arn:aws:iam::111122223333:user/bob");
+        assert_eq!(
+            h["x-iamgate-principal-arn"],
+            "arn:aws:iam::111122223333:user/bob"
+        );
         assert_eq!(h["host"], "127.0.0.1:9000");
         assert_eq!(h["x-forwarded-host"], "reports.s3.localhost:8080");
         assert_eq!(h["x-forwarded-for"], "203.0.113.1, 10.0.0.1");
@@ -261,7 +282,9 @@ mod tests {
     fn uris_join() {
         let base: Uri = "http://127.0.0.1:9000/api/".parse().unwrap();
         assert_eq!(
-            upstream_uri(&base, "/orders/1", Some("a=b")).unwrap().to_string(),
+            upstream_uri(&base, "/orders/1", Some("a=b"))
+                .unwrap()
+                .to_string(),
             "http://127.0.0.1:9000/api/orders/1?a=b"
         );
     }

@@ -79,8 +79,16 @@ pub async fn accept_loop(
             let _slot = slot;
             match tls {
                 None => {
-                    serve(gateway, TokioIo::new(stream), Connection { peer, secure: false }, shutdown)
-                        .await
+                    serve(
+                        gateway,
+                        TokioIo::new(stream),
+                        Connection {
+                            peer,
+                            secure: false,
+                        },
+                        shutdown,
+                    )
+                    .await
                 }
                 Some(acceptor) => {
                     let timeout = gateway.config.limits.header_read_timeout();

@@ -156,15 +156,18 @@ impl Gateway {
                             .collect::<Result<_, _>>()
                             .map_err(|e: toml::de::Error| err(e.to_string()))?,
                     };
-                    Model::Routes(RouteTable::compile(&table_config).map_err(|e| err(e.to_string()))?)
+                    Model::Routes(
+                        RouteTable::compile(&table_config).map_err(|e| err(e.to_string()))?,
+                    )
                 }
             };
             let destination = match &u.target {
                 Target::Local(dir) => {
-                    let local = LocalStore::open(dir, &config.region).map_err(|source| StartError::Io {
-                        what: format!("local object store {}", dir.display()),
-                        source,
-                    })?;
+                    let local =
+                        LocalStore::open(dir, &config.region).map_err(|source| StartError::Io {
+                            what: format!("local object store {}", dir.display()),
+                            source,
+                        })?;
                     local.seed_demo().await.map_err(|source| StartError::Io {
                         what: format!("seeding {}", dir.display()),
                         source,
@@ -250,9 +253,9 @@ impl Running {
 /// Binds the listeners and starts serving; returns once everything is accepting.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let tls = match &config.tls {
-        Some((cert, key)) if config.https.is_some() => {
-            Some(tokio_rustls::TlsAcceptor::from(tls::server_config(cert, key)?))
-        }
+        Some((cert, key)) if config.https.is_some() => Some(tokio_rustls::TlsAcceptor::from(
+            tls::server_config(cert, key)?,
+        )),
         _ => None,
     };
     let http_addr = config.http;
@@ -268,10 +271,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let bind = |addr: SocketAddr| async move {
-        TcpListener::bind(addr).await.map_err(|source| StartError::Io {
-            what: format!("cannot listen on {addr}"),
-            source,
-        })
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Io {
+                what: format!("cannot listen on {addr}"),
+                source,
+            })
     };
     let mut bound_http = None;
     if let Some(addr) = http_addr {

@@ -24,7 +24,9 @@ use super::listener::Connection;
 use super::respond::{set_request_id, Reject};
 use super::{Destination, Gateway, KeyPrincipal, Model, UpstreamRuntime};
 use crate::context::{self, Environment};
-use crate::policy::{self, Action, Context, Decision, Outcome, Policies, Principal, Request as PolicyRequest};
+use crate::policy::{
+    self, Action, Context, Decision, Outcome, Policies, Principal, Request as PolicyRequest,
+};
 use crate::route::{self, Check};
 use crate::sigv4::{self, AuthError, Authenticated, Dialect, PayloadMode, RequestHead};
 use crate::store::{Identity, KeyOwner, Snapshot};
@@ -92,7 +94,11 @@ struct Decided {
 
 impl Gateway {
     /// Serves one request through every phase.
-    pub(crate) async fn handle(&self, req: Request<Incoming>, conn: Connection) -> Response<ProxyBody> {
+    pub(crate) async fn handle(
+        &self,
+        req: Request<Incoming>,
+        conn: Connection,
+    ) -> Response<ProxyBody> {
         let started = Instant::now();
         let request_id = self.ids.next();
         let snapshot = self.store.snapshot();
@@ -144,12 +150,20 @@ impl Gateway {
                     .headers
                     .get(HOST)
                     .and_then(|h| h.to_str().ok())
-                    .map(|h| h.rsplit_once(':').map_or(h, |(name, port)| {
-                        if port.bytes().all(|b| b.is_ascii_digit()) { name } else { h }
-                    }).to_owned())
+                    .map(|h| {
+                        h.rsplit_once(':')
+                            .map_or(h, |(name, port)| {
+                                if port.bytes().all(|b| b.is_ascii_digit()) {
+                                    name
+                                } else {
+                                    h
+                                }
+                            })
+                            .to_owned()
+                    })
             })
             .map(|h| h.to_ascii_lowercase());
-        host.and_then(|h| self.upstreams.iter().find(|u| u.hosts.iter().any(|x| *x == h)))
+        host.and_then(|h| self.upstreams.iter().find(|u| u.hosts.contains(&h)))
             .unwrap_or(&self.upstreams[0])
     }
 
@@ -175,7 +189,10 @@ impl Gateway {
         };
         let caller = match &auth {
             None if matches!(upstream.model, Model::Routes(_)) => {
-                return Err(("anonymous".into(), Reject::Auth(AuthError::MissingAuthenticationToken)))
+                return Err((
+                    "anonymous".into(),
+                    Reject::Auth(AuthError::MissingAuthenticationToken),
+                ))
             }
             None => Caller::Anonymous,
             Some(auth) => {
@@ -185,22 +202,37 @@ impl Gateway {
                         auth.scope.service
                     );
                     let error = match auth.auth_type {
-                        sigv4::AuthType::Query => AuthError::AuthorizationQueryParametersError(message),
+                        sigv4::AuthType::Query => {
+                            AuthError::AuthorizationQueryParametersError(message)
+                        }
                         _ => AuthError::AuthorizationHeaderMalformed(message),
                     };
                     return Err((auth.access_key_id.clone(), Reject::Auth(error)));
                 }
-                resolve_caller(snapshot, &auth.principal)
-                    .ok_or_else(|| (auth.access_key_id.clone(), Reject::Auth(AuthError::InvalidAccessKeyId)))?
+                resolve_caller(snapshot, &auth.principal).ok_or_else(|| {
+                    (
+                        auth.access_key_id.clone(),
+                        Reject::Auth(AuthError::InvalidAccessKeyId),
+                    )
+                })?
             }
         };
         let caller_arn = caller.principal().arn().to_owned();
         let fail = |r: Reject| (caller_arn.clone(), r);
 
         // 3. route
-        let account = caller.principal().account().map(str::to_owned).or_else(|| upstream.owner.clone());
-        let routed = route(upstream, parts, &self.config.region, account.as_deref().unwrap_or(""))
-            .map_err(fail)?;
+        let account = caller
+            .principal()
+            .account()
+            .map(str::to_owned)
+            .or_else(|| upstream.owner.clone());
+        let routed = route(
+            upstream,
+            parts,
+            &self.config.region,
+            account.as_deref().unwrap_or(""),
+        )
+        .map_err(fail)?;
 
         // 4. inspect a body the route must read before it can say what is asked
         let mut body = Some(body);
@@ -214,8 +246,8 @@ impl Gateway {
                 .map_err(fail)?;
             if let Model::S3(_) = upstream.model {
                 let bucket = bucket_of(&routed);
-                let objects = route::s3::parse_delete_objects(&bytes)
-                    .map_err(|e| fail(route_reject(e)))?;
+                let objects =
+                    route::s3::parse_delete_objects(&bytes).map_err(|e| fail(route_reject(e)))?;
                 routed
                     .checks
                     .extend(route::s3::delete_objects_checks(&bucket, &objects));
@@ -225,7 +257,8 @@ impl Gateway {
 
         // 5. contextualise
         let mut context = caller.context();
-        let source_ip = context::source_ip(conn.peer.ip(), &parts.headers, &self.config.trusted_proxies);
+        let source_ip =
+            context::source_ip(conn.peer.ip(), &parts.headers, &self.config.trusted_proxies);
         context::add_environment(
             &mut context,
             &Environment {
@@ -242,8 +275,15 @@ impl Gateway {
         if let (Some(auth), Model::S3(_)) = (&auth, &upstream.model) {
             context.insert("s3:authType", auth.auth_type.s3_auth_type());
             context.insert("s3:signatureversion", auth.signature_version);
-            context.insert("s3:signatureAge", (auth.signature_age_secs.max(0) * 1000).to_string());
-            if let Some(v) = parts.headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
+            context.insert(
+                "s3:signatureAge",
+                (auth.signature_age_secs.max(0) * 1000).to_string(),
+            );
+            if let Some(v) = parts
+                .headers
+                .get("x-amz-content-sha256")
+                .and_then(|v| v.to_str().ok())
+            {
                 context.insert("s3:x-amz-content-sha256", v);
             }
         }
@@ -315,8 +355,11 @@ impl Gateway {
         let limit = self.config.limits.delete_objects_max_bytes;
         let verified: ProxyBody = match auth {
             Some(auth) => {
-                let verifier = sigv4::BodyVerifier::new(auth, self.verifier.config().max_chunk_size)?;
-                sigv4::VerifiedBody::new(body, verifier).map_err(forward::box_error).boxed()
+                let verifier =
+                    sigv4::BodyVerifier::new(auth, self.verifier.config().max_chunk_size)?;
+                sigv4::VerifiedBody::new(body, verifier)
+                    .map_err(forward::box_error)
+                    .boxed()
             }
             None => body.map_err(forward::box_error).boxed(),
         };
@@ -372,7 +415,8 @@ impl Gateway {
             }
             (None, Some(incoming)) => match &auth {
                 Some(auth) => {
-                    let verifier = sigv4::BodyVerifier::new(auth, self.verifier.config().max_chunk_size)?;
+                    let verifier =
+                        sigv4::BodyVerifier::new(auth, self.verifier.config().max_chunk_size)?;
                     if is_streaming(auth.payload) {
                         decoded_payload_headers(&mut headers, auth.decoded_content_length);
                     }
@@ -388,7 +432,9 @@ impl Gateway {
                 }
                 None => incoming.map_err(forward::box_error).boxed(),
             },
-            (None, None) => Full::new(Bytes::new()).map_err(|never| match never {}).boxed(),
+            (None, None) => Full::new(Bytes::new())
+                .map_err(|never| match never {})
+                .boxed(),
         };
         let principal = caller.principal();
         let action = decisions
@@ -428,7 +474,10 @@ impl Gateway {
                 *request.headers_mut() = headers;
                 let response = store.handle(request).await;
                 let (parts, body) = response.into_parts();
-                Ok(Response::from_parts(parts, body.map_err(forward::box_error).boxed()))
+                Ok(Response::from_parts(
+                    parts,
+                    body.map_err(forward::box_error).boxed(),
+                ))
             }
             Destination::Remote(base) => {
                 let uri = forward::upstream_uri(base, &routed.forward_path, query.as_deref())
@@ -473,7 +522,13 @@ fn route(
         Model::S3(model) => {
             let authority = parts.uri.authority().map(|a| a.as_str());
             let r = model
-                .route(&parts.method, authority, path, parts.uri.query(), &parts.headers)
+                .route(
+                    &parts.method,
+                    authority,
+                    path,
+                    parts.uri.query(),
+                    &parts.headers,
+                )
                 .map_err(route_reject)?;
             Ok(Routed {
                 inspect_body: r.needs_body.is_some(),
@@ -556,7 +611,10 @@ fn decoded_payload_headers(headers: &mut http::HeaderMap, decoded_length: Option
     }
     headers.remove("x-amz-decoded-content-length");
     headers.remove("x-amz-trailer");
-    headers.insert("x-amz-content-sha256", HeaderValue::from_static("UNSIGNED-PAYLOAD"));
+    headers.insert(
+        "x-amz-content-sha256",
+        HeaderValue::from_static("UNSIGNED-PAYLOAD"),
+    );
 }
 
 /// The query without the presigned-URL authentication parameters, which were for the gateway.
@@ -615,7 +673,13 @@ fn record_decision(
 }
 
 /// Phase 8, for requests refused before a decision.
-fn record_rejection(request_id: &str, parts: &request::Parts, caller: &str, reject: &Reject, started: Instant) {
+fn record_rejection(
+    request_id: &str,
+    parts: &request::Parts,
+    caller: &str,
+    reject: &Reject,
+    started: Instant,
+) {
     tracing::info!(
         target: "iamgate::decision",
         request_id,

@@ -79,7 +79,12 @@ impl Reject {
     }
 
     /// The response. A `HEAD` request gets the status and headers only, as S3 answers it.
-    pub fn render(&self, dialect: Dialect, request_id: &str, head_only: bool) -> Response<ProxyBody> {
+    pub fn render(
+        &self,
+        dialect: Dialect,
+        request_id: &str,
+        head_only: bool,
+    ) -> Response<ProxyBody> {
         let status = self.status(dialect);
         let code = self.code(dialect);
         let message = self.message(dialect);
@@ -98,12 +103,17 @@ impl Reject {
         let body = if head_only {
             Empty::new().map_err(|never| match never {}).boxed()
         } else {
-            Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed()
+            Full::new(Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed()
         };
         let mut response = Response::new(body);
         *response.status_mut() = status;
         let headers = response.headers_mut();
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(content_type),
+        );
         set_request_id(headers, request_id);
         response
     }
@@ -209,7 +219,10 @@ mod tests {
             s3_error_xml("AccessDenied", "a<b", "ABC"),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>a&lt;b</Message><RequestId>ABC</RequestId></Error>"
         );
-        assert_eq!(Reject::AccessDenied.code(Dialect::Json), "AccessDeniedException");
+        assert_eq!(
+            Reject::AccessDenied.code(Dialect::Json),
+            "AccessDeniedException"
+        );
         let r = Reject::Auth(AuthError::SignatureDoesNotMatch).render(Dialect::Json, "X", false);
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }

@@ -106,13 +106,14 @@ impl LiveStore {
     /// when the returned guard is dropped.
     pub fn watch(self: &Arc<Self>) -> notify::Result<WatchGuard> {
         let (tx, rx) = mpsc::channel::<()>();
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if let Ok(event) = event {
-                if !matches!(event.kind, notify::EventKind::Access(_)) {
-                    let _ = tx.send(());
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if let Ok(event) = event {
+                    if !matches!(event.kind, notify::EventKind::Access(_)) {
+                        let _ = tx.send(());
+                    }
                 }
-            }
-        })?;
+            })?;
         watcher.watch(&self.dir, RecursiveMode::Recursive)?;
         let store = Arc::clone(self);
         let thread = std::thread::Builder::new()
