@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::arn::{split_arn, ArnPattern};
 use super::context::Context;
-use super::wildcard::{Glob, Template};
+use super::wildcard::Template;
 
 /// How numbers and dates compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,8 +276,7 @@ impl Condition {
         if let Values::Null(absent) = self.values {
             return !absent;
         }
-        let resolved = self.resolve(ctx);
-        let positive = |v: &str| self.positive(v, &resolved, ctx);
+        let positive = |v: &str| self.positive(v, ctx);
         match self.qualifier {
             None => request.iter().any(|v| positive(v)) != self.negated,
             Some(Qualifier::ForAnyValue) => request.iter().any(|v| positive(v) != self.negated),
@@ -285,28 +284,19 @@ impl Condition {
         }
     }
 
-    /// The policy values with their variables resolved; values whose variable has no value drop out.
-    fn resolve<'a>(&'a self, ctx: &Context) -> Vec<Cow<'a, Glob>> {
+    /// Whether one request value matches at least one policy value, before negation. Values
+    /// without variables are matched as compiled; a variable is resolved only where it stands.
+    fn positive(&self, v: &str, ctx: &Context) -> bool {
         match &self.values {
-            Values::Strings { values, .. } | Values::Likes(values) => {
-                values.iter().filter_map(|t| t.resolve(ctx)).collect()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// Whether one request value matches at least one policy value, before negation.
-    fn positive(&self, v: &str, resolved: &[Cow<'_, Glob>], ctx: &Context) -> bool {
-        match &self.values {
-            Values::Strings { ignore_case, .. } => {
+            Values::Strings { values, ignore_case } => {
                 let v: Cow<'_, str> = if *ignore_case {
                     Cow::Owned(v.to_lowercase())
                 } else {
                     Cow::Borrowed(v)
                 };
-                resolved.iter().any(|g| g.matches(&v))
+                values.iter().any(|t| template_matches(t, &v, ctx))
             }
-            Values::Likes(_) => resolved.iter().any(|g| g.matches(v)),
+            Values::Likes(values) => values.iter().any(|t| template_matches(t, v, ctx)),
             Values::Numbers(cmp, ns) => {
                 parse_number(v).is_some_and(|r| ns.iter().any(|p| cmp.test(r, *p)))
             }
@@ -331,6 +321,13 @@ impl Condition {
             }
             Values::Null(_) => false,
         }
+    }
+}
+
+fn template_matches(template: &Template, text: &str, ctx: &Context) -> bool {
+    match template {
+        Template::Fixed(glob) => glob.matches(text),
+        Template::Variable(_) => template.resolve(ctx).is_some_and(|g| g.matches(text)),
     }
 }
 
