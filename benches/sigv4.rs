@@ -208,6 +208,10 @@ fn body(c: &mut Criterion) {
     let mut g = c.benchmark_group("sigv4_body");
     g.throughput(Throughput::Bytes(size as u64));
 
+    g.bench_function("baseline_raw_sha2_sha256_8MiB", |b| {
+        b.iter(|| black_box(sha2::Sha256::digest(black_box(&data))))
+    });
+
     let hash = hex::encode(sha2::Sha256::digest(&data));
     let a = authenticated(&v, &put_parts(&hash, None));
     let frames: Vec<Bytes> = data.chunks(64 << 10).map(Bytes::copy_from_slice).collect();

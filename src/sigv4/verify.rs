@@ -698,14 +698,15 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         cr.push(b'\n');
 
         let scope = c.scope_string();
-        let key = self
-            .cache
-            .get(c.access_key_id, &cred.secret, c.date, c.region, c.service);
+        let (key, mut mac) =
+            self.cache
+                .get_keyed(c.access_key_id, &cred.secret, c.date, c.region, c.service);
         let signature_verified = match payload_line {
             Some(line) => {
                 cr.extend_from_slice(line.as_bytes());
                 let sts = string_to_sign(s.amz_date, &scope, &cr);
-                let sig = hmac_sha256(&key, sts.as_bytes());
+                hmac::Mac::update(&mut mac, sts.as_bytes());
+                let sig: [u8; 32] = hmac::Mac::finalize(mac).into_bytes().into();
                 if let Some(e) = explain {
                     e.canonical_request = Some(String::from_utf8_lossy(&cr).into_owned());
                     e.string_to_sign = Some(sts);
