@@ -281,6 +281,9 @@ fn head_cpu(c: &mut Criterion<ThreadCpuTime>) {
     let parts = signed_parts();
     authenticated(&v, &parts);
     let mut g = c.benchmark_group("sigv4_head_thread_cpu_time");
+    // schedstat advances at scheduler ticks: every sample must span many ticks.
+    g.sampling_mode(criterion::SamplingMode::Flat);
+    g.sample_size(20);
     g.bench_function("iamgate_verify_header_signed_get", |b| {
         b.iter(|| {
             let head = RequestHead::from_parts(black_box(&parts));

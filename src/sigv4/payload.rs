@@ -231,7 +231,7 @@ impl BodyVerifier {
             }
             Kind::Deferred { hasher, signing } => {
                 let mut cr = signing.canonical_prefix.clone();
-                cr.extend_from_slice(hex::encode(hasher.finalize()).as_bytes());
+                cr.extend_from_slice(&super::canonical::hex32(&hasher.finalize().into()));
                 let sts = string_to_sign(&signing.amz_date, &signing.scope, &cr);
                 let sig = hmac_sha256(&signing.key, sts.as_bytes());
                 if !bool::from(sig.ct_eq(&signing.seed_signature)) {

@@ -6,7 +6,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::canonical::{
-    canonical_header_value, canonical_path, canonical_query, parse_query, PathMode,
+    canonical_header_value, canonical_path, canonical_query, parse_query, push_hex32, unhex32,
+    PathMode,
 };
 use super::error::{AuthError, ChecksumAlgorithm, Dialect};
 use super::key::{hmac_sha256, SecretKey, SigningKeyCache};
@@ -614,10 +615,7 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
                 (PayloadMode::StreamingUnsignedTrailer, content_sha)
             }
             Some(v) => {
-                let mut h = [0u8; 32];
-                if v.len() != 64 || hex::decode_to_slice(v, &mut h).is_err() {
-                    return Err(AuthError::InvalidContentSha256);
-                }
+                let h = unhex32(v.as_bytes()).ok_or(AuthError::InvalidContentSha256)?;
                 (PayloadMode::Sha256(h), content_sha)
             }
             None if rules.s3_payload_rules && query_form => {
@@ -767,10 +765,8 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
 }
 
 fn empty_sha256() -> [u8; 32] {
-    let mut h = [0u8; 32];
     // EMPTY_SHA256 is a valid 64-digit hex constant.
-    let _ = hex::decode_to_slice(EMPTY_SHA256, &mut h);
-    h
+    unhex32(EMPTY_SHA256.as_bytes()).unwrap_or_default()
 }
 
 /// The canonical request as bytes, hashed into the string to sign and signed with `key`.
@@ -794,6 +790,6 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> 
     s.push('\n');
     s.push_str(scope);
     s.push('\n');
-    s.push_str(&hex::encode(h));
+    push_hex32(&mut s, &h.into());
     s
 }
