@@ -487,6 +487,7 @@ async fn verified_body_wraps_http_body() {
         frames_body(&s.body, 5000),
         BodyVerifier::new(&a, 1 << 20).unwrap(),
     );
+    assert_eq!(http_body::Body::size_hint(&body).exact(), Some(66_560));
     let collected = body.collect().await.unwrap().to_bytes();
     assert_eq!(collected.len(), 66_560);
 
@@ -564,6 +565,25 @@ proptest! {
         bv.finish(&mut out).unwrap();
         let got: Vec<u8> = out.concat();
         prop_assert_eq!(got, vec![b'a'; 66_560]);
+    }
+
+    #[test]
+    fn every_mode_split_invariant(cuts in proptest::collection::vec(0usize..5000, 0..10), alg in 0usize..5) {
+        let alg = ALGS[alg];
+        let data: Vec<u8> = (0..3000u32).map(|i| (i * 13 % 256) as u8).collect();
+        let a = unsigned_trailer_request(alg, data.len());
+        let body = unsigned_chunked(&data, 700, &format!("{}:{}", alg.header_name(), checksum_b64(alg, &data)));
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (body.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut bv = BodyVerifier::new(&a, 1 << 20).unwrap();
+        let mut out = Vec::new();
+        let mut last = 0;
+        for c in cuts.into_iter().chain([body.len()]) {
+            bv.push(Bytes::copy_from_slice(&body[last..c]), &mut out).unwrap();
+            last = c;
+        }
+        bv.finish(&mut out).unwrap();
+        prop_assert_eq!(out.concat(), data);
     }
 
     #[test]

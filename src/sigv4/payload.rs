@@ -265,6 +265,16 @@ impl BodyVerifier {
     pub fn decoded_len(&self) -> u64 {
         self.len
     }
+
+    /// True when the body is `aws-chunked` (the output is the decoded data, not the input).
+    pub fn is_chunked(&self) -> bool {
+        matches!(self.kind, Kind::Chunked(_))
+    }
+
+    /// The decoded length announced by `x-amz-decoded-content-length` (chunked modes only).
+    pub fn expected_decoded_len(&self) -> Option<u64> {
+        self.expected_len
+    }
 }
 
 fn check_digest(alg: ChecksumAlgorithm, c: Checksum, expected: &[u8]) -> Result<(), AuthError> {

@@ -445,6 +445,14 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         &self.store
     }
 
+    /// The body verifier of an authenticated request (bounded by [`Config::max_chunk_size`]).
+    pub fn body_verifier<P>(
+        &self,
+        auth: &Authenticated<P>,
+    ) -> Result<super::payload::BodyVerifier, AuthError> {
+        super::payload::BodyVerifier::new(auth, self.config.max_chunk_size)
+    }
+
     /// Verifies a request head. A request with no `Authorization` header and no presigned
     /// parameter is [`Outcome::Anonymous`] (the caller decides whether the service allows it, and
     /// answers [`AuthError::MissingAuthenticationToken`] otherwise); anything else is either
