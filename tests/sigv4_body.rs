@@ -591,3 +591,39 @@ proptest! {
         let _ = decode_unsigned(&input);
     }
 }
+
+#[test]
+fn anonymous_bodies_are_checked_too() {
+    let data = b"public upload";
+    let alg = ChecksumAlgorithm::Sha1;
+    let body = unsigned_chunked(
+        data,
+        5,
+        &format!("{}:{}", alg.header_name(), checksum_b64(alg, data)),
+    );
+    let len = data.len().to_string();
+    let headers = vec![
+        ("host", &b"s3.amazonaws.com"[..]),
+        ("content-encoding", b"aws-chunked"),
+        (
+            "x-amz-content-sha256",
+            b"STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        ),
+        ("x-amz-trailer", b"x-amz-checksum-sha1"),
+        ("x-amz-decoded-content-length", len.as_bytes()),
+    ];
+    let head = RequestHead::new("PUT", b"/public/x", b"", headers.clone());
+    let mut bv = BodyVerifier::for_anonymous(&head, 1 << 20).unwrap();
+    assert_eq!(run(&mut bv, &body, 4), (data.to_vec(), Ok(())));
+    let mut bad = body.clone();
+    bad[4] ^= 1; // in the data
+    let mut bv = BodyVerifier::for_anonymous(&head, 1 << 20).unwrap();
+    assert_eq!(run(&mut bv, &bad, 4).1, Err(AuthError::BadDigest(alg)));
+    let mut signed = headers;
+    signed[2] = (
+        "x-amz-content-sha256",
+        b"STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+    );
+    let head = RequestHead::new("PUT", b"/public/x", b"", signed);
+    assert!(BodyVerifier::for_anonymous(&head, 1 << 20).is_err());
+}

@@ -641,13 +641,11 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         {
             return Err(AuthError::InvalidContentSha256);
         }
-        let decoded_content_length = match head.header_str("x-amz-decoded-content-length") {
-            Some(v) => Some(
-                v.parse::<u64>()
-                    .map_err(|_| AuthError::MissingDecodedContentLength)?,
-            ),
-            None => None,
-        };
+        let BodyHeaders {
+            decoded_content_length,
+            trailer_checksums,
+            checksum_header,
+        } = body_headers(head)?;
         if decoded_content_length.is_none()
             && matches!(
                 payload,
@@ -655,26 +653,6 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             )
         {
             return Err(AuthError::MissingDecodedContentLength);
-        }
-        let trailer_checksums = match head.header_str("x-amz-trailer") {
-            Some(t) if !t.is_empty() => t
-                .split(',')
-                .map(|n| {
-                    ChecksumAlgorithm::from_header_name(n.trim())
-                        .ok_or(AuthError::UnsupportedTrailer)
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            _ => Vec::new(),
-        };
-        let mut checksum_header = None;
-        for (n, v) in &head.headers {
-            if let Some(a) = ChecksumAlgorithm::from_header_name(n) {
-                if checksum_header.is_some() {
-                    return Err(AuthError::InvalidChecksum);
-                }
-                let v = std::str::from_utf8(v).map_err(|_| AuthError::InvalidChecksum)?;
-                checksum_header = Some((a, v.trim().to_owned()));
-            }
         }
 
         // Canonical request.
@@ -770,6 +748,53 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             },
         })))
     }
+}
+
+/// What the body-related headers announce.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BodyHeaders {
+    /// `x-amz-decoded-content-length`.
+    pub decoded_content_length: Option<u64>,
+    /// The checksums named by `x-amz-trailer`.
+    pub trailer_checksums: Vec<ChecksumAlgorithm>,
+    /// An `x-amz-checksum-*` header (algorithm, base64 value).
+    pub checksum_header: Option<(ChecksumAlgorithm, String)>,
+}
+
+/// Reads `x-amz-decoded-content-length`, `x-amz-trailer` and `x-amz-checksum-*`.
+pub fn body_headers(head: &RequestHead<'_>) -> Result<BodyHeaders, AuthError> {
+    let decoded_content_length = match head.header_str("x-amz-decoded-content-length") {
+        Some(v) => Some(
+            v.parse::<u64>()
+                .map_err(|_| AuthError::MissingDecodedContentLength)?,
+        ),
+        None => None,
+    };
+    let trailer_checksums = match head.header_str("x-amz-trailer") {
+        Some(t) if !t.is_empty() => t
+            .split(',')
+            .map(|n| {
+                ChecksumAlgorithm::from_header_name(n.trim_matches([' ', '\t']))
+                    .ok_or(AuthError::UnsupportedTrailer)
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => Vec::new(),
+    };
+    let mut checksum_header = None;
+    for (n, v) in &head.headers {
+        if let Some(a) = ChecksumAlgorithm::from_header_name(n) {
+            if checksum_header.is_some() {
+                return Err(AuthError::InvalidChecksum);
+            }
+            let v = std::str::from_utf8(v).map_err(|_| AuthError::InvalidChecksum)?;
+            checksum_header = Some((a, v.trim_matches([' ', '\t']).to_owned()));
+        }
+    }
+    Ok(BodyHeaders {
+        decoded_content_length,
+        trailer_checksums,
+        checksum_header,
+    })
 }
 
 fn empty_sha256() -> [u8; 32] {
