@@ -487,6 +487,7 @@ async fn verified_body_wraps_http_body() {
         frames_body(&s.body, 5000),
         BodyVerifier::new(&a, 1 << 20).unwrap(),
     );
+    assert_eq!(http_body::Body::size_hint(&body).exact(), Some(66_560));
     let collected = body.collect().await.unwrap().to_bytes();
     assert_eq!(collected.len(), 66_560);
 
@@ -567,7 +568,62 @@ proptest! {
     }
 
     #[test]
+    fn every_mode_split_invariant(cuts in proptest::collection::vec(0usize..5000, 0..10), alg in 0usize..5) {
+        let alg = ALGS[alg];
+        let data: Vec<u8> = (0..3000u32).map(|i| (i * 13 % 256) as u8).collect();
+        let a = unsigned_trailer_request(alg, data.len());
+        let body = unsigned_chunked(&data, 700, &format!("{}:{}", alg.header_name(), checksum_b64(alg, &data)));
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (body.len() + 1)).collect();
+        cuts.sort_unstable();
+        let mut bv = BodyVerifier::new(&a, 1 << 20).unwrap();
+        let mut out = Vec::new();
+        let mut last = 0;
+        for c in cuts.into_iter().chain([body.len()]) {
+            bv.push(Bytes::copy_from_slice(&body[last..c]), &mut out).unwrap();
+            last = c;
+        }
+        bv.finish(&mut out).unwrap();
+        prop_assert_eq!(out.concat(), data);
+    }
+
+    #[test]
     fn chunk_decoder_never_panics(input in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = decode_unsigned(&input);
     }
+}
+
+#[test]
+fn anonymous_bodies_are_checked_too() {
+    let data = b"public upload";
+    let alg = ChecksumAlgorithm::Sha1;
+    let body = unsigned_chunked(
+        data,
+        5,
+        &format!("{}:{}", alg.header_name(), checksum_b64(alg, data)),
+    );
+    let len = data.len().to_string();
+    let headers = vec![
+        ("host", &b"s3.amazonaws.com"[..]),
+        ("content-encoding", b"aws-chunked"),
+        (
+            "x-amz-content-sha256",
+            b"STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        ),
+        ("x-amz-trailer", b"x-amz-checksum-sha1"),
+        ("x-amz-decoded-content-length", len.as_bytes()),
+    ];
+    let head = RequestHead::new("PUT", b"/public/x", b"", headers.clone());
+    let mut bv = BodyVerifier::for_anonymous(&head, 1 << 20).unwrap();
+    assert_eq!(run(&mut bv, &body, 4), (data.to_vec(), Ok(())));
+    let mut bad = body.clone();
+    bad[4] ^= 1; // in the data
+    let mut bv = BodyVerifier::for_anonymous(&head, 1 << 20).unwrap();
+    assert_eq!(run(&mut bv, &bad, 4).1, Err(AuthError::BadDigest(alg)));
+    let mut signed = headers;
+    signed[2] = (
+        "x-amz-content-sha256",
+        b"STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+    );
+    let head = RequestHead::new("PUT", b"/public/x", b"", signed);
+    assert!(BodyVerifier::for_anonymous(&head, 1 << 20).is_err());
 }

@@ -20,6 +20,10 @@ pub struct VerifiedBody<B> {
     ready: VecDeque<Bytes>,
     scratch: Vec<Bytes>,
     done: bool,
+    /// Raw bytes taken from `inner`.
+    taken: u64,
+    /// Data bytes handed out.
+    given: u64,
 }
 
 impl<B> VerifiedBody<B> {
@@ -31,6 +35,8 @@ impl<B> VerifiedBody<B> {
             ready: VecDeque::new(),
             scratch: Vec::new(),
             done: false,
+            taken: 0,
+            given: 0,
         }
     }
 }
@@ -50,6 +56,7 @@ where
         let this = &mut *self;
         loop {
             if let Some(b) = this.ready.pop_front() {
+                this.given += b.len() as u64;
                 return Poll::Ready(Some(Ok(Frame::data(b))));
             }
             if this.done {
@@ -59,6 +66,7 @@ where
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
+                        this.taken += data.len() as u64;
                         let r = this.verifier.push(data, &mut this.scratch);
                         this.ready.extend(this.scratch.drain(..));
                         if let Err(e) = r {
@@ -90,7 +98,27 @@ where
         self.done && self.ready.is_empty()
     }
 
+    /// Exact when it can be known: for `aws-chunked` bodies from `x-amz-decoded-content-length`,
+    /// otherwise the inner body's hint plus what the verifier still holds. A proxy can thus
+    /// forward a `content-length`.
     fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
+        if self.verifier.is_chunked() {
+            return match self.verifier.expected_decoded_len() {
+                Some(n) => SizeHint::with_exact(n.saturating_sub(self.given)),
+                None => SizeHint::default(),
+            };
+        }
+        if self.done {
+            let left: u64 = self.ready.iter().map(|b| b.len() as u64).sum();
+            return SizeHint::with_exact(left);
+        }
+        let buffered = self.taken.saturating_sub(self.given);
+        let inner = self.inner.size_hint();
+        let mut h = SizeHint::new();
+        h.set_lower(inner.lower().saturating_add(buffered));
+        if let Some(u) = inner.upper() {
+            h.set_upper(u.saturating_add(buffered));
+        }
+        h
     }
 }

@@ -32,6 +32,41 @@ pub fn uri_encode(out: &mut Vec<u8>, bytes: &[u8], keep_slash: bool) {
     }
 }
 
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+
+/// Lower-case hex of 32 bytes, without allocating.
+#[inline]
+pub fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = HEX_LOWER[(b >> 4) as usize];
+        out[2 * i + 1] = HEX_LOWER[(b & 15) as usize];
+    }
+    out
+}
+
+/// Appends the lower-case hex of 32 bytes to a string.
+#[inline]
+pub fn push_hex32(out: &mut String, bytes: &[u8; 32]) {
+    for b in bytes {
+        out.push(HEX_LOWER[(b >> 4) as usize] as char);
+        out.push(HEX_LOWER[(b & 15) as usize] as char);
+    }
+}
+
+/// Decodes exactly 64 hex digits (either case) into 32 bytes.
+#[inline]
+pub fn unhex32(s: &[u8]) -> Option<[u8; 32]> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in s.chunks_exact(2).enumerate() {
+        out[i] = hex_val(pair[0])? << 4 | hex_val(pair[1])?;
+    }
+    Some(out)
+}
+
 #[inline]
 fn hex_val(b: u8) -> Option<u8> {
     match b {
@@ -162,6 +197,16 @@ fn is_ws(b: u8) -> bool {
 /// Appends one header value canonicalised: leading and trailing whitespace trimmed, inner runs of
 /// whitespace (folded lines included) collapsed to one space.
 pub fn canonical_header_value(out: &mut Vec<u8>, value: &[u8]) {
+    // Fast path: nothing to trim or collapse.
+    let simple = value.first().is_some_and(|&b| !is_ws(b))
+        && value.last().is_some_and(|&b| !is_ws(b))
+        && !value
+            .windows(2)
+            .any(|w| matches!(w[0], b'\t' | b'\r' | b'\n') || (w[0] == b' ' && w[1] == b' '));
+    if simple {
+        out.extend_from_slice(value);
+        return;
+    }
     let mut pending_space = false;
     let mut started = false;
     for &b in value {
@@ -206,6 +251,16 @@ mod tests {
         let mut o = Vec::new();
         canonical_header_value(&mut o, b"  a   b\r\n   c  ");
         assert_eq!(o, b"a b c");
+    }
+
+    #[test]
+    fn hex_helpers() {
+        let b: [u8; 32] = core::array::from_fn(|i| (i * 37) as u8);
+        let h = hex32(&b);
+        assert_eq!(&h[..], hex::encode(b).as_bytes());
+        assert_eq!(unhex32(&h), Some(b));
+        assert_eq!(unhex32(hex::encode_upper(b).as_bytes()), Some(b));
+        assert_eq!(unhex32(b"zz"), None);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::canonical::push_hex32;
 use super::error::AuthError;
 use super::key::hmac_sha256;
 use super::parse::decode_signature;
@@ -50,18 +51,18 @@ impl std::fmt::Debug for ChunkSigner {
 }
 
 impl ChunkSigner {
-    fn chunk_signature(&self, data_hash: &[u8]) -> [u8; 32] {
+    fn chunk_signature(&self, data_hash: &[u8; 32]) -> [u8; 32] {
         let mut sts = String::with_capacity(300);
         sts.push_str("AWS4-HMAC-SHA256-PAYLOAD\n");
         sts.push_str(&self.amz_date);
         sts.push('\n');
         sts.push_str(&self.scope);
         sts.push('\n');
-        sts.push_str(&hex::encode(self.prev_signature));
+        push_hex32(&mut sts, &self.prev_signature);
         sts.push('\n');
         sts.push_str(EMPTY_SHA256);
         sts.push('\n');
-        sts.push_str(&hex::encode(data_hash));
+        push_hex32(&mut sts, data_hash);
         hmac_sha256(&self.key, sts.as_bytes())
     }
 
@@ -72,9 +73,9 @@ impl ChunkSigner {
         sts.push('\n');
         sts.push_str(&self.scope);
         sts.push('\n');
-        sts.push_str(&hex::encode(self.prev_signature));
+        push_hex32(&mut sts, &self.prev_signature);
         sts.push('\n');
-        sts.push_str(&hex::encode(Sha256::digest(canonical_trailers)));
+        push_hex32(&mut sts, &Sha256::digest(canonical_trailers).into());
         hmac_sha256(&self.key, sts.as_bytes())
     }
 }
@@ -230,7 +231,7 @@ impl ChunkedDecoder {
 
     fn end_of_data(&mut self, out: &mut Vec<Bytes>) -> Result<(), AuthError> {
         if let Some(signer) = &mut self.signer {
-            let hash = std::mem::take(&mut self.chunk_hash).finalize();
+            let hash: [u8; 32] = std::mem::take(&mut self.chunk_hash).finalize().into();
             let expected = signer.chunk_signature(&hash);
             if !bool::from(expected.ct_eq(&self.chunk_sig)) {
                 self.pending.clear();

@@ -263,6 +263,19 @@ impl AuthError {
     /// Renders the error: `(status, content type, body)`. S3 gets
     /// `<Error><Code/><Message/><RequestId/></Error>`, other services `{"__type", "message"}`.
     pub fn render(&self, dialect: Dialect, request_id: &str) -> (u16, &'static str, String) {
+        self.render_with_details(dialect, request_id, &[])
+    }
+
+    /// [`AuthError::render`] with extra elements after the message, as S3 adds to some errors
+    /// (`SignatureDoesNotMatch`: `AWSAccessKeyId`, `StringToSign`, `SignatureProvided`,
+    /// `CanonicalRequest`; `RequestTimeTooSkewed`: `RequestTime`, `ServerTime`, …). Element
+    /// names must be plain XML names; values are escaped.
+    pub fn render_with_details(
+        &self,
+        dialect: Dialect,
+        request_id: &str,
+        details: &[(&str, &str)],
+    ) -> (u16, &'static str, String) {
         let status = self.status_for(dialect);
         let code = self.code_for(dialect);
         let message = self.message_for(dialect);
@@ -273,13 +286,25 @@ impl AuthError {
                 xml_escape(&mut body, code);
                 body.push_str("</Code><Message>");
                 xml_escape(&mut body, &message);
-                body.push_str("</Message><RequestId>");
+                body.push_str("</Message>");
+                for (name, value) in details {
+                    let _ = write!(body, "<{name}>");
+                    xml_escape(&mut body, value);
+                    let _ = write!(body, "</{name}>");
+                }
+                body.push_str("<RequestId>");
                 xml_escape(&mut body, request_id);
                 body.push_str("</RequestId></Error>");
                 (status, "application/xml", body)
             }
             Dialect::Json => {
-                let body = serde_json::json!({ "__type": code, "message": message }).to_string();
+                let mut obj = serde_json::Map::new();
+                obj.insert("__type".into(), code.into());
+                obj.insert("message".into(), message.into());
+                for (name, value) in details {
+                    obj.insert((*name).to_owned(), (*value).into());
+                }
+                let body = serde_json::Value::Object(obj).to_string();
                 (status, "application/x-amz-json-1.1", body)
             }
         }
@@ -313,6 +338,14 @@ mod tests {
         assert_eq!(ct, "application/xml");
         assert!(body.contains("<Code>SignatureDoesNotMatch</Code>"));
         assert!(body.contains("<RequestId>R&lt;1&gt;</RequestId>"));
+        let (_, _, body) = AuthError::SignatureDoesNotMatch.render_with_details(
+            Dialect::S3Xml,
+            "r",
+            &[("StringToSign", "AWS4-HMAC-SHA256\n<x>")],
+        );
+        assert!(
+            body.contains("<StringToSign>AWS4-HMAC-SHA256\n&lt;x&gt;</StringToSign><RequestId>")
+        );
         let (s, _, body) = AuthError::InvalidAccessKeyId.render(Dialect::Json, "r");
         assert_eq!(s, 403);
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();

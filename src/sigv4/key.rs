@@ -6,7 +6,8 @@ use std::sync::{Arc, RwLock};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-type HmacSha256 = Hmac<Sha256>;
+/// HMAC-SHA256.
+pub type HmacSha256 = Hmac<Sha256>;
 
 /// HMAC-SHA256 of `data` under `key`.
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -18,6 +19,13 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
         }
         Err(_) => [0u8; 32],
     }
+}
+
+/// An HMAC-SHA256 state keyed with `key`.
+pub fn keyed_mac(key: &[u8; 32]) -> HmacSha256 {
+    // HMAC accepts keys of any length; a 32-byte key cannot fail.
+    <HmacSha256 as hmac::digest::KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| <HmacSha256 as hmac::digest::KeyInit>::new(&Default::default()))
 }
 
 /// A secret access key. Cloning is cheap; `Debug` never shows the secret. It carries a SHA-256
@@ -75,6 +83,8 @@ struct Entry {
     region: Box<str>,
     service: Box<str>,
     key: [u8; 32],
+    /// HMAC state already keyed with `key` (saves two compressions per signature).
+    mac: HmacSha256,
 }
 
 /// A bounded cache of derived signing keys, keyed by access key id, secret fingerprint, date,
@@ -106,6 +116,19 @@ impl SigningKeyCache {
         region: &str,
         service: &str,
     ) -> [u8; 32] {
+        self.get_keyed(access_key_id, secret, date, region, service)
+            .0
+    }
+
+    /// The signing key and an HMAC state keyed with it, derived or from the cache.
+    pub fn get_keyed(
+        &self,
+        access_key_id: &str,
+        secret: &SecretKey,
+        date: &str,
+        region: &str,
+        service: &str,
+    ) -> ([u8; 32], HmacSha256) {
         let matches = |e: &Entry| {
             e.fingerprint == *secret.fingerprint()
                 && &*e.date == date
@@ -117,10 +140,11 @@ impl SigningKeyCache {
                 .get(access_key_id)
                 .and_then(|v| v.iter().find(|e| matches(e)))
             {
-                return e.key;
+                return (e.key, e.mac.clone());
             }
         }
         let key = derive_signing_key(secret, date, region, service);
+        let mac = keyed_mac(&key);
         if let Ok(mut map) = self.map.write() {
             if map.len() >= self.capacity && !map.contains_key(access_key_id) {
                 map.clear();
@@ -136,9 +160,10 @@ impl SigningKeyCache {
                 region: region.into(),
                 service: service.into(),
                 key,
+                mac: mac.clone(),
             });
         }
-        key
+        (key, mac)
     }
 
     /// Number of access key ids cached.

@@ -85,12 +85,7 @@ fn malformed(detail: &str) -> AuthError {
 
 /// Decodes a 64-character hex signature (either case).
 pub fn decode_signature(s: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    if s.len() != 64 {
-        return None;
-    }
-    hex::decode_to_slice(s, &mut out).ok()?;
-    Some(out)
+    super::canonical::unhex32(s.as_bytes())
 }
 
 /// Parses an `Authorization` header value. Components may come in any order, separated by `,`

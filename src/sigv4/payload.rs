@@ -10,11 +10,14 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::canonical::unhex32;
 use super::checksum::{decode_checksum, Checksum};
 use super::chunked::{ChunkSigner, ChunkedDecoder};
 use super::error::{AuthError, ChecksumAlgorithm};
 use super::key::hmac_sha256;
-use super::verify::{string_to_sign, Authenticated, BodySigning, PayloadMode};
+use super::verify::{
+    body_headers, string_to_sign, Authenticated, BodyHeaders, BodySigning, PayloadMode, RequestHead,
+};
 
 #[derive(Debug)]
 enum Kind {
@@ -63,16 +66,51 @@ impl BodyVerifier {
     }
 
     /// The verifier for an authenticated request's body. `max_chunk_size` bounds an
-    /// `aws-chunked` chunk (use [`super::Config::max_chunk_size`]).
+    /// `aws-chunked` chunk (use [`super::Config::max_chunk_size`], or
+    /// [`super::Verifier::body_verifier`]).
     pub fn new<P>(auth: &Authenticated<P>, max_chunk_size: u64) -> Result<Self, AuthError> {
-        let s = &auth.body_signing;
-        let signer = || ChunkSigner {
-            key: s.key,
-            amz_date: s.amz_date.clone(),
-            scope: s.scope.clone(),
-            prev_signature: s.seed_signature,
+        let headers = BodyHeaders {
+            decoded_content_length: auth.decoded_content_length,
+            trailer_checksums: auth.trailer_checksums.clone(),
+            checksum_header: auth.checksum_header.clone(),
         };
-        let (kind, chunked) = match auth.payload {
+        Self::build(
+            auth.payload,
+            Some(&auth.body_signing),
+            &headers,
+            max_chunk_size,
+        )
+    }
+
+    /// The verifier for an anonymous request's body: what the body headers announce is checked
+    /// all the same (`x-amz-content-sha256` hash, unsigned `aws-chunked` decoding, checksums).
+    /// Signed streaming modes make no sense without a signature and are refused.
+    pub fn for_anonymous(head: &RequestHead<'_>, max_chunk_size: u64) -> Result<Self, AuthError> {
+        let mode = match head.header("x-amz-content-sha256").map(<[u8]>::trim_ascii) {
+            None | Some(b"UNSIGNED-PAYLOAD") => PayloadMode::Unsigned,
+            Some(b"STREAMING-UNSIGNED-PAYLOAD-TRAILER") => PayloadMode::StreamingUnsignedTrailer,
+            Some(v) => PayloadMode::Sha256(unhex32(v).ok_or(AuthError::InvalidContentSha256)?),
+        };
+        Self::build(mode, None, &body_headers(head)?, max_chunk_size)
+    }
+
+    fn build(
+        mode: PayloadMode,
+        signing: Option<&BodySigning>,
+        headers: &BodyHeaders,
+        max_chunk_size: u64,
+    ) -> Result<Self, AuthError> {
+        let needs_signing = || signing.ok_or(AuthError::InvalidContentSha256);
+        let signer = || -> Result<ChunkSigner, AuthError> {
+            let s = needs_signing()?;
+            Ok(ChunkSigner {
+                key: s.key,
+                amz_date: s.amz_date.clone(),
+                scope: s.scope.clone(),
+                prev_signature: s.seed_signature,
+            })
+        };
+        let (kind, chunked) = match mode {
             PayloadMode::Unsigned => (Kind::Pass, false),
             PayloadMode::Sha256(expected) => (
                 Kind::Sha256 {
@@ -84,13 +122,13 @@ impl BodyVerifier {
             PayloadMode::Deferred => (
                 Kind::Deferred {
                     hasher: Sha256::new(),
-                    signing: Box::new(s.clone()),
+                    signing: Box::new(needs_signing()?.clone()),
                 },
                 false,
             ),
             PayloadMode::StreamingSigned => (
                 Kind::Chunked(Box::new(ChunkedDecoder::new(
-                    Some(signer()),
+                    Some(signer()?),
                     false,
                     max_chunk_size,
                 ))),
@@ -98,7 +136,7 @@ impl BodyVerifier {
             ),
             PayloadMode::StreamingSignedTrailer => (
                 Kind::Chunked(Box::new(ChunkedDecoder::new(
-                    Some(signer()),
+                    Some(signer()?),
                     true,
                     max_chunk_size,
                 ))),
@@ -109,7 +147,7 @@ impl BodyVerifier {
                 true,
             ),
         };
-        let header_checksum = match &auth.checksum_header {
+        let header_checksum = match &headers.checksum_header {
             Some((alg, v)) => Some((
                 Checksum::new(*alg),
                 decode_checksum(*alg, v).ok_or(AuthError::InvalidChecksum)?,
@@ -117,7 +155,8 @@ impl BodyVerifier {
             None => None,
         };
         let trailer_checksums: Vec<Checksum> = if chunked {
-            auth.trailer_checksums
+            headers
+                .trailer_checksums
                 .iter()
                 .map(|a| Checksum::new(*a))
                 .collect()
@@ -132,7 +171,7 @@ impl BodyVerifier {
             header_checksum,
             trailer_checksums,
             expected_len: if chunked {
-                auth.decoded_content_length
+                headers.decoded_content_length
             } else {
                 None
             },
@@ -231,7 +270,7 @@ impl BodyVerifier {
             }
             Kind::Deferred { hasher, signing } => {
                 let mut cr = signing.canonical_prefix.clone();
-                cr.extend_from_slice(hex::encode(hasher.finalize()).as_bytes());
+                cr.extend_from_slice(&super::canonical::hex32(&hasher.finalize().into()));
                 let sts = string_to_sign(&signing.amz_date, &signing.scope, &cr);
                 let sig = hmac_sha256(&signing.key, sts.as_bytes());
                 if !bool::from(sig.ct_eq(&signing.seed_signature)) {
@@ -264,6 +303,16 @@ impl BodyVerifier {
     /// Decoded bytes seen so far.
     pub fn decoded_len(&self) -> u64 {
         self.len
+    }
+
+    /// True when the body is `aws-chunked` (the output is the decoded data, not the input).
+    pub fn is_chunked(&self) -> bool {
+        matches!(self.kind, Kind::Chunked(_))
+    }
+
+    /// The decoded length announced by `x-amz-decoded-content-length` (chunked modes only).
+    pub fn expected_decoded_len(&self) -> Option<u64> {
+        self.expected_len
     }
 }
 

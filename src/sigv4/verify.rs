@@ -6,7 +6,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::canonical::{
-    canonical_header_value, canonical_path, canonical_query, parse_query, PathMode,
+    canonical_header_value, canonical_path, canonical_query, parse_query, push_hex32, unhex32,
+    PathMode,
 };
 use super::error::{AuthError, ChecksumAlgorithm, Dialect};
 use super::key::{hmac_sha256, SecretKey, SigningKeyCache};
@@ -444,6 +445,14 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         &self.store
     }
 
+    /// The body verifier of an authenticated request (bounded by [`Config::max_chunk_size`]).
+    pub fn body_verifier<P>(
+        &self,
+        auth: &Authenticated<P>,
+    ) -> Result<super::payload::BodyVerifier, AuthError> {
+        super::payload::BodyVerifier::new(auth, self.config.max_chunk_size)
+    }
+
     /// Verifies a request head. A request with no `Authorization` header and no presigned
     /// parameter is [`Outcome::Anonymous`] (the caller decides whether the service allows it, and
     /// answers [`AuthError::MissingAuthenticationToken`] otherwise); anything else is either
@@ -614,10 +623,7 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
                 (PayloadMode::StreamingUnsignedTrailer, content_sha)
             }
             Some(v) => {
-                let mut h = [0u8; 32];
-                if v.len() != 64 || hex::decode_to_slice(v, &mut h).is_err() {
-                    return Err(AuthError::InvalidContentSha256);
-                }
+                let h = unhex32(v.as_bytes()).ok_or(AuthError::InvalidContentSha256)?;
                 (PayloadMode::Sha256(h), content_sha)
             }
             None if rules.s3_payload_rules && query_form => {
@@ -635,13 +641,11 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         {
             return Err(AuthError::InvalidContentSha256);
         }
-        let decoded_content_length = match head.header_str("x-amz-decoded-content-length") {
-            Some(v) => Some(
-                v.parse::<u64>()
-                    .map_err(|_| AuthError::MissingDecodedContentLength)?,
-            ),
-            None => None,
-        };
+        let BodyHeaders {
+            decoded_content_length,
+            trailer_checksums,
+            checksum_header,
+        } = body_headers(head)?;
         if decoded_content_length.is_none()
             && matches!(
                 payload,
@@ -649,26 +653,6 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             )
         {
             return Err(AuthError::MissingDecodedContentLength);
-        }
-        let trailer_checksums = match head.header_str("x-amz-trailer") {
-            Some(t) if !t.is_empty() => t
-                .split(',')
-                .map(|n| {
-                    ChecksumAlgorithm::from_header_name(n.trim())
-                        .ok_or(AuthError::UnsupportedTrailer)
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            _ => Vec::new(),
-        };
-        let mut checksum_header = None;
-        for (n, v) in &head.headers {
-            if let Some(a) = ChecksumAlgorithm::from_header_name(n) {
-                if checksum_header.is_some() {
-                    return Err(AuthError::InvalidChecksum);
-                }
-                let v = std::str::from_utf8(v).map_err(|_| AuthError::InvalidChecksum)?;
-                checksum_header = Some((a, v.trim().to_owned()));
-            }
         }
 
         // Canonical request.
@@ -698,14 +682,15 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         cr.push(b'\n');
 
         let scope = c.scope_string();
-        let key = self
-            .cache
-            .get(c.access_key_id, &cred.secret, c.date, c.region, c.service);
+        let (key, mut mac) =
+            self.cache
+                .get_keyed(c.access_key_id, &cred.secret, c.date, c.region, c.service);
         let signature_verified = match payload_line {
             Some(line) => {
                 cr.extend_from_slice(line.as_bytes());
                 let sts = string_to_sign(s.amz_date, &scope, &cr);
-                let sig = hmac_sha256(&key, sts.as_bytes());
+                hmac::Mac::update(&mut mac, sts.as_bytes());
+                let sig: [u8; 32] = hmac::Mac::finalize(mac).into_bytes().into();
                 if let Some(e) = explain {
                     e.canonical_request = Some(String::from_utf8_lossy(&cr).into_owned());
                     e.string_to_sign = Some(sts);
@@ -765,11 +750,56 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
     }
 }
 
+/// What the body-related headers announce.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BodyHeaders {
+    /// `x-amz-decoded-content-length`.
+    pub decoded_content_length: Option<u64>,
+    /// The checksums named by `x-amz-trailer`.
+    pub trailer_checksums: Vec<ChecksumAlgorithm>,
+    /// An `x-amz-checksum-*` header (algorithm, base64 value).
+    pub checksum_header: Option<(ChecksumAlgorithm, String)>,
+}
+
+/// Reads `x-amz-decoded-content-length`, `x-amz-trailer` and `x-amz-checksum-*`.
+pub fn body_headers(head: &RequestHead<'_>) -> Result<BodyHeaders, AuthError> {
+    let decoded_content_length = match head.header_str("x-amz-decoded-content-length") {
+        Some(v) => Some(
+            v.parse::<u64>()
+                .map_err(|_| AuthError::MissingDecodedContentLength)?,
+        ),
+        None => None,
+    };
+    let trailer_checksums = match head.header_str("x-amz-trailer") {
+        Some(t) if !t.is_empty() => t
+            .split(',')
+            .map(|n| {
+                ChecksumAlgorithm::from_header_name(n.trim_matches([' ', '\t']))
+                    .ok_or(AuthError::UnsupportedTrailer)
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => Vec::new(),
+    };
+    let mut checksum_header = None;
+    for (n, v) in &head.headers {
+        if let Some(a) = ChecksumAlgorithm::from_header_name(n) {
+            if checksum_header.is_some() {
+                return Err(AuthError::InvalidChecksum);
+            }
+            let v = std::str::from_utf8(v).map_err(|_| AuthError::InvalidChecksum)?;
+            checksum_header = Some((a, v.trim_matches([' ', '\t']).to_owned()));
+        }
+    }
+    Ok(BodyHeaders {
+        decoded_content_length,
+        trailer_checksums,
+        checksum_header,
+    })
+}
+
 fn empty_sha256() -> [u8; 32] {
-    let mut h = [0u8; 32];
     // EMPTY_SHA256 is a valid 64-digit hex constant.
-    let _ = hex::decode_to_slice(EMPTY_SHA256, &mut h);
-    h
+    unhex32(EMPTY_SHA256.as_bytes()).unwrap_or_default()
 }
 
 /// The canonical request as bytes, hashed into the string to sign and signed with `key`.
@@ -793,6 +823,6 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> 
     s.push('\n');
     s.push_str(scope);
     s.push('\n');
-    s.push_str(&hex::encode(h));
+    push_hex32(&mut s, &h.into());
     s
 }
