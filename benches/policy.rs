@@ -24,9 +24,11 @@ const CALLER: &str = "arn:aws:iam::111122223333:user/bob";
 const SIZES: [(usize, usize); 3] = [(1, 10), (100, 10), (100, 100)];
 
 /// The actions each service has; wildcards are expanded against them for Cedar.
+#[cfg(feature = "cedar")]
 const VERBS: [&str; 8] = [
     "Get", "List", "Describe", "Put", "Create", "Update", "Delete", "Tag",
 ];
+#[cfg(feature = "cedar")]
 const NOUNS: [&str; 6] = ["Object", "Item", "Table", "Queue", "Config", "Policy"];
 
 /// The request context a gateway would build: the keys the policies test and a few more.

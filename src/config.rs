@@ -145,8 +145,9 @@ pub struct Limits {
     pub idle_timeout_secs: u64,
     /// Most client connections open at once.
     pub max_connections: usize,
-    /// Largest DeleteObjects body the gateway reads to authorise each key, in bytes.
-    pub delete_objects_max_bytes: usize,
+    /// Largest body the gateway reads before forwarding, to authorise it: DeleteObjects' key
+    /// list, and bodies of services that sign without a payload hash. In bytes.
+    pub inspect_body_max_bytes: usize,
     /// Seconds to connect to an upstream.
     pub upstream_connect_timeout_secs: u64,
     /// Seconds for an upstream to start answering.
@@ -162,7 +163,7 @@ impl Default for Limits {
             header_read_timeout_secs: 10,
             idle_timeout_secs: 60,
             max_connections: 10_000,
-            delete_objects_max_bytes: 1024 * 1024,
+            inspect_body_max_bytes: 1024 * 1024,
             upstream_connect_timeout_secs: 5,
             upstream_response_timeout_secs: 60,
         }

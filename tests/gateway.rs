@@ -126,6 +126,15 @@ fn config(scratch: &Scratch, orders: SocketAddr, extra: &str) -> Config {
         [[upstreams.orders.actions]]
         name = "GetOrder"
         resource_types = ["order"]
+        [[upstreams.orders.actions]]
+        name = "UpdateOrder"
+        resource_types = ["order"]
+        [[upstreams.orders.routes]]
+        method = "POST"
+        path = "/orders/{{id}}"
+        action = "UpdateOrder"
+        resource_type = "order"
+        resource = "arn:aws:orders:{{region}}:{{account}}:order/{{id}}"
         [[upstreams.orders.routes]]
         method = "GET"
         path = "/orders/{{id}}"
@@ -446,6 +455,64 @@ async fn route_table_upstream_sees_only_what_was_allowed() {
         "{}",
         anonymous.body
     );
+
+    let forged = send(
+        gw,
+        signed(
+            "GET",
+            "/orders/42",
+            host,
+            "orders",
+            (ALICE.0, "wrong"),
+            b"",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(
+        forged.body.contains("SignatureDoesNotMatch"),
+        "{}",
+        forged.body
+    );
+    let forged_body = send(
+        gw,
+        signed(
+            "POST",
+            "/orders/42",
+            host,
+            "orders",
+            (ALICE.0, "wrong"),
+            b"{}",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(forged_body.status, 403, "{}", forged_body.body);
+    assert!(
+        forged_body.body.contains("SignatureDoesNotMatch"),
+        "{}",
+        forged_body.body
+    );
+    assert!(
+        seen.lock().unwrap().requests.is_empty(),
+        "a forged request never reaches the upstream"
+    );
+    let posted = send(
+        gw,
+        signed(
+            "POST",
+            "/orders/42",
+            host,
+            "orders",
+            ALICE,
+            b"{\"qty\": 2}",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    seen.lock().unwrap().requests.clear();
 
     let mut alice = signed("GET", "/orders/42", host, "orders", ALICE, b"", None);
     alice.headers.push((

@@ -107,7 +107,10 @@ impl ArnPattern {
         match self {
             ArnPattern::Any => true,
             ArnPattern::Whole(t) => t.resolve(ctx).is_some_and(|g| g.matches(arn)),
-            ArnPattern::Fixed { segments: globs, order } => match segments {
+            ArnPattern::Fixed {
+                segments: globs,
+                order,
+            } => match segments {
                 Some(segments) => order.iter().all(|&i| {
                     let i = usize::from(i);
                     globs[i].matches(segments[i])

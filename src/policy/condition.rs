@@ -288,7 +288,10 @@ impl Condition {
     /// without variables are matched as compiled; a variable is resolved only where it stands.
     fn positive(&self, v: &str, ctx: &Context) -> bool {
         match &self.values {
-            Values::Strings { values, ignore_case } => {
+            Values::Strings {
+                values,
+                ignore_case,
+            } => {
                 let v: Cow<'_, str> = if *ignore_case {
                     Cow::Owned(v.to_lowercase())
                 } else {

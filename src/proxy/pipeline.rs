@@ -177,7 +177,10 @@ impl Gateway {
         body: Incoming,
     ) -> Result<(Decided, Option<Incoming>), (String, Reject)> {
         // 2. authenticate
-        let head = RequestHead::from_parts(parts);
+        let mut head = RequestHead::from_parts(parts);
+        if http_body::Body::is_end_stream(&body) {
+            head.body_empty = true;
+        }
         let auth = match self.verifier.verify(&head) {
             Ok(sigv4::Outcome::Anonymous) => None,
             Ok(sigv4::Outcome::Authenticated(auth)) => Some(auth),
@@ -234,10 +237,21 @@ impl Gateway {
         )
         .map_err(fail)?;
 
-        // 4. inspect a body the route must read before it can say what is asked
+        // 4. inspect a body the route must read before it can say what is asked, or whose
+        //    signature can only be checked at its end (services that send no payload hash):
+        //    nothing reaches the upstream before the caller is proven.
         let mut body = Some(body);
         let mut routed = routed;
         let mut inspected = None;
+        let deferred = auth.as_ref().is_some_and(|a| !a.signature_verified);
+        if deferred && !routed.inspect_body {
+            let incoming = body.take().ok_or_else(|| fail(Reject::AccessDenied))?;
+            inspected = Some(
+                self.read_small_body(incoming, auth.as_deref())
+                    .await
+                    .map_err(fail)?,
+            );
+        }
         if routed.inspect_body {
             let incoming = body.take().ok_or_else(|| fail(Reject::AccessDenied))?;
             let bytes = self
@@ -352,7 +366,7 @@ impl Gateway {
         body: Incoming,
         auth: Option<&Authenticated<KeyPrincipal>>,
     ) -> Result<Bytes, Reject> {
-        let limit = self.config.limits.delete_objects_max_bytes;
+        let limit = self.config.limits.inspect_body_max_bytes;
         let verified: ProxyBody = match auth {
             Some(auth) => {
                 let verifier =
@@ -378,8 +392,10 @@ impl Gateway {
                 if collected.len() + data.len() > limit {
                     return Err(Reject::Invalid {
                         status: StatusCode::BAD_REQUEST,
-                        code: "MalformedXML",
-                        message: format!("The request body is larger than {limit} bytes."),
+                        code: "EntityTooLarge",
+                        message: format!(
+                            "The request body is larger than the {limit} bytes the gateway reads to authorise it."
+                        ),
                     });
                 }
                 collected.extend_from_slice(&data);

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use iamgate::sigv4::{Credential, CredentialStore, KeyStatus, RequestHead, SecretKey, TokenCheck};
 
-/// `<crate>/../shared/conformance/sigv4/<rel>`.
+/// `<crate>/tests/data/conformance/sigv4/<rel>` (a copy of the shared suite, see its NOTICE).
 pub fn suite_path(rel: &str) -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/conformance/sigv4"
+        "/tests/data/conformance/sigv4"
     ))
     .join(rel)
 }
