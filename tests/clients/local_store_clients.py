@@ -14,6 +14,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 
 import boto3
 from botocore.config import Config
@@ -26,8 +27,11 @@ BUCKET = "clients"
 MIB = 1024 * 1024
 
 
+START = time.monotonic()
+
+
 def step(msg):
-    print(f"--> {msg}", flush=True)
+    print(f"--> [{time.monotonic() - START:6.1f}s] {msg}", flush=True)
 
 
 def aws(*args):

@@ -91,6 +91,17 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Parses lower- or upper-case hex.
+pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// A file in the store's tmp folder that is removed on drop unless it was committed.
 pub struct TempFile {
     path: PathBuf,
