@@ -10,6 +10,7 @@ failed check.
 """
 
 import hashlib
+import io
 import os
 import random
 import subprocess
@@ -247,6 +248,29 @@ def boto3_tests():
     down2 = os.path.join(WORK, "managed-copy.down")
     s3.download_file(BUCKET, "b3/managed-copy.bin", down2)
     assert sha256_file(down2) == sha256_file(big)
+
+    step("boto3 with checksums 'when_supported': stored intact or refused, never corrupted")
+    eager = boto3.client(
+        "s3",
+        endpoint_url=ENDPOINT,
+        region_name="us-east-1",
+        config=Config(
+            s3={"addressing_style": "path"},
+            signature_version="s3v4",
+            retries={"max_attempts": 1},
+            request_checksum_calculation="when_supported",
+        ),
+    )
+    payload = b"checksummed payload\n" * 100
+    for key, body in [("b3/eager-bytes", payload), ("b3/eager-stream", io.BytesIO(payload))]:
+        try:
+            eager.put_object(Bucket=BUCKET, Key=key, Body=body)
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "NotImplemented", e
+            print(f"    {key}: refused (aws-chunked)")
+            continue
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == payload, key
+        print(f"    {key}: stored intact")
 
     step("boto3 delete_objects and bucket errors")
     expect_error("BucketNotEmpty", s3.delete_bucket, Bucket=BUCKET)
