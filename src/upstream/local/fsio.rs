@@ -214,6 +214,12 @@ impl TempFile {
         tokio::fs::rename(&self.path, dest).await?;
         // Committed: nothing left to clean up.
         self.path = PathBuf::new();
+        // Make the rename itself durable (best effort: not every platform can fsync a folder).
+        if let Some(parent) = dest.parent() {
+            if let Ok(dir) = tokio::fs::File::open(parent).await {
+                let _ = dir.sync_all().await;
+            }
+        }
         Ok(())
     }
 }
