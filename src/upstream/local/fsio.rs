@@ -91,6 +91,17 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Parses lower- or upper-case hex.
+pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// A file in the store's tmp folder that is removed on drop unless it was committed.
 pub struct TempFile {
     path: PathBuf,
@@ -203,6 +214,12 @@ impl TempFile {
         tokio::fs::rename(&self.path, dest).await?;
         // Committed: nothing left to clean up.
         self.path = PathBuf::new();
+        // Make the rename itself durable (best effort: not every platform can fsync a folder).
+        if let Some(parent) = dest.parent() {
+            if let Ok(dir) = tokio::fs::File::open(parent).await {
+                let _ = dir.sync_all().await;
+            }
+        }
         Ok(())
     }
 }

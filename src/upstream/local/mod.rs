@@ -21,6 +21,8 @@
 mod error;
 mod fsio;
 mod keys;
+mod list;
+mod multipart;
 mod xml;
 
 use std::collections::BTreeMap;
@@ -32,13 +34,13 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
-use md5::{Digest, Md5};
+use md5::Digest;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 
 use error::{Result, StoreError};
-use fsio::{hex, now_ms, random_hex, read_meta, FileBody, ObjectMeta, TempFile};
-use keys::{file_name_to_key, key_to_file_name, valid_bucket_name, FileKey, MAX_KEY_LEN};
+use fsio::{now_ms, random_hex, read_meta, FileBody, ObjectMeta, TempFile};
+use keys::{key_to_file_name, valid_bucket_name, MAX_KEY_LEN};
 use xml::XmlWriter;
 
 /// The response body type of the store: streamed from disk, or a small XML document.
@@ -65,7 +67,7 @@ const STORED_HEADERS: [&str; 5] = [
 ];
 
 /// Sub-resources the store does not implement (answered `NotImplemented`).
-const UNSUPPORTED_SUBRESOURCES: [&str; 27] = [
+const UNSUPPORTED_SUBRESOURCES: [&str; 28] = [
     "acl",
     "accelerate",
     "analytics",
@@ -92,6 +94,7 @@ const UNSUPPORTED_SUBRESOURCES: [&str; 27] = [
     "tagging",
     "torrent",
     "versioning",
+    "versions",
     "website",
 ];
 
@@ -114,19 +117,6 @@ struct Inner {
     root: PathBuf,
     region: String,
     fresh: bool,
-}
-
-/// A multipart upload in progress (`uploads/<id>/upload.json`).
-#[derive(Debug, Serialize, Deserialize)]
-struct UploadInfo {
-    bucket: String,
-    key: String,
-    initiated_ms: i64,
-    content_type: Option<String>,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    #[serde(default)]
-    user_meta: BTreeMap<String, String>,
 }
 
 /// Creation date of a bucket (`bucket-info/<bucket>.json`).
@@ -429,33 +419,12 @@ where
     Ok(out)
 }
 
-fn valid_upload_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-}
-
 fn not_found_is<T>(r: std::io::Result<T>, err: impl FnOnce() -> StoreError) -> Result<T> {
     match r {
         Ok(v) => Ok(v),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(err()),
         Err(e) => Err(e.into()),
     }
-}
-
-/// What a listing produced, before object metadata is read.
-enum Entry {
-    Object(String, PathBuf),
-    Prefix(String),
-}
-
-/// Listing parameters shared by ListObjects V1 and V2.
-struct ListParams<'a> {
-    prefix: &'a str,
-    delimiter: &'a str,
-    max_keys: usize,
-    after: Option<String>,
 }
 
 impl LocalStore {
@@ -851,150 +820,6 @@ impl LocalStore {
         Ok(xml_response(StatusCode::OK, doc))
     }
 
-    // ----- listings -----
-
-    /// Every key of a bucket with its file, sorted in UTF-8 byte order as S3 lists them.
-    async fn bucket_keys(&self, bucket: &str) -> Result<Vec<(String, PathBuf)>> {
-        let dir_path = self.bucket_dir(bucket);
-        let mut dir = not_found_is(tokio::fs::read_dir(&dir_path).await, || {
-            StoreError::no_such_bucket(bucket)
-        })?;
-        let mut keys = Vec::new();
-        while let Some(entry) = dir.next_entry().await? {
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            match file_name_to_key(&name) {
-                FileKey::Key(k) => keys.push((k, entry.path())),
-                FileKey::Hashed => {
-                    if let Ok(Some((meta, _))) = read_meta(&entry.path()).await {
-                        keys.push((meta.key, entry.path()));
-                    }
-                }
-                FileKey::Foreign => {}
-            }
-        }
-        keys.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(keys)
-    }
-
-    async fn list_objects(
-        &self,
-        bucket: &str,
-        target: &Target,
-        v2: bool,
-    ) -> Result<Response<LocalBody>> {
-        let prefix = target.q("prefix").unwrap_or("");
-        let delimiter = target.q("delimiter").unwrap_or("");
-        let url = match target.q("encoding-type") {
-            None => false,
-            Some("url") => true,
-            Some(_) => {
-                return Err(StoreError::invalid_argument(
-                    "Invalid Encoding Method specified in Request",
-                ))
-            }
-        };
-        let max_keys = match target.q("max-keys") {
-            None => 1000,
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| {
-                    StoreError::invalid_argument(
-                        "Provided max-keys not an integer or within integer range",
-                    )
-                })?
-                .min(1000) as usize,
-        };
-        let token = target.q("continuation-token");
-        let start_after = target.q("start-after");
-        let marker = target.q("marker");
-        let after = if v2 {
-            match token {
-                Some(t) => Some(decode_token(t)?),
-                None => start_after.filter(|s| !s.is_empty()).map(str::to_string),
-            }
-        } else {
-            marker.filter(|s| !s.is_empty()).map(str::to_string)
-        };
-        let keys = self.bucket_keys(bucket).await?;
-        let params = ListParams {
-            prefix,
-            delimiter,
-            max_keys,
-            after,
-        };
-        let (entries, truncated) = select_entries(keys, &params);
-        let last = entries.last().map(|e| match e {
-            Entry::Object(k, _) => k.clone(),
-            Entry::Prefix(p) => p.clone(),
-        });
-        let root = "ListBucketResult";
-        let mut w = XmlWriter::new(root);
-        w.elem("Name", bucket)
-            .elem("Prefix", &url_encode_if(prefix, url));
-        if v2 {
-            if let Some(t) = token {
-                w.elem("ContinuationToken", t);
-            }
-            if let Some(s) = start_after {
-                w.elem("StartAfter", &url_encode_if(s, url));
-            }
-            w.elem("KeyCount", &entries.len().to_string());
-            if truncated {
-                if let Some(l) = &last {
-                    w.elem("NextContinuationToken", &hex(l.as_bytes()));
-                }
-            }
-        } else {
-            w.elem("Marker", &url_encode_if(marker.unwrap_or(""), url));
-            if truncated {
-                if let Some(l) = &last {
-                    w.elem("NextMarker", &url_encode_if(l, url));
-                }
-            }
-        }
-        w.elem("MaxKeys", &max_keys.to_string());
-        if !delimiter.is_empty() {
-            w.elem("Delimiter", &url_encode_if(delimiter, url));
-        }
-        if url {
-            w.elem("EncodingType", "url");
-        }
-        w.elem("IsTruncated", if truncated { "true" } else { "false" });
-        let mut prefixes = Vec::new();
-        for entry in entries {
-            match entry {
-                Entry::Prefix(p) => prefixes.push(p),
-                Entry::Object(key, path) => {
-                    let Ok(Some((meta, _))) = read_meta(&path).await else {
-                        continue; // deleted meanwhile
-                    };
-                    w.open("Contents")
-                        .elem("Key", &url_encode_if(&key, url))
-                        .elem("LastModified", &iso_date(meta.last_modified_ms))
-                        .elem("ETag", &meta.etag)
-                        .elem("Size", &meta.size.to_string());
-                    if !v2 || target.q("fetch-owner") == Some("true") {
-                        w.open("Owner")
-                            .elem("ID", OWNER_ID)
-                            .elem("DisplayName", OWNER_ID)
-                            .close("Owner");
-                    }
-                    w.elem("StorageClass", "STANDARD").close("Contents");
-                }
-            }
-        }
-        for p in prefixes {
-            w.open("CommonPrefixes")
-                .elem("Prefix", &url_encode_if(&p, url))
-                .close("CommonPrefixes");
-        }
-        Ok(xml_response(StatusCode::OK, w.finish(root)))
-    }
-
     // ----- objects -----
 
     async fn get_object(
@@ -1312,395 +1137,6 @@ impl LocalStore {
             .elem("ETag", &meta.etag);
         Ok(xml_response(StatusCode::OK, w.finish(root)))
     }
-
-    // ----- multipart uploads -----
-
-    async fn uploads(&self) -> Result<Vec<(String, UploadInfo)>> {
-        let mut out = Vec::new();
-        let mut dir = tokio::fs::read_dir(self.inner.root.join("uploads")).await?;
-        while let Some(entry) = dir.next_entry().await? {
-            let Some(id) = entry.file_name().to_str().map(str::to_string) else {
-                continue;
-            };
-            if !valid_upload_id(&id) {
-                continue;
-            }
-            if let Ok(data) = tokio::fs::read(entry.path().join("upload.json")).await {
-                if let Ok(info) = serde_json::from_slice::<UploadInfo>(&data) {
-                    out.push((id, info));
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    async fn load_upload(&self, bucket: &str, key: &str, id: &str) -> Result<UploadInfo> {
-        if !valid_upload_id(id) {
-            return Err(StoreError::no_such_upload(id));
-        }
-        self.ensure_bucket(bucket).await?;
-        let data = not_found_is(
-            tokio::fs::read(self.upload_dir(id).join("upload.json")).await,
-            || StoreError::no_such_upload(id),
-        )?;
-        let info: UploadInfo =
-            serde_json::from_slice(&data).map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
-        if info.bucket != bucket || info.key != key {
-            return Err(StoreError::no_such_upload(id));
-        }
-        Ok(info)
-    }
-
-    fn part_path(&self, id: &str, part: u32) -> PathBuf {
-        self.upload_dir(id).join(format!("part-{part:05}"))
-    }
-
-    async fn create_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        headers: &HeaderMap,
-    ) -> Result<Response<LocalBody>> {
-        let (content_type, stored, user_meta) = collect_meta(headers)?;
-        self.ensure_bucket(bucket).await?;
-        let id = random_hex();
-        tokio::fs::create_dir(self.upload_dir(&id)).await?;
-        let info = UploadInfo {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-            initiated_ms: now_ms(),
-            content_type,
-            headers: stored,
-            user_meta,
-        };
-        let data =
-            serde_json::to_vec(&info).map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
-        if let Err(e) = self
-            .write_small(&self.upload_dir(&id).join("upload.json"), &data)
-            .await
-        {
-            let _ = tokio::fs::remove_dir_all(self.upload_dir(&id)).await;
-            return Err(e);
-        }
-        let root = "InitiateMultipartUploadResult";
-        let mut w = XmlWriter::new(root);
-        w.elem("Bucket", bucket)
-            .elem("Key", key)
-            .elem("UploadId", &id);
-        Ok(xml_response(StatusCode::OK, w.finish(root)))
-    }
-
-    async fn upload_part<B>(
-        &self,
-        bucket: &str,
-        key: &str,
-        id: &str,
-        part: u32,
-        headers: &HeaderMap,
-        body: B,
-    ) -> Result<Response<LocalBody>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
-        refuse_aws_chunked(headers)?;
-        let declared = content_length(headers)?;
-        if declared.is_some_and(|n| n > MAX_OBJECT) {
-            return Err(StoreError::entity_too_large());
-        }
-        let md5 = content_md5(headers)?;
-        self.load_upload(bucket, key, id).await?;
-        let mut tmp = TempFile::create(&self.tmp_dir()).await?;
-        tmp.write_body(body, MAX_OBJECT).await?;
-        check_received(&tmp, declared, md5.as_deref())?;
-        let meta = ObjectMeta {
-            size: tmp.written,
-            etag: format!("\"{}\"", tmp.md5_hex()),
-            last_modified_ms: now_ms(),
-            ..ObjectMeta::default()
-        };
-        not_found_is(
-            tmp.commit(&meta, &self.part_path(id, part))
-                .await
-                .map_err(into_io),
-            || StoreError::no_such_upload(id),
-        )?;
-        let mut resp = empty(StatusCode::OK);
-        set_header(&mut resp, "etag", &meta.etag);
-        Ok(resp)
-    }
-
-    async fn upload_part_copy(
-        &self,
-        bucket: &str,
-        key: &str,
-        id: &str,
-        part: u32,
-        headers: &HeaderMap,
-    ) -> Result<Response<LocalBody>> {
-        self.load_upload(bucket, key, id).await?;
-        let (_, _, src_meta, mut file) = self.copy_source(headers).await?;
-        let (offset, len) = match header_str(headers, "x-amz-copy-source-range") {
-            None => (0, src_meta.size),
-            Some(r) => {
-                let (a, b) = r
-                    .trim()
-                    .strip_prefix("bytes=")
-                    .and_then(|s| s.split_once('-'))
-                    .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)))
-                    .filter(|(a, b)| a <= b)
-                    .ok_or_else(|| StoreError::invalid_argument("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"))?;
-                if b >= src_meta.size {
-                    return Err(StoreError::invalid_range(src_meta.size));
-                }
-                (a, b - a + 1)
-            }
-        };
-        let mut tmp = TempFile::create(&self.tmp_dir()).await?;
-        tmp.copy_from(&mut file, offset, len).await?;
-        drop(file);
-        let meta = ObjectMeta {
-            size: tmp.written,
-            etag: format!("\"{}\"", tmp.md5_hex()),
-            last_modified_ms: now_ms(),
-            ..ObjectMeta::default()
-        };
-        not_found_is(
-            tmp.commit(&meta, &self.part_path(id, part))
-                .await
-                .map_err(into_io),
-            || StoreError::no_such_upload(id),
-        )?;
-        let root = "CopyPartResult";
-        let mut w = XmlWriter::new(root);
-        w.elem("LastModified", &iso_date(meta.last_modified_ms))
-            .elem("ETag", &meta.etag);
-        Ok(xml_response(StatusCode::OK, w.finish(root)))
-    }
-
-    async fn complete_upload<B>(
-        &self,
-        bucket: &str,
-        key: &str,
-        id: &str,
-        body: B,
-    ) -> Result<Response<LocalBody>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
-        let info = self.load_upload(bucket, key, id).await?;
-        let data = read_limited(body, MAX_XML_BODY).await?;
-        let requested = xml::parse_complete(&data)?;
-        if requested.windows(2).any(|w| w[0].0 >= w[1].0) {
-            return Err(StoreError::invalid_part_order());
-        }
-        let count = requested.len();
-        let mut parts = Vec::with_capacity(count);
-        for (number, etag) in &requested {
-            let invalid = || {
-                StoreError::invalid_part(format!(
-                    "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag. (part {number})"
-                ))
-            };
-            let (meta, file) = read_meta(&self.part_path(id, *number))
-                .await?
-                .ok_or_else(invalid)?;
-            if strip_quotes(etag) != strip_quotes(&meta.etag) {
-                return Err(invalid());
-            }
-            parts.push((meta, file));
-        }
-        if parts[..count - 1]
-            .iter()
-            .any(|(meta, _)| meta.size < MIN_PART)
-        {
-            return Err(StoreError::entity_too_small());
-        }
-        let mut md5s = Md5::new();
-        let mut tmp = TempFile::create(&self.tmp_dir()).await?;
-        for (meta, mut file) in parts {
-            let digest = parse_hex(strip_quotes(&meta.etag))
-                .ok_or_else(|| StoreError::Io(std::io::Error::other("corrupt part ETag")))?;
-            md5s.update(&digest);
-            tmp.copy_from(&mut file, 0, meta.size).await?;
-        }
-        let etag = format!("\"{}-{count}\"", hex(&md5s.finalize()));
-        let meta = ObjectMeta {
-            key: key.to_string(),
-            size: tmp.written,
-            etag: etag.clone(),
-            last_modified_ms: now_ms(),
-            content_type: info.content_type,
-            headers: info.headers,
-            user_meta: info.user_meta,
-            parts: u32::try_from(count).ok(),
-        };
-        not_found_is(
-            tmp.commit(&meta, &self.object_path(bucket, key))
-                .await
-                .map_err(into_io),
-            || StoreError::no_such_bucket(bucket),
-        )?;
-        tokio::fs::remove_dir_all(self.upload_dir(id)).await?;
-        let root = "CompleteMultipartUploadResult";
-        let mut w = XmlWriter::new(root);
-        w.elem(
-            "Location",
-            &format!("/{bucket}/{}", utf8_percent_encode(key, URL_ENCODE)),
-        )
-        .elem("Bucket", bucket)
-        .elem("Key", key)
-        .elem("ETag", &etag);
-        Ok(xml_response(StatusCode::OK, w.finish(root)))
-    }
-
-    async fn abort_upload(&self, bucket: &str, key: &str, id: &str) -> Result<Response<LocalBody>> {
-        self.load_upload(bucket, key, id).await?;
-        not_found_is(tokio::fs::remove_dir_all(self.upload_dir(id)).await, || {
-            StoreError::no_such_upload(id)
-        })?;
-        Ok(empty(StatusCode::NO_CONTENT))
-    }
-
-    async fn list_parts(
-        &self,
-        bucket: &str,
-        key: &str,
-        id: &str,
-        target: &Target,
-    ) -> Result<Response<LocalBody>> {
-        self.load_upload(bucket, key, id).await?;
-        let marker = match target.q("part-number-marker") {
-            None => 0,
-            Some(m) => m
-                .parse::<u32>()
-                .map_err(|_| StoreError::invalid_argument("invalid part-number-marker"))?,
-        };
-        let max_parts = match target.q("max-parts") {
-            None => 1000,
-            Some(m) => m
-                .parse::<usize>()
-                .map_err(|_| StoreError::invalid_argument("invalid max-parts"))?
-                .min(1000),
-        };
-        let mut numbers = Vec::new();
-        let mut dir = not_found_is(tokio::fs::read_dir(self.upload_dir(id)).await, || {
-            StoreError::no_such_upload(id)
-        })?;
-        while let Some(entry) = dir.next_entry().await? {
-            if let Some(n) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.strip_prefix("part-"))
-                .and_then(|n| n.parse::<u32>().ok())
-            {
-                if n > marker {
-                    numbers.push(n);
-                }
-            }
-        }
-        numbers.sort_unstable();
-        let truncated = numbers.len() > max_parts;
-        numbers.truncate(max_parts);
-        let root = "ListPartsResult";
-        let mut w = XmlWriter::new(root);
-        w.elem("Bucket", bucket)
-            .elem("Key", key)
-            .elem("UploadId", id)
-            .elem("PartNumberMarker", &marker.to_string());
-        if let Some(last) = numbers.last() {
-            w.elem("NextPartNumberMarker", &last.to_string());
-        }
-        w.elem("MaxParts", &max_parts.to_string())
-            .elem("IsTruncated", if truncated { "true" } else { "false" });
-        for n in numbers {
-            if let Ok(Some((meta, _))) = read_meta(&self.part_path(id, n)).await {
-                w.open("Part")
-                    .elem("PartNumber", &n.to_string())
-                    .elem("LastModified", &iso_date(meta.last_modified_ms))
-                    .elem("ETag", &meta.etag)
-                    .elem("Size", &meta.size.to_string())
-                    .close("Part");
-            }
-        }
-        w.open("Initiator")
-            .elem("ID", OWNER_ID)
-            .elem("DisplayName", OWNER_ID)
-            .close("Initiator");
-        w.open("Owner")
-            .elem("ID", OWNER_ID)
-            .elem("DisplayName", OWNER_ID)
-            .close("Owner");
-        w.elem("StorageClass", "STANDARD");
-        Ok(xml_response(StatusCode::OK, w.finish(root)))
-    }
-
-    async fn list_uploads(&self, bucket: &str, target: &Target) -> Result<Response<LocalBody>> {
-        self.ensure_bucket(bucket).await?;
-        let prefix = target.q("prefix").unwrap_or("");
-        let key_marker = target.q("key-marker").unwrap_or("");
-        let id_marker = target.q("upload-id-marker").unwrap_or("");
-        let max_uploads = match target.q("max-uploads") {
-            None => 1000,
-            Some(m) => m
-                .parse::<usize>()
-                .map_err(|_| StoreError::invalid_argument("invalid max-uploads"))?
-                .min(1000),
-        };
-        let mut uploads: Vec<(String, UploadInfo)> = self
-            .uploads()
-            .await?
-            .into_iter()
-            .filter(|(id, info)| {
-                info.bucket == bucket
-                    && info.key.starts_with(prefix)
-                    && (key_marker.is_empty()
-                        || info.key.as_str() > key_marker
-                        || (info.key == key_marker
-                            && !id_marker.is_empty()
-                            && id.as_str() > id_marker))
-            })
-            .collect();
-        uploads.sort_by(|a, b| {
-            (a.1.key.as_str(), a.1.initiated_ms, a.0.as_str()).cmp(&(
-                b.1.key.as_str(),
-                b.1.initiated_ms,
-                b.0.as_str(),
-            ))
-        });
-        let truncated = uploads.len() > max_uploads;
-        uploads.truncate(max_uploads);
-        let root = "ListMultipartUploadsResult";
-        let mut w = XmlWriter::new(root);
-        w.elem("Bucket", bucket)
-            .elem("KeyMarker", key_marker)
-            .elem("UploadIdMarker", id_marker);
-        if let Some((id, info)) = uploads.last().filter(|_| truncated) {
-            w.elem("NextKeyMarker", &info.key)
-                .elem("NextUploadIdMarker", id);
-        }
-        w.elem("Prefix", prefix)
-            .elem("MaxUploads", &max_uploads.to_string())
-            .elem("IsTruncated", if truncated { "true" } else { "false" });
-        for (id, info) in uploads {
-            w.open("Upload")
-                .elem("Key", &info.key)
-                .elem("UploadId", &id)
-                .open("Initiator")
-                .elem("ID", OWNER_ID)
-                .elem("DisplayName", OWNER_ID)
-                .close("Initiator")
-                .open("Owner")
-                .elem("ID", OWNER_ID)
-                .elem("DisplayName", OWNER_ID)
-                .close("Owner")
-                .elem("StorageClass", "STANDARD")
-                .elem("Initiated", &iso_date(info.initiated_ms))
-                .close("Upload");
-        }
-        Ok(xml_response(StatusCode::OK, w.finish(root)))
-    }
 }
 
 /// Keeps an I/O error's kind visible to [`not_found_is`].
@@ -1727,64 +1163,6 @@ fn etag_matches(condition: &str, etag: &str) -> bool {
     condition
         .split(',')
         .any(|c| c.trim() == "*" || strip_quotes(c) == strip_quotes(etag))
-}
-
-fn parse_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn decode_token(token: &str) -> Result<String> {
-    parse_hex(token)
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| StoreError::invalid_argument("The continuation token provided is incorrect"))
-}
-
-/// Applies prefix, start marker, delimiter and max-keys to a sorted key list.
-fn select_entries(keys: Vec<(String, PathBuf)>, p: &ListParams<'_>) -> (Vec<Entry>, bool) {
-    let mut out: Vec<Entry> = Vec::new();
-    let mut truncated = false;
-    let mut last_prefix: Option<String> = None;
-    for (key, path) in keys {
-        if !key.starts_with(p.prefix) {
-            continue;
-        }
-        if p.after.as_deref().is_some_and(|a| key.as_str() <= a) {
-            continue;
-        }
-        let common = if p.delimiter.is_empty() {
-            None
-        } else {
-            key[p.prefix.len()..]
-                .find(p.delimiter)
-                .map(|i| key[..p.prefix.len() + i + p.delimiter.len()].to_string())
-        };
-        if let Some(cp) = &common {
-            if last_prefix.as_deref() == Some(cp.as_str()) {
-                continue;
-            }
-            if p.after.as_deref().is_some_and(|a| cp.as_str() <= a) {
-                continue;
-            }
-        }
-        if out.len() >= p.max_keys {
-            truncated = true;
-            break;
-        }
-        match common {
-            Some(cp) => {
-                last_prefix = Some(cp.clone());
-                out.push(Entry::Prefix(cp));
-            }
-            None => out.push(Entry::Object(key, path)),
-        }
-    }
-    (out, truncated)
 }
 
 fn error_response(e: &StoreError, path: &str, request_id: &str, head: bool) -> Response<LocalBody> {
