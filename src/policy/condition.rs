@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::arn::{split_arn, ArnPattern};
 use super::context::Context;
-use super::wildcard::Template;
+use super::wildcard::{lower_glob, Template};
 
 /// How numbers and dates compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,9 +297,19 @@ impl Condition {
                 } else {
                     Cow::Borrowed(v)
                 };
-                values.iter().any(|t| template_matches(t, &v, ctx))
+                values.iter().any(|t| match t {
+                    Template::Fixed(glob) => glob.matches(&v),
+                    // A substituted value is compared as case-blind as the policy's own text.
+                    Template::Variable(_) if *ignore_case => t
+                        .resolve(ctx)
+                        .is_some_and(|g| lower_glob(g.into_owned()).matches(&v)),
+                    Template::Variable(_) => t.resolve(ctx).is_some_and(|g| g.matches(&v)),
+                })
             }
-            Values::Likes(values) => values.iter().any(|t| template_matches(t, v, ctx)),
+            Values::Likes(values) => values.iter().any(|t| match t {
+                Template::Fixed(glob) => glob.matches(v),
+                Template::Variable(_) => t.resolve(ctx).is_some_and(|g| g.matches(v)),
+            }),
             Values::Numbers(cmp, ns) => {
                 parse_number(v).is_some_and(|r| ns.iter().any(|p| cmp.test(r, *p)))
             }
@@ -324,13 +334,6 @@ impl Condition {
             }
             Values::Null(_) => false,
         }
-    }
-}
-
-fn template_matches(template: &Template, text: &str, ctx: &Context) -> bool {
-    match template {
-        Template::Fixed(glob) => glob.matches(text),
-        Template::Variable(_) => template.resolve(ctx).is_some_and(|g| g.matches(text)),
     }
 }
 
@@ -687,6 +690,41 @@ mod tests {
         let literal =
             Condition::compile("StringEquals", "k", &json!("${aws:username}"), false).unwrap();
         assert!(eval(&literal, &ctx(&[("k", &["${aws:username}"])])));
+    }
+
+    #[test]
+    fn ignore_case_applies_to_substituted_values() {
+        let c = cond(
+            "StringEqualsIgnoreCase",
+            "aws:PrincipalTag/owner",
+            json!("${aws:username}"),
+        );
+        assert!(eval(
+            &c,
+            &ctx(&[
+                ("aws:username", &["Alice"]),
+                ("aws:principaltag/owner", &["alice"])
+            ])
+        ));
+        assert!(eval(
+            &c,
+            &ctx(&[
+                ("aws:username", &["Alice"]),
+                ("aws:principaltag/owner", &["Alice"])
+            ])
+        ));
+        let c = cond(
+            "StringNotEqualsIgnoreCase",
+            "aws:PrincipalTag/owner",
+            json!("${aws:username}"),
+        );
+        assert!(!eval(
+            &c,
+            &ctx(&[
+                ("aws:username", &["ALICE"]),
+                ("aws:principaltag/owner", &["alice"])
+            ])
+        ));
     }
 
     #[test]

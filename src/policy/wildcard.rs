@@ -248,7 +248,8 @@ impl Template {
     }
 }
 
-fn lower_glob(glob: Glob) -> Glob {
+/// Lower-cases a glob's literal text.
+pub(crate) fn lower_glob(glob: Glob) -> Glob {
     match glob {
         Glob::Any => Glob::Any,
         Glob::Exact(s) => Glob::Exact(s.to_lowercase()),
