@@ -182,3 +182,21 @@ def test_20_mib_multipart_both_ways(aws, tmp_path):
     back = dst.read_bytes()
     assert len(back) == len(data) and back == data
     ok(aws(ALICE, "s3", "rm", f"s3://reports/{key}"))
+
+
+def test_awkward_keys(aws, tmp_path):
+    prefix = f"cli-keys/{uuid.uuid4().hex[:8]}"
+    keys = ["with space+plus%pct~t=e&a.txt", "ünïcödé/日本語.txt", "double//slash.txt"]
+    for k in keys:
+        ok(aws(ALICE, "s3", "cp", "-", f"s3://reports/{prefix}/{k}", stdin=k.encode()))
+    listed = json.loads(
+        ok(aws(ALICE, "s3api", "list-objects-v2", "--bucket", "reports", "--prefix", prefix + "/")).stdout
+    )
+    assert sorted(o["Key"] for o in listed["Contents"]) == sorted(f"{prefix}/{k}" for k in keys), listed
+    for k in keys:
+        assert ok(aws(BOB, "s3", "cp", f"s3://reports/{prefix}/{k}", "-")).stdout == k.encode()
+    ok(aws(ALICE, "s3", "rm", "--recursive", f"s3://reports/{prefix}/"))
+    listed = json.loads(
+        ok(aws(ALICE, "s3api", "list-objects-v2", "--bucket", "reports", "--prefix", prefix + "/")).stdout or b"{}"
+    )
+    assert not listed.get("Contents"), listed
