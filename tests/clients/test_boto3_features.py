@@ -244,3 +244,32 @@ def test_refused_large_upload_without_expect_gets_the_403(gateway):
         urllib.request.urlopen(req, timeout=60)
     assert e.value.code == 403
     assert b"<Code>AccessDenied</Code>" in e.value.read()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_wrong_digests_are_refused_and_store_nothing(gateway, scheme):
+    import base64
+
+    s3 = s3_client(gateway, ALICE, "path", scheme)
+    key = f"digests/{scheme}-{uuid.uuid4().hex[:8]}"
+    wrong_md5 = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    wrong_sha256 = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+    for kwargs in ({"ContentMD5": wrong_md5}, {"ChecksumCRC32": "AAAAAA=="}, {"ChecksumSHA256": wrong_sha256}):
+        with pytest.raises(ClientError) as e:
+            s3.put_object(Bucket="reports", Key=key, Body=b"hello", **kwargs)
+        assert error_code(e) == ("BadDigest", 400), kwargs
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="reports", Key=key)
+    assert error_code(e) == ("NoSuchKey", 404)
+    # SHA1 is one of the checksums botocore computes without extra dependencies.
+    s3.put_object(Bucket="reports", Key=key, Body=b"hello", ChecksumAlgorithm="SHA1")
+    got = s3.get_object(Bucket="reports", Key=key)
+    assert got["Body"].read() == b"hello"
+    etag = got["ETag"]
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="reports", Key=key, IfNoneMatch=etag)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket="reports", Key=key, IfMatch='"0123"')
+    assert error_code(e) == ("PreconditionFailed", 412)
+    s3.delete_object(Bucket="reports", Key=key)
