@@ -218,8 +218,12 @@ def own_gateway(tmp_path):
     """A gateway of this test alone (for tests that change its policy store)."""
     gws = []
 
-    def make(name="own", upstream_url=None) -> Gateway:
-        gw = Gateway(tmp_path / f"gw-{name}", name, upstream_url).start()
+    def make(name="own", upstream_url=None, prepare=None) -> Gateway:
+        """`prepare(gw)` may change gw.policies before the gateway starts."""
+        gw = Gateway(tmp_path / f"gw-{name}", name, upstream_url)
+        if prepare:
+            prepare(gw)
+        gw.start()
         gws.append(gw)
         return gw
 
