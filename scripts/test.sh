@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of iamgate on a fresh machine: installs what the tests need, checks formatting
-# and lints, builds, then runs the Rust tests and the conformance cases against the real binary.
+# and lints, builds, then runs the Rust tests, the conformance cases against the real binary, and the
+# real-client suite (tests/clients, see docs/TESTING.md) in target/pyenv.
 # .ci/run calls this same script, so CI proves the README's command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "tools"
 have python3 || apt_install python3
+have curl || apt_install curl
 if have rustup; then
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
@@ -42,5 +44,9 @@ cargo test --release --locked
 
 step "policy conformance cases (tests/data/conformance)"
 python3 tests/data/conformance/run-policy-cases target/release/iamgate tests/data/conformance/policy-cases.json
+
+step "real clients (boto3, AWS CLI, curl, s3cmd, moto) against target/release/iamgate"
+scripts/setup-python.sh
+target/pyenv/bin/python -m pytest -q tests/clients
 
 step "all tests passed"
