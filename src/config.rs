@@ -148,6 +148,9 @@ pub struct Limits {
     /// Largest body the gateway reads before forwarding, to authorise it: DeleteObjects' key
     /// list, and bodies of services that sign without a payload hash. In bytes.
     pub inspect_body_max_bytes: usize,
+    /// Most bytes of a refused request's body read and discarded, so that the client sees the
+    /// refusal rather than a reset connection.
+    pub drain_max_bytes: usize,
     /// Seconds to connect to an upstream.
     pub upstream_connect_timeout_secs: u64,
     /// Seconds for an upstream to start answering.
@@ -164,6 +167,7 @@ impl Default for Limits {
             idle_timeout_secs: 60,
             max_connections: 10_000,
             inspect_body_max_bytes: 1024 * 1024,
+            drain_max_bytes: 64 * 1024 * 1024,
             upstream_connect_timeout_secs: 5,
             upstream_response_timeout_secs: 60,
         }

@@ -3,6 +3,7 @@
 //! Every request goes through the phases of [`pipeline`], in order: authenticate, route, build
 //! the context, evaluate, then forward or reject, then record.
 
+mod delete_objects;
 pub mod forward;
 pub mod listener;
 mod pipeline;

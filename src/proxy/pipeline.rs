@@ -80,6 +80,10 @@ struct Routed {
     operation: String,
     /// A DeleteObjects body to read and authorise key by key.
     inspect_body: bool,
+    /// The S3 bucket the request addresses.
+    bucket: Option<String>,
+    /// The S3 object key the request addresses.
+    key: Option<String>,
 }
 
 /// The outcome of the decision phases: everything forwarding needs.
@@ -90,6 +94,8 @@ struct Decided {
     /// A body already read (and verified) by the inspect phase.
     inspected: Option<Bytes>,
     decisions: Vec<(Check, Decision)>,
+    /// Whether the caller may list the bucket (decides 404 or 403 for a missing key).
+    may_list: bool,
 }
 
 impl Gateway {
@@ -109,10 +115,15 @@ impl Gateway {
             Model::Routes(_) => Dialect::Json,
         };
         let head_only = parts.method == Method::HEAD;
-        let (decided, body) = match self.decide(&snapshot, upstream, &parts, conn, body).await {
-            Ok(pair) => pair,
+        let mut body = Some(body);
+        let decided = match self
+            .decide(&snapshot, upstream, &parts, conn, &mut body)
+            .await
+        {
+            Ok(decided) => decided,
             Err((caller_arn, reject)) => {
                 record_rejection(&request_id, &parts, &caller_arn, &reject, started);
+                self.drain(body).await;
                 return reject.render(dialect, &request_id, head_only);
             }
         };
@@ -121,13 +132,26 @@ impl Gateway {
             .iter()
             .any(|(_, d)| d.outcome != Outcome::Allowed);
         record_decision(&request_id, &parts, &decided, upstream, started);
+        if decided.routed.operation == "DeleteObjects" && !upstream.dry_run {
+            return self
+                .delete_objects(upstream, parts, conn, decided, &request_id)
+                .await
+                .unwrap_or_else(|reject| reject.render(dialect, &request_id, head_only));
+        }
         if denied && !upstream.dry_run {
+            self.drain(body).await;
             return Reject::AccessDenied.render(dialect, &request_id, head_only);
         }
+        let may_list = decided.may_list;
         let response = self
             .forward(upstream, parts, conn, decided, body, &request_id)
             .await;
         match response {
+            // S3 answers a missing key with AccessDenied to a caller who may not list the
+            // bucket, so that nobody learns which keys exist without that right.
+            Ok(response) if response.status() == StatusCode::NOT_FOUND && !may_list => {
+                Reject::AccessDenied.render(dialect, &request_id, head_only)
+            }
             Ok(mut response) => {
                 set_request_id(response.headers_mut(), &request_id);
                 response
@@ -135,6 +159,105 @@ impl Gateway {
             Err(reject) => {
                 tracing::warn!(request_id = %request_id, upstream = %upstream.name, "{reject}");
                 reject.render(dialect, &request_id, head_only)
+            }
+        }
+    }
+
+    /// DeleteObjects: the allowed keys go upstream, the refused ones are answered per key.
+    async fn delete_objects(
+        &self,
+        upstream: &UpstreamRuntime,
+        mut parts: request::Parts,
+        conn: Connection,
+        mut decided: Decided,
+        request_id: &str,
+    ) -> Result<Response<ProxyBody>, Reject> {
+        use super::delete_objects as del;
+        let (Some(original), Some(bucket)) =
+            (decided.inspected.take(), decided.routed.bucket.clone())
+        else {
+            return Err(Reject::AccessDenied);
+        };
+        let objects = route::s3::parse_delete_objects(&original).map_err(route_reject)?;
+        let split = del::split(&bucket, objects, &decided.decisions);
+        let xml_response = |status: StatusCode, body: Bytes| {
+            let mut response =
+                Response::new(Full::new(body).map_err(|never| match never {}).boxed());
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            set_request_id(response.headers_mut(), request_id);
+            response
+        };
+        if split.allowed.is_empty() {
+            return Ok(xml_response(
+                StatusCode::OK,
+                del::result_only_refused(&split.refused),
+            ));
+        }
+        let quiet = original
+            .windows(b"<Quiet>true</Quiet>".len())
+            .any(|w| w == b"<Quiet>true</Quiet>");
+        let body = del::request_body(&split.allowed, quiet);
+        let checksums: Vec<_> = parts
+            .headers
+            .keys()
+            .filter(|k| {
+                k.as_str().starts_with("x-amz-checksum-")
+                    || k.as_str() == "x-amz-sdk-checksum-algorithm"
+            })
+            .cloned()
+            .collect();
+        for name in checksums {
+            parts.headers.remove(name);
+        }
+        if let Ok(v) = HeaderValue::from_str(&del::content_md5(&body)) {
+            parts.headers.insert("content-md5", v);
+        }
+        decided.inspected = Some(body);
+        let response = self
+            .forward(upstream, parts, conn, decided, None, request_id)
+            .await?;
+        if response.status() != StatusCode::OK || split.refused.is_empty() {
+            return Ok(response);
+        }
+        let (head, body) = response.into_parts();
+        let collected = collect_limited(body, 16 * 1024 * 1024)
+            .await
+            .map_err(|e| Reject::Upstream(forward::UpstreamError::Unavailable(e)))?;
+        let merged = del::merge(&collected, &split.refused).unwrap_or(collected);
+        let mut response = xml_response(head.status, merged);
+        for (name, value) in head.headers.iter() {
+            if name != CONTENT_LENGTH && name != http::header::CONTENT_TYPE {
+                response.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        set_request_id(response.headers_mut(), request_id);
+        Ok(response)
+    }
+
+    /// Reads and discards the body of a refused request (up to a limit), so that a client still
+    /// sending it reads the refusal instead of a reset connection.
+    async fn drain(&self, body: Option<Incoming>) {
+        let Some(mut body) = body else { return };
+        let limit = self.config.limits.drain_max_bytes;
+        let mut read = 0usize;
+        let deadline = tokio::time::sleep(self.config.limits.header_read_timeout());
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                frame = body.frame() => match frame {
+                    Some(Ok(frame)) => {
+                        read += frame.data_ref().map_or(0, Bytes::len);
+                        if read > limit {
+                            return;
+                        }
+                    }
+                    _ => return,
+                },
+                _ = &mut deadline => return,
             }
         }
     }
@@ -174,11 +297,11 @@ impl Gateway {
         upstream: &UpstreamRuntime,
         parts: &request::Parts,
         conn: Connection,
-        body: Incoming,
-    ) -> Result<(Decided, Option<Incoming>), (String, Reject)> {
+        body: &mut Option<Incoming>,
+    ) -> Result<Decided, (String, Reject)> {
         // 2. authenticate
         let mut head = RequestHead::from_parts(parts);
-        if http_body::Body::is_end_stream(&body) {
+        if body.as_ref().is_none_or(http_body::Body::is_end_stream) {
             head.body_empty = true;
         }
         let auth = match self.verifier.verify(&head) {
@@ -240,7 +363,6 @@ impl Gateway {
         // 4. inspect a body the route must read before it can say what is asked, or whose
         //    signature can only be checked at its end (services that send no payload hash):
         //    nothing reaches the upstream before the caller is proven.
-        let mut body = Some(body);
         let mut routed = routed;
         let mut inspected = None;
         let deferred = auth.as_ref().is_some_and(|a| !a.signature_verified);
@@ -258,8 +380,7 @@ impl Gateway {
                 .read_small_body(incoming, auth.as_deref())
                 .await
                 .map_err(fail)?;
-            if let Model::S3(_) = upstream.model {
-                let bucket = bucket_of(&routed);
+            if let (Model::S3(_), Some(bucket)) = (&upstream.model, routed.bucket.clone()) {
                 let objects =
                     route::s3::parse_delete_objects(&bytes).map_err(|e| fail(route_reject(e)))?;
                 routed
@@ -347,17 +468,41 @@ impl Gateway {
             );
             decisions.push((check.clone(), decision));
         }
+        // A missing key is hidden from a caller who may not list the bucket (see `handle`).
+        let may_list = match (&upstream.model, &routed.bucket, &routed.key) {
+            (Model::S3(_), Some(bucket), Some(_))
+                if matches!(parts.method, Method::GET | Method::HEAD) =>
+            {
+                let arn = route::s3::bucket_arn(bucket);
+                let entry = snapshot.resource(&arn);
+                policy::evaluate(
+                    &Policies {
+                        identity: identity_policies,
+                        boundary,
+                        session: None,
+                        resource: entry.and_then(|r| r.policy.as_ref()),
+                        resource_owner: entry.map(|r| r.owner.as_str()).or(default_owner),
+                    },
+                    &PolicyRequest {
+                        principal: &principal,
+                        action: &Action::new("s3:ListBucket"),
+                        resource: &arn,
+                        context: &context,
+                    },
+                )
+                .is_allowed()
+            }
+            _ => true,
+        };
         drop(principal);
-        Ok((
-            Decided {
-                caller,
-                auth,
-                routed,
-                inspected,
-                decisions,
-            },
-            body,
-        ))
+        Ok(Decided {
+            caller,
+            auth,
+            routed,
+            inspected,
+            decisions,
+            may_list,
+        })
     }
 
     /// Reads a body that the route must see, verifying it as it comes, up to the configured limit.
@@ -420,6 +565,7 @@ impl Gateway {
             routed,
             inspected,
             decisions,
+            ..
         } = decided;
         let body_error: Arc<Mutex<Option<AuthError>>> = Arc::default();
         let mut headers = parts.headers;
@@ -517,6 +663,21 @@ impl Gateway {
     }
 }
 
+/// Reads a small body whole, refusing one over `limit` bytes.
+async fn collect_limited(mut body: ProxyBody, limit: usize) -> Result<Bytes, String> {
+    let mut collected = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        if let Ok(data) = frame.into_data() {
+            if collected.len() + data.len() > limit {
+                return Err(format!("the answer is larger than {limit} bytes"));
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(collected.freeze())
+}
+
 fn resolve_caller(snapshot: &Snapshot, key: &KeyPrincipal) -> Option<Caller> {
     match &key.owner {
         KeyOwner::Root => Principal::from_arn(&format!("arn:aws:iam::{}:root", key.account))
@@ -548,6 +709,8 @@ fn route(
                 .map_err(route_reject)?;
             Ok(Routed {
                 inspect_body: r.needs_body.is_some(),
+                bucket: r.bucket,
+                key: r.key,
                 operation: r.operation.to_owned(),
                 checks: r.checks,
                 context: r.context,
@@ -568,6 +731,8 @@ fn route(
                 context,
                 forward_path: path.to_owned(),
                 inspect_body: false,
+                bucket: None,
+                key: None,
             })
         }
     }
@@ -579,15 +744,6 @@ fn route_reject(e: route::RouteError) -> Reject {
         code: e.code(),
         message: e.to_string(),
     }
-}
-
-fn bucket_of(routed: &Routed) -> String {
-    routed
-        .checks
-        .first()
-        .and_then(|c| c.resource.strip_prefix("arn:aws:s3:::"))
-        .map(|r| r.split('/').next().unwrap_or(r).to_owned())
-        .unwrap_or_default()
 }
 
 fn is_streaming(mode: PayloadMode) -> bool {
