@@ -230,12 +230,6 @@ def test_presigned_with_bad_signature_or_unknown_key(gateway):
     assert e.value.code == 403 and b"<Code>InvalidAccessKeyId</Code>" in e.value.read()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: a refused upload whose body the client sends without `Expect: 100-continue` "
-    "(urllib, presigned PUT) ends in a broken pipe / reset instead of the 403: the gateway answers and "
-    "closes without reading the body",
-)
 def test_refused_large_upload_without_expect_gets_the_403(gateway):
     """bob's presigned PUT of 20 MiB: the client must see AccessDenied, not a connection error."""
     bob = s3_client(gateway, BOB, "path")
@@ -276,11 +270,6 @@ def test_wrong_digests_are_refused_and_store_nothing(gateway, scheme):
     s3.delete_object(Bucket="reports", Key=key)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: DeleteObjects with any key the caller may not delete is refused whole (403) where "
-    "S3 answers 200, deletes the allowed keys and reports AccessDenied per refused key",
-)
 def test_delete_objects_refusals_are_per_key(own_gateway):
     """bob may also delete under reports/tmp/ (added to his policy for this test). One DeleteObjects with a
     key he may delete and one he may not: as S3 does it, the first goes, the second comes back as an
@@ -324,12 +313,6 @@ def add_user_statement(gw, user, statement):
     path.write_text(json.dumps(doc))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug (security): DeleteObjects checks s3:DeleteObject on arn:aws:s3:::/KEY (bucket left "
-    "out: bucket_of() reads the first check, and the DeleteObjects route has none), so a Deny on "
-    "arn:aws:s3:::reports/2026/* does not stop it",
-)
 def test_delete_objects_honours_a_deny_on_the_key(own_gateway):
     """alice may do everything but delete under reports/2026/: DeleteObjects must not get around that."""
     gw = own_gateway(
@@ -352,11 +335,6 @@ def test_delete_objects_honours_a_deny_on_the_key(own_gateway):
     assert alice.get_object(Bucket="reports", Key="2026/q1.csv")["Body"].read() == SEED[("reports", "2026/q1.csv")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: DeleteObjects checks s3:DeleteObject on arn:aws:s3:::/KEY (bucket left out), so a "
-    "user allowed s3:DeleteObject on arn:aws:s3:::reports/tmp/* is refused",
-)
 def test_delete_objects_allowed_by_a_key_scoped_policy(own_gateway):
     gw = own_gateway(
         "allow-delete",

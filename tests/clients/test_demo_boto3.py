@@ -176,11 +176,6 @@ def test_missing_key_with_list_permission_is_no_such_key(gateway, style):
     assert_denied(lambda: s3.get_object(Bucket="reports", Key="2026/missing.csv"), "NoSuchKey", 404)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: a GET of a missing key answers 404 NoSuchKey to a caller without s3:ListBucket; "
-    "S3 answers 403 AccessDenied so that existence does not leak",
-)
 @pytest.mark.parametrize(
     "who,bucket,key",
     [(ANON, "public", "nope.html"), (CAROL, "reports", "shared/missing.txt")],
