@@ -200,11 +200,48 @@ struct RawUpstream {
     /// Evaluate and log, but forward regardless.
     #[serde(default)]
     dry_run: bool,
+    /// Credentials to sign forwarded requests with, for upstreams that check signatures.
+    sign: Option<RawSigning>,
     /// Route tables (routes), kept as TOML for the router to read.
     #[serde(default)]
     actions: Vec<toml::Value>,
     #[serde(default)]
     routes: Vec<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSigning {
+    access_key_id: Option<String>,
+    access_key_id_env: Option<String>,
+    secret_access_key: Option<String>,
+    secret_access_key_env: Option<String>,
+    region: Option<String>,
+    service: Option<String>,
+}
+
+/// The credentials the gateway signs forwarded requests with (the upstream's own, never a
+/// client's).
+#[derive(Clone)]
+pub struct UpstreamSigning {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// The region to sign for.
+    pub region: String,
+    /// The service to sign for.
+    pub service: String,
+}
+
+impl std::fmt::Debug for UpstreamSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamSigning")
+            .field("access_key_id", &self.access_key_id)
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where an upstream is.
@@ -247,6 +284,8 @@ pub struct Upstream {
     pub owner: Option<String>,
     /// Decide and log, but forward regardless.
     pub dry_run: bool,
+    /// Re-sign forwarded requests with these credentials.
+    pub signing: Option<UpstreamSigning>,
 }
 
 /// The configuration, checked and with paths resolved.
@@ -417,7 +456,52 @@ impl Config {
                     ));
                 }
             }
+            let signing = match &u.sign {
+                None => None,
+                Some(sign) => {
+                    if matches!(target, Target::Local(_)) {
+                        return Err(invalid(
+                            &key("sign"),
+                            "a local upstream takes no signing credentials".into(),
+                        ));
+                    }
+                    let value = |plain: &Option<String>, env: &Option<String>, name: &str| match (
+                        plain, env,
+                    ) {
+                        (Some(v), None) => Ok(v.clone()),
+                        (None, Some(var)) => std::env::var(var).map_err(|_| {
+                            invalid(
+                                &key(&format!("sign.{name}_env")),
+                                format!("the environment variable {var} is not set"),
+                            )
+                        }),
+                        _ => Err(invalid(
+                            &key(&format!("sign.{name}")),
+                            format!("set exactly one of `{name}` and `{name}_env`"),
+                        )),
+                    };
+                    let default_service = match &kind {
+                        UpstreamKind::S3 => "s3".to_owned(),
+                        UpstreamKind::Routes { service, .. } => service.clone(),
+                    };
+                    Some(UpstreamSigning {
+                        access_key_id: value(
+                            &sign.access_key_id,
+                            &sign.access_key_id_env,
+                            "access_key_id",
+                        )?,
+                        secret_access_key: value(
+                            &sign.secret_access_key,
+                            &sign.secret_access_key_env,
+                            "secret_access_key",
+                        )?,
+                        region: sign.region.clone().unwrap_or_else(|| raw.region.clone()),
+                        service: sign.service.clone().unwrap_or(default_service),
+                    })
+                }
+            };
             upstreams.push(Upstream {
+                signing,
                 name,
                 kind,
                 target,

@@ -112,6 +112,7 @@ pub(crate) struct UpstreamRuntime {
     pub(crate) hosts: Vec<String>,
     pub(crate) owner: Option<String>,
     pub(crate) dry_run: bool,
+    pub(crate) signer: Option<forward::UpstreamSigner>,
 }
 
 /// The gateway's shared state.
@@ -184,6 +185,7 @@ impl Gateway {
                 hosts: u.hosts.clone(),
                 owner: u.owner.clone(),
                 dry_run: u.dry_run,
+                signer: u.signing.as_ref().map(forward::UpstreamSigner::new),
             });
         }
         // The default upstream (no host matched) is the first S3 one.

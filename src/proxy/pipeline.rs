@@ -652,6 +652,13 @@ impl Gateway {
                 *request.method_mut() = parts.method;
                 *request.uri_mut() = uri;
                 *request.headers_mut() = headers;
+                if let Some(signer) = &upstream.signer {
+                    signer.sign(&mut request).map_err(|e| {
+                        Reject::Upstream(forward::UpstreamError::Unavailable(format!(
+                            "signing for the upstream failed: {e}"
+                        )))
+                    })?;
+                }
                 self.forwarder.send(request).await.map_err(Reject::Upstream)
             }
         };

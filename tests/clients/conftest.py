@@ -107,7 +107,7 @@ GATEWAYS: list["Gateway"] = []
 class Gateway:
     """One `iamgate serve` process with its own folder: config, a copy of policies/, a fresh data/."""
 
-    def __init__(self, base: Path, name: str, upstream_url: str | None = None):
+    def __init__(self, base: Path, name: str, upstream_url: str | None = None, upstream_sign: tuple | None = None):
         if not BIN.is_file():
             raise RuntimeError(f"{BIN} is missing: run `cargo build --release` first")
         self.name = name
@@ -124,6 +124,11 @@ class Gateway:
         self.log = self.dir / "gateway.log"
         self.config = self.dir / "iamgate.toml"
         upstream = f'url = "{upstream_url}"' if upstream_url else f"local = {json.dumps(str(self.data))}"
+        if upstream_sign:
+            upstream += (
+                f'\n[upstreams.s3.sign]\naccess_key_id = "{upstream_sign[0]}"\n'
+                f'secret_access_key = "{upstream_sign[1]}"\n'
+            )
         self.config.write_text(
             f"""# Written by tests/clients/conftest.py
 region = "{REGION}"
@@ -143,8 +148,8 @@ domain = "s3.localhost"
 
 [upstreams.s3]
 kind = "s3"
-{upstream}
 owner = "111122223333"
+{upstream}
 """
         )
         self.proc: subprocess.Popen | None = None
@@ -218,9 +223,9 @@ def own_gateway(tmp_path):
     """A gateway of this test alone (for tests that change its policy store)."""
     gws = []
 
-    def make(name="own", upstream_url=None, prepare=None) -> Gateway:
+    def make(name="own", upstream_url=None, prepare=None, upstream_sign=None) -> Gateway:
         """`prepare(gw)` may change gw.policies before the gateway starts."""
-        gw = Gateway(tmp_path / f"gw-{name}", name, upstream_url)
+        gw = Gateway(tmp_path / f"gw-{name}", name, upstream_url, upstream_sign)
         if prepare:
             prepare(gw)
         gw.start()

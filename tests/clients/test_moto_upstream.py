@@ -74,19 +74,15 @@ def moto_client(moto_url):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: a `url` S3 upstream gets the request unsigned (Authorization stripped, no upstream "
-    "credentials to sign with), so moto (like S3) treats it as anonymous and answers 403 to GetObject",
-)
 def test_gateway_fronts_moto(moto, own_gateway):
-    """The demo's claim: iamgate in front of an S3 that authenticates its callers (a private bucket)."""
+    """iamgate in front of an S3 that authenticates its callers (a private bucket): the gateway
+    re-signs what it forwards with the upstream's own credentials ([upstreams.s3.sign])."""
     moto_url, moto_log = moto
     direct = moto_client(moto_url)
     bucket = f"moto-{uuid.uuid4().hex[:8]}"
     direct.create_bucket(Bucket=bucket)
     direct.put_object(Bucket=bucket, Key="seeded-in-moto.txt", Body=b"straight into moto\n")
-    gw = own_gateway("moto", upstream_url=moto_url)
+    gw = own_gateway("moto", upstream_url=moto_url, upstream_sign=("testing", "testing"))
     try:
         exercise(gw, direct, bucket)
     except BaseException:
