@@ -24,6 +24,8 @@ step() { printf '\n==> %s\n' "$*"; }
 step "tools"
 have python3 || apt_install python3
 have curl || apt_install curl
+# nginx: a plain HTTP service behind a route table in the real-client suite.
+have nginx || [ -x /usr/sbin/nginx ] || apt_install nginx
 if have rustup; then
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
@@ -36,11 +38,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
-step "build (release)"
-cargo build --release --locked
-
-step "Rust tests (unit, integration, doc, conformance through the binary)"
+step "Rust tests, release build (unit, integration, doc, conformance through the binary)"
 cargo test --release --locked
+cargo build --release --locked --bin iamgate
 
 step "policy conformance cases (tests/data/conformance)"
 python3 tests/data/conformance/run-policy-cases target/release/iamgate tests/data/conformance/policy-cases.json

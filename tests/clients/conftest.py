@@ -107,7 +107,14 @@ GATEWAYS: list["Gateway"] = []
 class Gateway:
     """One `iamgate serve` process with its own folder: config, a copy of policies/, a fresh data/."""
 
-    def __init__(self, base: Path, name: str, upstream_url: str | None = None, upstream_sign: tuple | None = None):
+    def __init__(
+        self,
+        base: Path,
+        name: str,
+        upstream_url: str | None = None,
+        upstream_sign: tuple | None = None,
+        extra_config: str = "",
+    ):
         if not BIN.is_file():
             raise RuntimeError(f"{BIN} is missing: run `cargo build --release` first")
         self.name = name
@@ -150,6 +157,7 @@ domain = "s3.localhost"
 kind = "s3"
 owner = "111122223333"
 {upstream}
+{extra_config}
 """
         )
         self.proc: subprocess.Popen | None = None
@@ -223,9 +231,9 @@ def own_gateway(tmp_path):
     """A gateway of this test alone (for tests that change its policy store)."""
     gws = []
 
-    def make(name="own", upstream_url=None, prepare=None, upstream_sign=None) -> Gateway:
+    def make(name="own", upstream_url=None, prepare=None, upstream_sign=None, extra_config="") -> Gateway:
         """`prepare(gw)` may change gw.policies before the gateway starts."""
-        gw = Gateway(tmp_path / f"gw-{name}", name, upstream_url, upstream_sign)
+        gw = Gateway(tmp_path / f"gw-{name}", name, upstream_url, upstream_sign, extra_config)
         if prepare:
             prepare(gw)
         gw.start()
