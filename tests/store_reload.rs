@@ -1,0 +1,158 @@
+//! Hot reload of the policy store through the watcher: editors' save patterns, Kubernetes'
+//! ConfigMap swap, bursts, and broken changes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use iamgate::store::LiveStore;
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("iamgate-reload-{name}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Waits up to a second for `done`.
+fn within_a_second(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+fn has_key(store: &LiveStore, key: &str) -> bool {
+    store.snapshot().key(key).is_some()
+}
+
+const EXTRA_KEY: &str = "AKIAEXTRAKEY00000001";
+
+fn credentials_with_extra(original: &str) -> String {
+    original.replacen(
+        '[',
+        &format!("[\n  {{\"AccessKeyId\": \"{EXTRA_KEY}\", \"SecretAccessKey\": \"s\", \"UserName\": \"bob\"}},"),
+        1,
+    )
+}
+
+#[test]
+fn truncate_and_write_and_rename_over_both_reload() {
+    let dir = scratch("editors");
+    copy_dir(&demo(), &dir);
+    let store = LiveStore::open(&dir).unwrap();
+    let _watch = store.watch().unwrap();
+    let file = dir.join("111122223333/credentials.json");
+    let original = fs::read_to_string(&file).unwrap();
+
+    // Truncate and write in place (vim with backupcopy=yes, most IDEs).
+    fs::write(&file, credentials_with_extra(&original)).unwrap();
+    assert!(within_a_second(|| has_key(&store, EXTRA_KEY)));
+
+    // Write a temporary file and rename it over (vim's default, many tools).
+    let tmp = dir.join("111122223333/.credentials.json.swp");
+    fs::write(&tmp, &original).unwrap();
+    fs::rename(&tmp, &file).unwrap();
+    assert!(within_a_second(|| !has_key(&store, EXTRA_KEY)));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn kubernetes_configmap_swap_reloads() {
+    use std::os::unix::fs::symlink;
+    let dir = scratch("configmap");
+    let account = dir.join("111122223333");
+    let first = account.join("..2026_11_27_00_00_00.1");
+    copy_dir(&demo().join("111122223333"), &first);
+    symlink("..2026_11_27_00_00_00.1", account.join("..data")).unwrap();
+    for f in ["iam.json", "credentials.json", "resources.json"] {
+        symlink(format!("..data/{f}"), account.join(f)).unwrap();
+    }
+    let store = LiveStore::open(&dir).unwrap();
+    let _watch = store.watch().unwrap();
+    assert!(!has_key(&store, EXTRA_KEY));
+
+    // What the kubelet does: a new timestamped folder, a new link, renamed over `..data`.
+    let second = account.join("..2026_11_27_00_05_00.2");
+    copy_dir(&first, &second);
+    let original = fs::read_to_string(second.join("credentials.json")).unwrap();
+    fs::write(
+        second.join("credentials.json"),
+        credentials_with_extra(&original),
+    )
+    .unwrap();
+    symlink("..2026_11_27_00_05_00.2", account.join("..data_tmp")).unwrap();
+    fs::rename(account.join("..data_tmp"), account.join("..data")).unwrap();
+    fs::remove_dir_all(&first).unwrap();
+    assert!(within_a_second(|| has_key(&store, EXTRA_KEY)));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_burst_of_changes_is_one_reload_and_a_broken_one_keeps_the_last_good() {
+    let dir = scratch("burst");
+    copy_dir(&demo(), &dir);
+    let store = LiveStore::open(&dir).unwrap();
+    let _watch = store.watch().unwrap();
+    let file = dir.join("111122223333/credentials.json");
+    let original = fs::read_to_string(&file).unwrap();
+    let start = store.generation();
+    for i in 0..30 {
+        let text = if i % 2 == 0 {
+            credentials_with_extra(&original)
+        } else {
+            original.clone()
+        };
+        fs::write(&file, text).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    fs::write(&file, credentials_with_extra(&original)).unwrap();
+    assert!(within_a_second(|| has_key(&store, EXTRA_KEY)));
+    std::thread::sleep(Duration::from_millis(400));
+    let reloads = store.generation() - start;
+    assert!(
+        (1..=3).contains(&reloads),
+        "30 writes in a burst gave {reloads} reloads"
+    );
+
+    let good = store.generation();
+    fs::write(&file, "[{\"AccessKeyId\": ").unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        store.generation(),
+        good,
+        "a broken change keeps the last good snapshot"
+    );
+    assert!(has_key(&store, EXTRA_KEY));
+    assert!(
+        store
+            .stats
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+    fs::write(&file, &original).unwrap();
+    assert!(within_a_second(|| !has_key(&store, EXTRA_KEY)));
+    fs::remove_dir_all(&dir).unwrap();
+}
