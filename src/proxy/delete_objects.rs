@@ -52,18 +52,24 @@ pub fn request_body(allowed: &[ObjectId], quiet: bool) -> Bytes {
         xml.push_str("<Quiet>true</Quiet>");
     }
     for object in allowed {
-        xml.push_str("<Object><Key>");
-        xml.push_str(&xml_escape(&object.key));
-        xml.push_str("</Key>");
-        if let Some(v) = &object.version_id {
-            xml.push_str("<VersionId>");
-            xml.push_str(&xml_escape(v));
-            xml.push_str("</VersionId>");
-        }
+        xml.push_str("<Object>");
+        push_object_id(&mut xml, object);
         xml.push_str("</Object>");
     }
     xml.push_str("</Delete>");
     Bytes::from(xml)
+}
+
+/// `<Key>…</Key>` and, when there is one, `<VersionId>…</VersionId>`.
+fn push_object_id(xml: &mut String, object: &ObjectId) {
+    xml.push_str("<Key>");
+    xml.push_str(&xml_escape(&object.key));
+    xml.push_str("</Key>");
+    if let Some(v) = &object.version_id {
+        xml.push_str("<VersionId>");
+        xml.push_str(&xml_escape(v));
+        xml.push_str("</VersionId>");
+    }
 }
 
 /// `Content-MD5` of a body, which S3 requires on DeleteObjects.
@@ -75,14 +81,8 @@ pub fn content_md5(body: &[u8]) -> String {
 pub fn refused_entries(refused: &[ObjectId]) -> String {
     let mut xml = String::new();
     for object in refused {
-        xml.push_str("<Error><Key>");
-        xml.push_str(&xml_escape(&object.key));
-        xml.push_str("</Key>");
-        if let Some(v) = &object.version_id {
-            xml.push_str("<VersionId>");
-            xml.push_str(&xml_escape(v));
-            xml.push_str("</VersionId>");
-        }
+        xml.push_str("<Error>");
+        push_object_id(&mut xml, object);
         xml.push_str("<Code>AccessDenied</Code><Message>Access Denied</Message></Error>");
     }
     xml
