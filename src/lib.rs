@@ -1,10 +1,17 @@
 //! iamgate: a reverse proxy that puts AWS-IAM-style access control in front of HTTP services.
 //!
-//! The crate is laid out as the request pipeline: [`sigv4`] authenticates, [`policy`] evaluates,
+//! The crate is laid out as the request pipeline: [`sigv4`] authenticates, [`route`] maps a request
+//! to the actions and resources to authorise, [`policy`] evaluates,
 //! and [`cli`] exposes the simulator that shares the gateway's evaluator.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod config;
+pub mod context;
 pub mod policy;
+pub mod proxy;
+pub mod route;
 pub mod sigv4;
+pub mod store;
+pub mod upstream;

@@ -1,10 +1,11 @@
-//! The command line: the policy simulators (and, as the gateway grows, `serve` and `validate`).
+//! The command line: the policy simulators, `validate` (and, as the gateway grows, `serve`).
 
 pub mod simulate;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// iamgate: AWS-IAM-style access control in front of HTTP services.
 #[derive(Debug, Parser)]
@@ -18,33 +19,196 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the gateway (the default when no subcommand is given).
+    Serve(ServeArgs),
+    /// Load the policy store, print every problem, exit non-zero on any.
+    Validate(ValidateArgs),
     /// Evaluate policies given on the command line, as `aws iam simulate-custom-policy` does.
     SimulateCustomPolicy(simulate::CustomPolicyArgs),
+    /// Evaluate what a user, group or role of the store may do, as
+    /// `aws iam simulate-principal-policy` does.
+    SimulatePrincipalPolicy(simulate::PrincipalPolicyArgs),
+}
+
+/// The options of `serve`.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// The configuration file.
+    #[arg(long, default_value = "iamgate.toml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// The policy store, in place of the configuration's.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+}
+
+/// The options of `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The configuration file (its policy store is validated unless --policies is given).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The policy store.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::SimulateCustomPolicy(args)) => match simulate::simulate_custom(&args) {
-            Ok(simulation) => {
-                match args.output {
-                    simulate::OutputFormat::Json => {
-                        println!("{:#}", simulation.to_json());
-                    }
-                    simulate::OutputFormat::Text => print!("{}", simulation.to_text()),
-                }
-                ExitCode::SUCCESS
+        Some(Command::Serve(args)) => serve(&args),
+        Some(Command::Validate(args)) => validate(&args),
+        Some(Command::SimulateCustomPolicy(args)) => {
+            print_simulation(simulate::simulate_custom(&args), args.output)
+        }
+        Some(Command::SimulatePrincipalPolicy(args)) => {
+            print_simulation(simulate::simulate_principal(&args), args.output)
+        }
+        None => serve(&ServeArgs {
+            config: PathBuf::from("iamgate.toml"),
+            policies: None,
+        }),
+    }
+}
+
+fn print_simulation(
+    result: Result<simulate::Simulation, simulate::SimulateError>,
+    output: simulate::OutputFormat,
+) -> ExitCode {
+    match result {
+        Ok(simulation) => {
+            match output {
+                simulate::OutputFormat::Json => println!("{:#}", simulation.to_json()),
+                simulate::OutputFormat::Text => print!("{}", simulation.to_text()),
             }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("iamgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn serve(args: &ServeArgs) -> ExitCode {
+    init_logging();
+    let mut config = match crate::config::Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("iamgate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(dir) = &args.policies {
+        config.policies = dir.clone();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("iamgate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let started = std::time::Instant::now();
+        let running = match crate::proxy::start(config).await {
+            Ok(r) => r,
             Err(e) => {
                 eprintln!("iamgate: {e}");
-                ExitCode::FAILURE
+                return ExitCode::FAILURE;
+            }
+        };
+        let s = running.gateway.snapshot().summary();
+        tracing::info!(
+            http = ?running.http,
+            https = ?running.https,
+            upstreams = running.gateway.config.upstreams.len(),
+            accounts = s.accounts,
+            principals = s.principals,
+            policies = s.policies,
+            statements = s.statements,
+            took_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "iamgate is serving"
+        );
+        shutdown_signal().await;
+        tracing::info!("shutting down: no new connections, finishing requests in flight");
+        running.stop().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn validate(args: &ValidateArgs) -> ExitCode {
+    let started = std::time::Instant::now();
+    let policies = match (&args.policies, &args.config) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(path)) => match crate::config::Config::load(path) {
+            Ok(c) => c.policies,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
             }
         },
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
+        (None, None) => match crate::config::Config::load(std::path::Path::new("iamgate.toml")) {
+            Ok(c) => c.policies,
+            Err(_) => PathBuf::from("policies"),
+        },
+    };
+    match crate::store::load(&policies) {
+        Ok(snapshot) => {
+            let s = snapshot.summary();
+            println!(
+                "{}: {} accounts, {} principals, {} policies with {} statements, {} access keys, {} resources; loaded in {:.1} ms",
+                policies.display(),
+                s.accounts,
+                s.principals,
+                s.policies,
+                s.statements,
+                s.keys,
+                s.resources,
+                started.elapsed().as_secs_f64() * 1000.0
+            );
             ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("{e}");
+            }
+            eprintln!("{} problem(s) found", errors.0.len());
+            ExitCode::FAILURE
         }
     }
 }

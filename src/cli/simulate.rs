@@ -2,6 +2,7 @@
 //! decided by the gateway's own evaluator.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
@@ -59,7 +60,7 @@ pub struct CustomPolicyArgs {
 pub enum SimulateError {
     /// A policy that does not load.
     #[error(transparent)]
-    Policy(#[from] crate::policy::PolicyError),
+    Policy(Box<crate::policy::PolicyError>),
     /// A file:// argument that cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -71,6 +72,12 @@ pub enum SimulateError {
     /// Any other invalid argument.
     #[error("{0}")]
     Invalid(String),
+}
+
+impl From<crate::policy::PolicyError> for SimulateError {
+    fn from(e: crate::policy::PolicyError) -> SimulateError {
+        SimulateError::Policy(Box::new(e))
+    }
 }
 
 /// One context entry, as the AWS CLI takes it.
@@ -160,32 +167,132 @@ pub fn simulate_custom(args: &CustomPolicyArgs) -> Result<Simulation, SimulateEr
         resource: resource_policy.as_ref(),
         resource_owner: owner.as_deref(),
     };
-    let resources = if args.resource_arns.is_empty() {
+    let resources = resource_list(&args.resource_arns);
+    let results = matrix(&args.action_names, &resources, |action, resource| {
+        evaluate(
+            &policies,
+            &Request {
+                principal: &caller,
+                action,
+                resource,
+                context: &context,
+            },
+        )
+    })?;
+    Ok(Simulation { results })
+}
+
+fn resource_list(arns: &[String]) -> Vec<String> {
+    if arns.is_empty() {
         vec!["*".to_owned()]
     } else {
-        args.resource_arns.clone()
-    };
-    let mut results = Vec::new();
-    for action_name in &args.action_names {
+        arns.to_vec()
+    }
+}
+
+/// Decides every action on every resource, in the order given.
+fn matrix(
+    actions: &[String],
+    resources: &[String],
+    mut decide: impl FnMut(&Action, &str) -> Decision,
+) -> Result<Vec<(String, String, Decision)>, SimulateError> {
+    let mut results = Vec::with_capacity(actions.len() * resources.len());
+    for action_name in actions {
         if action_name != "*" && !action_name.contains(':') {
             return Err(SimulateError::Invalid(format!(
                 "action '{action_name}' has no service prefix (expected service:action)"
             )));
         }
         let action = Action::new(action_name);
-        for resource in &resources {
-            let decision = evaluate(
-                &policies,
-                &Request {
-                    principal: &caller,
-                    action: &action,
-                    resource,
-                    context: &context,
-                },
-            );
-            results.push((action_name.clone(), resource.clone(), decision));
+        for resource in resources {
+            results.push((
+                action_name.clone(),
+                resource.clone(),
+                decide(&action, resource),
+            ));
         }
     }
+    Ok(results)
+}
+
+/// The options of `simulate-principal-policy`.
+#[derive(Debug, Args)]
+pub struct PrincipalPolicyArgs {
+    /// The policy store.
+    #[arg(long, default_value = "policies", value_name = "DIR")]
+    pub policies: PathBuf,
+    /// The user, group or role of the store whose policies to evaluate.
+    #[arg(long, required = true, value_name = "ARN")]
+    pub policy_source_arn: String,
+    /// More identity-based policies to include: inline JSON or file://PATH.
+    #[arg(long, num_args = 1.., value_name = "POLICY")]
+    pub policy_input_list: Vec<String>,
+    /// The actions to evaluate, such as s3:GetObject.
+    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
+    pub action_names: Vec<String>,
+    /// The resources to evaluate; `*` by default. Their resource policies come from the store.
+    #[arg(long, num_args = 1.., value_name = "ARN")]
+    pub resource_arns: Vec<String>,
+    /// Context entries: `ContextKeyName=k,ContextKeyValues=v,ContextKeyType=t`, or JSON. They
+    /// add to (and override) the keys the principal brings (aws:username, aws:PrincipalTag/*, ...).
+    #[arg(long, num_args = 1.., value_name = "ENTRY")]
+    pub context_entries: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    pub output: OutputFormat,
+}
+
+/// Evaluates what a principal of the store may do: its policies, groups and boundary, with the
+/// resource's policy from the store, as the gateway would.
+pub fn simulate_principal(args: &PrincipalPolicyArgs) -> Result<Simulation, SimulateError> {
+    let snapshot = crate::store::load(&args.policies)
+        .map_err(|e| SimulateError::Invalid(format!("the policy store does not load:\n{e}")))?;
+    let extra = load(
+        "PolicyInputList",
+        &args.policy_input_list,
+        PolicyKind::Identity,
+    )?;
+    let source = &args.policy_source_arn;
+    let (caller, mut policies, boundary, mut context) =
+        if let Some(identity) = snapshot.identity(source) {
+            (
+                identity.principal.clone(),
+                identity.policies.policies().to_vec(),
+                identity.boundary.clone(),
+                identity.context(),
+            )
+        } else if let Some(group) = snapshot.group(source) {
+            let account = source.split(':').nth(4).unwrap_or_default();
+            let member = Principal::from_arn(&format!("arn:aws:iam::{account}:user/group-member"))
+                .map_err(|e| SimulateError::Invalid(e.to_string()))?;
+            (member, group.policies().to_vec(), None, Context::new())
+        } else {
+            return Err(SimulateError::Invalid(format!(
+                "--policy-source-arn {source} is no user, group or role of the store"
+            )));
+        };
+    policies.extend(extra.policies().iter().cloned());
+    let identity = PolicySet::new(policies);
+    context.merge(parse_context(&args.context_entries)?);
+    let resources = resource_list(&args.resource_arns);
+    let results = matrix(&args.action_names, &resources, |action, resource| {
+        let entry = snapshot.resource(resource);
+        evaluate(
+            &Policies {
+                identity: Some(&identity),
+                boundary: boundary.as_ref(),
+                session: None,
+                resource: entry.and_then(|r| r.policy.as_ref()),
+                resource_owner: entry.map(|r| r.owner.as_str()),
+            },
+            &Request {
+                principal: &caller,
+                action,
+                resource,
+                context: &context,
+            },
+        )
+    })?;
     Ok(Simulation { results })
 }
 
@@ -328,6 +435,12 @@ impl Simulation {
         let _ = writeln!(out, "{:aw$}  {:rw$}  DECISION", "ACTION", "RESOURCE");
         for (action, resource, d) in &self.results {
             let _ = writeln!(out, "{action:aw$}  {resource:rw$}  {}", d.outcome.as_str());
+            if d.outcome == crate::policy::Outcome::ImplicitDeny && !d.matched.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "    allowed only in part: another account's resource needs its resource policy to allow too, and a permissions boundary must allow too"
+                );
+            }
             for m in &d.matched {
                 let sid = m
                     .sid

@@ -5,7 +5,7 @@
 //! Nothing is normalised: `a//b` and `a/./b` are different resources.
 
 use super::context::Context;
-use super::wildcard::{Piece, Template, TemplateError, TemplatePiece};
+use super::wildcard::{Glob, Piece, Template, TemplateError, TemplatePiece};
 
 /// Splits an ARN into its six segments, or `None` when it is not one.
 pub(crate) fn split_arn(arn: &str) -> Option<[&str; 6]> {
@@ -26,7 +26,13 @@ pub(crate) fn split_arn(arn: &str) -> Option<[&str; 6]> {
 pub(crate) enum ArnPattern {
     /// `*`: every resource.
     Any,
-    /// Six segment templates.
+    /// Six segments without variables, compiled once. `order` lists the segments worth
+    /// testing (not `*`), most discriminating first: the resource, then service and account.
+    Fixed {
+        segments: Box<[Glob; 6]>,
+        order: Box<[u8]>,
+    },
+    /// Six segment templates, some with variables.
     Segments(Box<[Template; 6]>),
     /// Something that is not shaped like an ARN: matched as a whole string.
     Whole(Template),
@@ -76,6 +82,23 @@ impl ArnPattern {
         let array: [Template; 6] = templates
             .try_into()
             .map_err(|_| TemplateError(format!("'{text}' is not an ARN")))?;
+        if array.iter().all(|t| matches!(t, Template::Fixed(_))) {
+            let globs: Vec<Glob> = array
+                .into_iter()
+                .filter_map(|t| match t {
+                    Template::Fixed(g) => Some(g),
+                    Template::Variable(_) => None,
+                })
+                .collect();
+            let segments: Box<[Glob; 6]> = globs
+                .try_into()
+                .map_err(|_| TemplateError(format!("'{text}' is not an ARN")))?;
+            let order = [5u8, 2, 4, 3, 1, 0]
+                .into_iter()
+                .filter(|&i| segments[usize::from(i)] != Glob::Any)
+                .collect();
+            return Ok(ArnPattern::Fixed { segments, order });
+        }
         Ok(ArnPattern::Segments(Box::new(array)))
     }
 
@@ -84,6 +107,16 @@ impl ArnPattern {
         match self {
             ArnPattern::Any => true,
             ArnPattern::Whole(t) => t.resolve(ctx).is_some_and(|g| g.matches(arn)),
+            ArnPattern::Fixed {
+                segments: globs,
+                order,
+            } => match segments {
+                Some(segments) => order.iter().all(|&i| {
+                    let i = usize::from(i);
+                    globs[i].matches(segments[i])
+                }),
+                None => false,
+            },
             ArnPattern::Segments(templates) => match segments {
                 Some(segments) => templates
                     .iter()

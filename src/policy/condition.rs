@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::arn::{split_arn, ArnPattern};
 use super::context::Context;
-use super::wildcard::{Glob, Template};
+use super::wildcard::{lower_glob, Template};
 
 /// How numbers and dates compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,8 +276,7 @@ impl Condition {
         if let Values::Null(absent) = self.values {
             return !absent;
         }
-        let resolved = self.resolve(ctx);
-        let positive = |v: &str| self.positive(v, &resolved, ctx);
+        let positive = |v: &str| self.positive(v, ctx);
         match self.qualifier {
             None => request.iter().any(|v| positive(v)) != self.negated,
             Some(Qualifier::ForAnyValue) => request.iter().any(|v| positive(v) != self.negated),
@@ -285,28 +284,32 @@ impl Condition {
         }
     }
 
-    /// The policy values with their variables resolved; values whose variable has no value drop out.
-    fn resolve<'a>(&'a self, ctx: &Context) -> Vec<Cow<'a, Glob>> {
+    /// Whether one request value matches at least one policy value, before negation. Values
+    /// without variables are matched as compiled; a variable is resolved only where it stands.
+    fn positive(&self, v: &str, ctx: &Context) -> bool {
         match &self.values {
-            Values::Strings { values, .. } | Values::Likes(values) => {
-                values.iter().filter_map(|t| t.resolve(ctx)).collect()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// Whether one request value matches at least one policy value, before negation.
-    fn positive(&self, v: &str, resolved: &[Cow<'_, Glob>], ctx: &Context) -> bool {
-        match &self.values {
-            Values::Strings { ignore_case, .. } => {
+            Values::Strings {
+                values,
+                ignore_case,
+            } => {
                 let v: Cow<'_, str> = if *ignore_case {
                     Cow::Owned(v.to_lowercase())
                 } else {
                     Cow::Borrowed(v)
                 };
-                resolved.iter().any(|g| g.matches(&v))
+                values.iter().any(|t| match t {
+                    Template::Fixed(glob) => glob.matches(&v),
+                    // A substituted value is compared as case-blind as the policy's own text.
+                    Template::Variable(_) if *ignore_case => t
+                        .resolve(ctx)
+                        .is_some_and(|g| lower_glob(g.into_owned()).matches(&v)),
+                    Template::Variable(_) => t.resolve(ctx).is_some_and(|g| g.matches(&v)),
+                })
             }
-            Values::Likes(_) => resolved.iter().any(|g| g.matches(v)),
+            Values::Likes(values) => values.iter().any(|t| match t {
+                Template::Fixed(glob) => glob.matches(v),
+                Template::Variable(_) => t.resolve(ctx).is_some_and(|g| g.matches(v)),
+            }),
             Values::Numbers(cmp, ns) => {
                 parse_number(v).is_some_and(|r| ns.iter().any(|p| cmp.test(r, *p)))
             }
@@ -687,6 +690,41 @@ mod tests {
         let literal =
             Condition::compile("StringEquals", "k", &json!("${aws:username}"), false).unwrap();
         assert!(eval(&literal, &ctx(&[("k", &["${aws:username}"])])));
+    }
+
+    #[test]
+    fn ignore_case_applies_to_substituted_values() {
+        let c = cond(
+            "StringEqualsIgnoreCase",
+            "aws:PrincipalTag/owner",
+            json!("${aws:username}"),
+        );
+        assert!(eval(
+            &c,
+            &ctx(&[
+                ("aws:username", &["Alice"]),
+                ("aws:principaltag/owner", &["alice"])
+            ])
+        ));
+        assert!(eval(
+            &c,
+            &ctx(&[
+                ("aws:username", &["Alice"]),
+                ("aws:principaltag/owner", &["Alice"])
+            ])
+        ));
+        let c = cond(
+            "StringNotEqualsIgnoreCase",
+            "aws:PrincipalTag/owner",
+            json!("${aws:username}"),
+        );
+        assert!(!eval(
+            &c,
+            &ctx(&[
+                ("aws:username", &["ALICE"]),
+                ("aws:principaltag/owner", &["alice"])
+            ])
+        ));
     }
 
     #[test]

@@ -57,6 +57,13 @@ impl Context {
         }
     }
 
+    /// Adds every key of `other`, replacing the values of keys present in both.
+    pub fn merge(&mut self, other: Context) {
+        for (key, values) in other.entries {
+            self.insert_values(&key, values);
+        }
+    }
+
     /// The keys present, lower-cased.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(k, _)| k.as_str())

@@ -196,7 +196,7 @@ impl Policy {
             text
         };
         let value: Value = serde_json::from_str(text).map_err(|e| PolicyError {
-            position: Some((e.line(), e.column())),
+            position: Some((e.line() as u32, e.column() as u32)),
             ..PolicyError::new(name, format!("not valid JSON: {e}"))
         })?;
         Policy::from_value(name, kind, &value)
@@ -259,6 +259,7 @@ impl Policy {
                     Some(sid) => format!("{} (Sid \"{sid}\")", index + 1),
                     None => (index + 1).to_string(),
                 }),
+                statement_index: Some(index as u32),
                 ..e
             };
             let Value::Object(map) = statement else {

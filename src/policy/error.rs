@@ -7,14 +7,16 @@ use std::fmt;
 pub struct PolicyError {
     /// The policy's name (a file, an ARN, `PolicyInputList.1`, ...).
     pub policy: String,
-    /// The statement: its `Sid`, or its position counted from 1.
+    /// The statement: its position counted from 1, and its `Sid`.
     pub statement: Option<String>,
+    /// The statement's position, from 0.
+    pub statement_index: Option<u32>,
     /// The element (`Effect`, `Condition`, ...), when the problem is in one.
     pub element: Option<String>,
     /// What is wrong.
     pub message: String,
     /// Line and column in the text, for JSON syntax errors.
-    pub position: Option<(usize, usize)>,
+    pub position: Option<(u32, u32)>,
 }
 
 impl PolicyError {
@@ -22,6 +24,7 @@ impl PolicyError {
         PolicyError {
             policy: policy.to_owned(),
             statement: None,
+            statement_index: None,
             element: None,
             message: message.into(),
             position: None,

@@ -15,6 +15,7 @@ use super::arn::split_arn;
 use super::context::Context;
 use super::document::{Action, Effect, Policy, Statement};
 use super::principal::{Grant, Principal, PrincipalKind};
+use super::wildcard::Glob;
 
 /// Where a statement points: (policy, statement) indexes in a [`PolicySet`].
 type StatementRef = (u32, u32);
@@ -24,9 +25,13 @@ type StatementRef = (u32, u32);
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
     policies: Vec<Arc<Policy>>,
-    /// Statements whose patterns for an action's service are all exact, by full action.
+    /// Statements whose patterns for an action's service are all exact, by full action: these
+    /// match the action without another look.
     exact: HashMap<String, Vec<StatementRef>>,
-    /// Statements with a wildcard pattern for a service, by service prefix.
+    /// Statements with wildcard patterns for a service, by the service and the first letter of
+    /// the action name (`s3:g` for `s3:Get*`).
+    by_initial: HashMap<String, Vec<StatementRef>>,
+    /// Statements with a pattern whose action name starts with a wildcard (`s3:*Object`), by service.
     by_service: HashMap<String, Vec<StatementRef>>,
     /// Statements that may match any service: `*`, `NotAction`, wildcards in the prefix.
     any_service: Vec<StatementRef>,
@@ -55,17 +60,32 @@ impl PolicySet {
                 services.sort_unstable();
                 services.dedup();
                 for service in services {
-                    let patterns = clause
+                    let patterns: Vec<&Glob> = clause
                         .patterns
                         .iter()
-                        .filter(|g| service_of(g) == Some(service));
-                    let exact: Option<Vec<&str>> = patterns.map(|g| g.exact()).collect();
-                    match exact {
-                        Some(mut names) => {
-                            names.sort_unstable();
-                            names.dedup();
-                            for name in names {
-                                set.exact.entry(name.to_owned()).or_default().push(at);
+                        .filter(|g| service_of(g) == Some(service))
+                        .collect();
+                    let exact: Option<Vec<&str>> = patterns.iter().map(|g| g.exact()).collect();
+                    if let Some(mut names) = exact {
+                        names.sort_unstable();
+                        names.dedup();
+                        for name in names {
+                            set.exact.entry(name.to_owned()).or_default().push(at);
+                        }
+                        continue;
+                    }
+                    // The first letter of each pattern's action name; none when one starts
+                    // with a wildcard, and the statement then waits in the service's bucket.
+                    let initials: Option<Vec<&str>> = patterns
+                        .iter()
+                        .map(|g| initial_key(g.literal_head()))
+                        .collect();
+                    match initials {
+                        Some(mut keys) => {
+                            keys.sort_unstable();
+                            keys.dedup();
+                            for key in keys {
+                                set.by_initial.entry(key.to_owned()).or_default().push(at);
                             }
                         }
                         None => set
@@ -95,43 +115,46 @@ impl PolicySet {
         self.policies.is_empty()
     }
 
-    /// The statements that may concern `action`, each once.
+    /// The statements that may concern `action`, each once, and whether their action patterns
+    /// still need a look (those found by exact name do not).
     fn candidates<'a>(
         &'a self,
         action: &Action,
-    ) -> impl Iterator<Item = (&'a Arc<Policy>, &'a Statement)> + 'a {
-        let lookup = |map: &'a HashMap<String, Vec<StatementRef>>, key: &str| {
-            if map.is_empty() {
-                &[][..]
-            } else {
-                map.get(key).map_or(&[][..], Vec::as_slice)
-            }
+    ) -> impl Iterator<Item = (&'a Arc<Policy>, &'a Statement, bool)> + 'a {
+        let lookup = |map: &'a HashMap<String, Vec<StatementRef>>, key: Option<&str>| match key {
+            Some(key) if !map.is_empty() => map.get(key).map_or(&[][..], Vec::as_slice),
+            _ => &[][..],
         };
-        let exact = lookup(&self.exact, action.lower());
-        let service = lookup(&self.by_service, action.service());
-        exact
-            .iter()
-            .chain(service)
-            .chain(&self.any_service)
-            .map(|&(p, s)| {
-                let policy = &self.policies[p as usize];
-                (policy, &policy.statements[s as usize])
-            })
+        let exact = lookup(&self.exact, Some(action.lower()));
+        let initial = lookup(&self.by_initial, initial_key(action.lower()));
+        let service = lookup(&self.by_service, Some(action.service()));
+        let resolve = move |&(p, s): &StatementRef, check: bool| {
+            let policy = &self.policies[p as usize];
+            (policy, &policy.statements[s as usize], check)
+        };
+        exact.iter().map(move |r| resolve(r, false)).chain(
+            initial
+                .iter()
+                .chain(service)
+                .chain(&self.any_service)
+                .map(move |r| resolve(r, true)),
+        )
     }
+}
+
+/// `service:x` for an action (or a pattern's literal head) whose name starts with `x`; `None`
+/// when the name is empty (the pattern's name starts with a wildcard).
+fn initial_key(lower: &str) -> Option<&str> {
+    let colon = lower.find(':')?;
+    let first = lower[colon + 1..].chars().next()?;
+    Some(&lower[..colon + 1 + first.len_utf8()])
 }
 
 /// The service prefix a pattern is bound to; `None` when it may match any service.
 fn service_of(glob: &super::wildcard::Glob) -> Option<&str> {
-    use super::wildcard::{Glob, Piece};
-    let literal_head = match glob {
-        Glob::Any => return None,
-        Glob::Exact(s) | Glob::Prefix(s) => s.as_str(),
-        Glob::General(pieces) => match pieces.first() {
-            Some(Piece::Lit(l)) => l.as_str(),
-            _ => return None,
-        },
-    };
-    literal_head.split_once(':').map(|(service, _)| service)
+    glob.literal_head()
+        .split_once(':')
+        .map(|(service, _)| service)
 }
 
 /// One request to decide.
@@ -263,8 +286,8 @@ impl<'r> Walk<'r> {
         let mut verdict = Verdict::default();
         let Some(set) = set else { return verdict };
         let request = self.request;
-        for (policy, statement) in set.candidates(request.action) {
-            if !statement.action.matches(request.action) {
+        for (policy, statement, check_action) in set.candidates(request.action) {
+            if check_action && !statement.action.matches(request.action) {
                 continue;
             }
             let Some(grant) = statement.principal_grant(request.principal) else {

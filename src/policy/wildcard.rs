@@ -25,8 +25,69 @@ pub(crate) enum Glob {
     Exact(String),
     /// Literal text followed by a single trailing `*`.
     Prefix(String),
-    /// Anything else.
+    /// Stars and literals, no `?`: `head*mid*...*tail`. Matched by searching for each middle
+    /// literal once, leftmost first, which is exact for star-only patterns and never backtracks.
+    Stars(Box<StarGlob>),
+    /// Anything else (patterns with `?`).
     General(Vec<Piece>),
+}
+
+/// A star-only pattern, split at its stars.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StarGlob {
+    /// The literal before the first star.
+    head: String,
+    /// The literals between stars, in order.
+    middle: Vec<String>,
+    /// The literal after the last star.
+    tail: String,
+    /// The pieces, for rebuilding.
+    pieces: Vec<Piece>,
+}
+
+impl StarGlob {
+    fn new(pieces: Vec<Piece>) -> StarGlob {
+        let mut literals: Vec<String> = Vec::new();
+        let mut current = String::new();
+        for p in &pieces {
+            match p {
+                Piece::Lit(l) => current.push_str(l),
+                Piece::Star => literals.push(std::mem::take(&mut current)),
+                Piece::One => {}
+            }
+        }
+        literals.push(current);
+        let tail = literals.pop().unwrap_or_default();
+        let head = if literals.is_empty() {
+            String::new()
+        } else {
+            literals.remove(0)
+        };
+        let middle = literals.into_iter().filter(|l| !l.is_empty()).collect();
+        StarGlob {
+            head,
+            middle,
+            tail,
+            pieces,
+        }
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        if text.len() < self.head.len() + self.tail.len()
+            || !starts_with(text, &self.head)
+            || !ends_with(text, &self.tail)
+        {
+            return false;
+        }
+        let mut window = &text[self.head.len()..text.len() - self.tail.len()];
+        for literal in &self.middle {
+            match window.find(literal.as_str()) {
+                Some(at) => window = &window[at + literal.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
 }
 
 impl Glob {
@@ -38,6 +99,7 @@ impl Glob {
             [Piece::Star] => Glob::Any,
             [Piece::Lit(l)] => Glob::Exact(l.clone()),
             [Piece::Lit(l), Piece::Star] => Glob::Prefix(l.clone()),
+            _ if !pieces.contains(&Piece::One) => Glob::Stars(Box::new(StarGlob::new(pieces))),
             _ => Glob::General(pieces),
         }
     }
@@ -67,9 +129,23 @@ impl Glob {
     pub(crate) fn matches(&self, text: &str) -> bool {
         match self {
             Glob::Any => true,
-            Glob::Exact(s) => s == text,
-            Glob::Prefix(p) => text.starts_with(p.as_str()),
+            Glob::Exact(s) => equal(s, text),
+            Glob::Prefix(p) => starts_with(text, p),
+            Glob::Stars(stars) => stars.matches(text),
             Glob::General(pieces) => glob_match(pieces, text),
+        }
+    }
+
+    /// The literal text every match starts with (possibly empty).
+    pub(crate) fn literal_head(&self) -> &str {
+        match self {
+            Glob::Any => "",
+            Glob::Exact(s) | Glob::Prefix(s) => s,
+            Glob::Stars(stars) => &stars.head,
+            Glob::General(pieces) => match pieces.first() {
+                Some(Piece::Lit(l)) => l,
+                _ => "",
+            },
         }
     }
 
@@ -79,6 +155,30 @@ impl Glob {
             Glob::Exact(s) => Some(s),
             _ => None,
         }
+    }
+}
+
+// Most comparisons during a decision fail at their first byte: testing it inline before the
+// full comparison saves a call to memcmp per candidate statement.
+
+fn equal(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.first() == b.first() && a.last() == b.last() && a == b
+}
+
+fn starts_with(text: &str, prefix: &str) -> bool {
+    let (t, p) = (text.as_bytes(), prefix.as_bytes());
+    match p.first() {
+        None => true,
+        Some(first) => t.len() >= p.len() && t[0] == *first && &t[..p.len()] == p,
+    }
+}
+
+fn ends_with(text: &str, suffix: &str) -> bool {
+    let (t, s) = (text.as_bytes(), suffix.as_bytes());
+    match s.last() {
+        None => true,
+        Some(last) => t.len() >= s.len() && t[t.len() - 1] == *last && &t[t.len() - s.len()..] == s,
     }
 }
 
@@ -248,11 +348,23 @@ impl Template {
     }
 }
 
-fn lower_glob(glob: Glob) -> Glob {
+fn lower_pieces(pieces: Vec<Piece>) -> Vec<Piece> {
+    pieces
+        .into_iter()
+        .map(|p| match p {
+            Piece::Lit(l) => Piece::Lit(l.to_lowercase()),
+            other => other,
+        })
+        .collect()
+}
+
+/// Lower-cases a glob's literal text.
+pub(crate) fn lower_glob(glob: Glob) -> Glob {
     match glob {
         Glob::Any => Glob::Any,
         Glob::Exact(s) => Glob::Exact(s.to_lowercase()),
         Glob::Prefix(s) => Glob::Prefix(s.to_lowercase()),
+        Glob::Stars(stars) => Glob::from_pieces(lower_pieces(stars.pieces)),
         Glob::General(pieces) => Glob::General(
             pieces
                 .into_iter()
@@ -349,7 +461,8 @@ mod tests {
         assert_eq!(Glob::parse("**"), Glob::Any);
         assert_eq!(Glob::parse("abc"), Glob::Exact("abc".into()));
         assert_eq!(Glob::parse("ab*"), Glob::Prefix("ab".into()));
-        assert!(matches!(Glob::parse("a*b"), Glob::General(_)));
+        assert!(matches!(Glob::parse("a*b"), Glob::Stars(_)));
+        assert!(matches!(Glob::parse("a?b"), Glob::General(_)));
     }
 
     #[test]
@@ -363,6 +476,12 @@ mod tests {
         assert!(Glob::parse("?").matches("é"));
         assert!(!Glob::parse("??").matches("é"));
         assert!(Glob::parse("*/q1.csv").matches("reports/2026/q1.csv"));
+        // Star-only patterns: overlapping head and tail, repeated middles.
+        assert!(!Glob::parse("ab*ba").matches("aba"));
+        assert!(Glob::parse("ab*ba").matches("abba"));
+        assert!(Glob::parse("*a*a*").matches("xaxa"));
+        assert!(!Glob::parse("*a*a*").matches("xax"));
+        assert!(Glob::parse("*item").matches("getitem"));
     }
 
     #[test]

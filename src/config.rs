@@ -1,0 +1,585 @@
+//! The configuration file (TOML). Relative paths resolve against the file's own folder.
+//!
+//! ```toml
+//! region = "us-east-1"
+//! policies = "policies"
+//!
+//! [listen]
+//! http = "127.0.0.1:8080"
+//! https = "127.0.0.1:8443"
+//! admin = "127.0.0.1:8081"
+//!
+//! [tls]
+//! cert = "certs/dev.crt"
+//! key = "certs/dev.key"
+//!
+//! [upstreams.s3]
+//! kind = "s3"
+//! local = "data"          # the built-in object store, or: url = "http://127.0.0.1:9000"
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// A configuration that cannot be used: which key, and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or does not fit the schema (toml names the key and position).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's message, with the key, line and column.
+        message: String,
+    },
+    /// A value that parses but cannot be used.
+    #[error("{path}: key `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key, dotted.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_region")]
+    region: String,
+    #[serde(default = "default_policies")]
+    policies: PathBuf,
+    #[serde(default)]
+    listen: RawListen,
+    tls: Option<RawTls>,
+    #[serde(default)]
+    s3: RawS3,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    #[serde(default)]
+    sts: RawSts,
+    #[serde(default)]
+    upstreams: BTreeMap<String, RawUpstream>,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+fn default_policies() -> PathBuf {
+    "policies".into()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListen {
+    http: Option<String>,
+    https: Option<String>,
+    admin: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawS3 {
+    #[serde(default = "default_domain")]
+    domain: String,
+}
+
+impl Default for RawS3 {
+    fn default() -> Self {
+        RawS3 {
+            domain: default_domain(),
+        }
+    }
+}
+
+fn default_domain() -> String {
+    "s3.localhost".into()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSts {
+    #[serde(default)]
+    token_keys: Vec<String>,
+}
+
+/// Limits that protect the gateway; each has a safe default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request head (request line and headers), in bytes.
+    pub max_header_bytes: usize,
+    /// Most headers in one request.
+    pub max_headers: usize,
+    /// Longest request target, in bytes.
+    pub max_uri_bytes: usize,
+    /// Seconds a client has to send its request head.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a keep-alive connection may stay idle.
+    pub idle_timeout_secs: u64,
+    /// Most client connections open at once.
+    pub max_connections: usize,
+    /// Largest body the gateway reads before forwarding, to authorise it: DeleteObjects' key
+    /// list, and bodies of services that sign without a payload hash. In bytes.
+    pub inspect_body_max_bytes: usize,
+    /// Most bytes of a refused request's body read and discarded, so that the client sees the
+    /// refusal rather than a reset connection.
+    pub drain_max_bytes: usize,
+    /// Seconds to connect to an upstream.
+    pub upstream_connect_timeout_secs: u64,
+    /// Seconds for an upstream to start answering.
+    pub upstream_response_timeout_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+            max_uri_bytes: 16 * 1024,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 10_000,
+            inspect_body_max_bytes: 1024 * 1024,
+            drain_max_bytes: 64 * 1024 * 1024,
+            upstream_connect_timeout_secs: 5,
+            upstream_response_timeout_secs: 60,
+        }
+    }
+}
+
+impl Limits {
+    /// The header read timeout.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    /// `s3` (the built-in S3 model) or `routes` (a route table).
+    kind: String,
+    /// A folder: the built-in local object store (S3 only).
+    local: Option<PathBuf>,
+    /// An HTTP or HTTPS base URL.
+    url: Option<String>,
+    /// Host names that select this upstream (besides being the default).
+    #[serde(default)]
+    hosts: Vec<String>,
+    /// The account that owns resources without an entry in the store (default: the first account).
+    owner: Option<String>,
+    /// The signing service name and action prefix (routes).
+    service: Option<String>,
+    /// Evaluate and log, but forward regardless.
+    #[serde(default)]
+    dry_run: bool,
+    /// Credentials to sign forwarded requests with, for upstreams that check signatures.
+    sign: Option<RawSigning>,
+    /// Route tables (routes), kept as TOML for the router to read.
+    #[serde(default)]
+    actions: Vec<toml::Value>,
+    #[serde(default)]
+    routes: Vec<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSigning {
+    access_key_id: Option<String>,
+    access_key_id_env: Option<String>,
+    secret_access_key: Option<String>,
+    secret_access_key_env: Option<String>,
+    region: Option<String>,
+    service: Option<String>,
+}
+
+/// The credentials the gateway signs forwarded requests with (the upstream's own, never a
+/// client's).
+#[derive(Clone)]
+pub struct UpstreamSigning {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// The region to sign for.
+    pub region: String,
+    /// The service to sign for.
+    pub service: String,
+}
+
+impl std::fmt::Debug for UpstreamSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamSigning")
+            .field("access_key_id", &self.access_key_id)
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where an upstream is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The built-in object store in this folder.
+    Local(PathBuf),
+    /// An HTTP(S) service at this base URL.
+    Url(http::Uri),
+}
+
+/// How requests to an upstream are understood.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpstreamKind {
+    /// The built-in S3 model.
+    S3,
+    /// A route table.
+    Routes {
+        /// The signing service name and action prefix.
+        service: String,
+        /// `[[actions]]`, for the router.
+        actions: Vec<toml::Value>,
+        /// `[[routes]]`, for the router.
+        routes: Vec<toml::Value>,
+    },
+}
+
+/// One upstream.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Its name in the configuration.
+    pub name: String,
+    /// How requests are understood.
+    pub kind: UpstreamKind,
+    /// Where they go.
+    pub target: Target,
+    /// Host names that select it.
+    pub hosts: Vec<String>,
+    /// The account owning resources the store says nothing about.
+    pub owner: Option<String>,
+    /// Decide and log, but forward regardless.
+    pub dry_run: bool,
+    /// Re-sign forwarded requests with these credentials.
+    pub signing: Option<UpstreamSigning>,
+}
+
+/// The configuration, checked and with paths resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from (for messages).
+    pub source: PathBuf,
+    /// The gateway's region.
+    pub region: String,
+    /// The policy store folder.
+    pub policies: PathBuf,
+    /// Plain HTTP listener.
+    pub http: Option<SocketAddr>,
+    /// HTTPS listener.
+    pub https: Option<SocketAddr>,
+    /// Admin listener (metrics, health).
+    pub admin: Option<SocketAddr>,
+    /// Certificate and key files for HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// The domain of virtual-hosted-style S3 requests.
+    pub s3_domain: String,
+    /// Limits.
+    pub limits: Limits,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Keys that seal session tokens (base64, 32 bytes each; the first seals).
+    pub sts_token_keys: Vec<String>,
+    /// Upstreams, in name order; the first S3 one is the default.
+    pub upstreams: Vec<Upstream>,
+}
+
+impl Config {
+    /// Reads and checks the configuration at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, path, base)
+    }
+
+    /// Parses configuration text; relative paths resolve against `base`.
+    pub fn parse(text: &str, source: &Path, base: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: source.to_owned(),
+            message: e.to_string(),
+        })?;
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            path: source.to_owned(),
+            key: key.to_owned(),
+            message,
+        };
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_owned()
+            } else {
+                base.join(p)
+            }
+        };
+        let addr = |key: &str, value: &Option<String>| -> Result<Option<SocketAddr>, ConfigError> {
+            value
+                .as_deref()
+                .map(|v| {
+                    v.parse::<SocketAddr>().map_err(|_| {
+                        invalid(
+                            key,
+                            format!("'{v}' is not an address such as 127.0.0.1:8080"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let http = addr("listen.http", &raw.listen.http)?;
+        let https = addr("listen.https", &raw.listen.https)?;
+        let admin = addr("listen.admin", &raw.listen.admin)?;
+        if http.is_none() && https.is_none() {
+            return Err(invalid(
+                "listen",
+                "set listen.http, listen.https or both".into(),
+            ));
+        }
+        let tls = raw
+            .tls
+            .as_ref()
+            .map(|t| (resolve(&t.cert), resolve(&t.key)));
+        if https.is_some() && tls.is_none() {
+            return Err(invalid(
+                "tls",
+                "listen.https needs [tls] cert and key".into(),
+            ));
+        }
+        if raw.region.is_empty() {
+            return Err(invalid("region", "must not be empty".into()));
+        }
+        let trusted_proxies = raw
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "trusted_proxies",
+                            format!("'{p}' is not an IP address or CIDR range"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut upstreams = Vec::new();
+        for (name, u) in raw.upstreams {
+            let key = |k: &str| format!("upstreams.{name}.{k}");
+            let target = match (&u.local, &u.url) {
+                (Some(dir), None) => Target::Local(resolve(dir)),
+                (None, Some(url)) => {
+                    let uri: http::Uri = url
+                        .parse()
+                        .map_err(|_| invalid(&key("url"), format!("'{url}' is not a URL")))?;
+                    if !matches!(uri.scheme_str(), Some("http") | Some("https"))
+                        || uri.authority().is_none()
+                    {
+                        return Err(invalid(
+                            &key("url"),
+                            format!("'{url}' must be an http:// or https:// URL with a host"),
+                        ));
+                    }
+                    Target::Url(uri)
+                }
+                _ => {
+                    return Err(invalid(
+                        &format!("upstreams.{name}"),
+                        "set exactly one of `local` (a folder) and `url`".into(),
+                    ))
+                }
+            };
+            let kind = match u.kind.as_str() {
+                "s3" => UpstreamKind::S3,
+                "routes" => {
+                    if matches!(target, Target::Local(_)) {
+                        return Err(invalid(
+                            &key("local"),
+                            "only an s3 upstream can be local".into(),
+                        ));
+                    }
+                    UpstreamKind::Routes {
+                        service: u.service.clone().ok_or_else(|| {
+                            invalid(
+                                &key("service"),
+                                "a routes upstream needs its service name".into(),
+                            )
+                        })?,
+                        actions: u.actions,
+                        routes: u.routes,
+                    }
+                }
+                other => {
+                    return Err(invalid(
+                        &key("kind"),
+                        format!("'{other}' is not a kind (expected \"s3\" or \"routes\")"),
+                    ))
+                }
+            };
+            if let Some(owner) = &u.owner {
+                if !crate::policy::is_account_id(owner) {
+                    return Err(invalid(
+                        &key("owner"),
+                        format!("'{owner}' is not a 12-digit account id"),
+                    ));
+                }
+            }
+            let signing = match &u.sign {
+                None => None,
+                Some(sign) => {
+                    if matches!(target, Target::Local(_)) {
+                        return Err(invalid(
+                            &key("sign"),
+                            "a local upstream takes no signing credentials".into(),
+                        ));
+                    }
+                    let value = |plain: &Option<String>, env: &Option<String>, name: &str| match (
+                        plain, env,
+                    ) {
+                        (Some(v), None) => Ok(v.clone()),
+                        (None, Some(var)) => std::env::var(var).map_err(|_| {
+                            invalid(
+                                &key(&format!("sign.{name}_env")),
+                                format!("the environment variable {var} is not set"),
+                            )
+                        }),
+                        _ => Err(invalid(
+                            &key(&format!("sign.{name}")),
+                            format!("set exactly one of `{name}` and `{name}_env`"),
+                        )),
+                    };
+                    let default_service = match &kind {
+                        UpstreamKind::S3 => "s3".to_owned(),
+                        UpstreamKind::Routes { service, .. } => service.clone(),
+                    };
+                    Some(UpstreamSigning {
+                        access_key_id: value(
+                            &sign.access_key_id,
+                            &sign.access_key_id_env,
+                            "access_key_id",
+                        )?,
+                        secret_access_key: value(
+                            &sign.secret_access_key,
+                            &sign.secret_access_key_env,
+                            "secret_access_key",
+                        )?,
+                        region: sign.region.clone().unwrap_or_else(|| raw.region.clone()),
+                        service: sign.service.clone().unwrap_or(default_service),
+                    })
+                }
+            };
+            upstreams.push(Upstream {
+                signing,
+                name,
+                kind,
+                target,
+                hosts: u.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+                owner: u.owner,
+                dry_run: u.dry_run,
+            });
+        }
+        if upstreams.is_empty() {
+            return Err(invalid(
+                "upstreams",
+                "configure at least one upstream".into(),
+            ));
+        }
+        Ok(Config {
+            source: source.to_owned(),
+            region: raw.region,
+            policies: resolve(&raw.policies),
+            http,
+            https,
+            admin,
+            tls,
+            s3_domain: raw.s3.domain.to_ascii_lowercase(),
+            limits: raw.limits,
+            trusted_proxies,
+            sts_token_keys: raw.sts.token_keys,
+            upstreams,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(
+            text,
+            Path::new("/etc/iamgate/iamgate.toml"),
+            Path::new("/etc/iamgate"),
+        )
+    }
+
+    const MINIMAL: &str = r#"
+        [listen]
+        http = "127.0.0.1:8080"
+        [upstreams.s3]
+        kind = "s3"
+        local = "data"
+    "#;
+
+    #[test]
+    fn defaults_and_relative_paths() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.region, "us-east-1");
+        assert_eq!(c.policies, PathBuf::from("/etc/iamgate/policies"));
+        assert_eq!(
+            c.upstreams[0].target,
+            Target::Local("/etc/iamgate/data".into())
+        );
+        assert_eq!(c.s3_domain, "s3.localhost");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = parse(&MINIMAL.replace("127.0.0.1:8080", "localhost")).unwrap_err();
+        assert!(e.to_string().contains("key `listen.http`"), "{e}");
+        let e = parse(&format!("{MINIMAL}\nbogus = 1")).unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+        let e = parse(&MINIMAL.replace("kind = \"s3\"", "kind = \"ftp\"")).unwrap_err();
+        assert!(e.to_string().contains("upstreams.s3.kind"), "{e}");
+        let e = parse(&MINIMAL.replace("local = \"data\"", "url = \"ftp://x\"")).unwrap_err();
+        assert!(e.to_string().contains("upstreams.s3.url"), "{e}");
+        let e = parse(&format!("{MINIMAL}\n[listen2]\n")).unwrap_err();
+        assert!(e.to_string().contains("listen2"), "{e}");
+        let e = parse(&MINIMAL.replace("http = ", "https = ")).unwrap_err();
+        assert!(e.to_string().contains("key `tls`"), "{e}");
+        let e = parse(&format!("trusted_proxies = [\"10.0.0.0/99\"]\n{MINIMAL}")).unwrap_err();
+        assert!(e.to_string().contains("trusted_proxies"), "{e}");
+    }
+}

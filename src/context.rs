@@ -1,0 +1,161 @@
+//! Building the request context: the condition keys a request brings, present exactly when AWS
+//! would have them.
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+use ipnet::IpNet;
+
+use crate::policy::Context;
+
+/// The client's address as policies see it (`aws:SourceIp`): the peer, unless the peer is a
+/// trusted proxy, in which case `X-Forwarded-For` is read right to left, skipping trusted
+/// proxies, and the first address that is not one is the client.
+pub fn source_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let peer = canonical(peer);
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) => {
+                client = canonical(ip);
+                if !is_trusted(&client) {
+                    return client;
+                }
+            }
+            // A malformed hop ends the chain that can be believed.
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`, from dual-stack sockets) as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The environment of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Environment<'a> {
+    /// `aws:SourceIp`.
+    pub source_ip: IpAddr,
+    /// `aws:SecureTransport`.
+    pub secure: bool,
+    /// Now, in seconds since the epoch.
+    pub now: i64,
+    /// `aws:RequestedRegion`.
+    pub region: &'a str,
+}
+
+/// Adds the global environment keys: `aws:SourceIp`, `aws:SecureTransport`, `aws:CurrentTime`,
+/// `aws:EpochTime`, `aws:RequestedRegion`, and `aws:UserAgent` / `aws:Referer` when the client
+/// sent those headers.
+pub fn add_environment(context: &mut Context, env: &Environment<'_>, headers: &HeaderMap) {
+    context.insert("aws:SourceIp", env.source_ip.to_string());
+    context.insert(
+        "aws:SecureTransport",
+        if env.secure { "true" } else { "false" },
+    );
+    context.insert("aws:CurrentTime", iso8601(env.now));
+    context.insert("aws:EpochTime", env.now.to_string());
+    context.insert("aws:RequestedRegion", env.region);
+    for (header, key) in [("user-agent", "aws:UserAgent"), ("referer", "aws:Referer")] {
+        if let Some(v) = headers.get(header).and_then(|v| v.to_str().ok()) {
+            context.insert(key, v);
+        }
+    }
+}
+
+/// Adds `aws:ResourceTag/<key>` for each tag of the resource.
+pub fn add_resource_tags(context: &mut Context, tags: &[(String, String)]) {
+    for (k, v) in tags {
+        context.insert(&format!("aws:ResourceTag/{k}"), v.as_str());
+    }
+}
+
+/// `2026-11-27T12:00:00Z`.
+pub fn iso8601(epoch: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(epoch)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn forwarded_for_only_from_trusted_proxies() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("198.51.100.7, 203.0.113.5, 10.1.1.1"),
+        );
+        let untrusted_peer: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(source_ip(untrusted_peer, &h, &trusted), untrusted_peer);
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        // Right to left: 10.1.1.1 is trusted, 203.0.113.5 is the client; 198.51.100.7 was set by it.
+        assert_eq!(
+            source_ip(proxy, &h, &trusted),
+            "203.0.113.5".parse::<IpAddr>().unwrap()
+        );
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("garbage, 10.1.1.1"),
+        );
+        assert_eq!(
+            source_ip(proxy, &h, &trusted),
+            "10.1.1.1".parse::<IpAddr>().unwrap()
+        );
+        let mapped: IpAddr = "::ffff:192.0.2.9".parse().unwrap();
+        assert_eq!(
+            source_ip(mapped, &HeaderMap::new(), &[]),
+            "192.0.2.9".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn environment_keys() {
+        let mut c = Context::new();
+        let mut h = HeaderMap::new();
+        h.insert("user-agent", HeaderValue::from_static("aws-cli/2.0"));
+        add_environment(
+            &mut c,
+            &Environment {
+                source_ip: "192.0.2.1".parse().unwrap(),
+                secure: false,
+                now: 1_795_000_000,
+                region: "us-east-1",
+            },
+            &h,
+        );
+        assert_eq!(c.single("aws:securetransport"), Some("false"));
+        assert_eq!(c.single("aws:useragent"), Some("aws-cli/2.0"));
+        assert_eq!(c.single("aws:referer"), None);
+        assert_eq!(c.single("aws:currenttime"), Some("2026-11-18T11:06:40Z"));
+    }
+}

@@ -1,0 +1,376 @@
+//! Forwarding: a pooled HTTP/HTTPS client to the upstreams, with the headers cleaned on the way
+//! out and on the way back. Bodies stream both ways and are never buffered.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri};
+use http_body_util::combinators::BoxBody;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+/// The error type of every body that goes through the gateway.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A body the gateway forwards or answers with.
+pub type ProxyBody = BoxBody<Bytes, BoxError>;
+
+/// Boxes an error. A named function with a `'static` bound, rather than `BoxError::from`,
+/// so that futures holding it stay `Send` for every lifetime the server asks about.
+pub fn box_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> BoxError {
+    Box::new(e)
+}
+
+/// Why an upstream did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// Connection refused, reset, TLS failure...: 502.
+    #[error("upstream unavailable: {0}")]
+    Unavailable(String),
+    /// No answer in time: 504.
+    #[error("upstream timed out")]
+    Timeout,
+}
+
+impl UpstreamError {
+    /// 502 or 504.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            UpstreamError::Unavailable(_) => StatusCode::BAD_GATEWAY,
+            UpstreamError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+}
+
+/// The pooled client shared by every request.
+#[derive(Clone)]
+pub struct Forwarder {
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, ProxyBody>,
+    response_timeout: Duration,
+}
+
+impl Forwarder {
+    /// A client with the given timeouts; HTTPS upstreams are checked against the system's roots.
+    pub fn new(
+        connect_timeout: Duration,
+        response_timeout: Duration,
+    ) -> std::io::Result<Forwarder> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(connect_timeout));
+        http.set_nodelay(true);
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(std::io::Error::other)?;
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(
+                hyper_rustls::ConfigBuilderExt::with_native_roots(tls)?.with_no_client_auth(),
+            )
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(https);
+        Ok(Forwarder {
+            client,
+            response_timeout,
+        })
+    }
+
+    /// Sends `request` and returns the upstream's response head with its streaming body.
+    pub async fn send(
+        &self,
+        request: Request<ProxyBody>,
+    ) -> Result<Response<ProxyBody>, UpstreamError> {
+        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+            Err(_) => Err(UpstreamError::Timeout),
+            Ok(Err(e)) => Err(UpstreamError::Unavailable(error_chain(&e))),
+            Ok(Ok(response)) => {
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                Ok(Response::from_parts(parts, body.map_err(box_error).boxed()))
+            }
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Headers that belong to one connection, never forwarded (RFC 9110, 7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Removes hop-by-hop headers, including those the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::TRANSFER_ENCODING);
+}
+
+/// The prefix of the headers that carry the gateway's decision to the upstream.
+pub const IDENTITY_HEADER_PREFIX: &str = "x-iamgate-";
+
+/// What the gateway tells the upstream about the request.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityHeaders<'a> {
+    /// The caller's ARN (`anonymous` for an unsigned request).
+    pub principal_arn: &'a str,
+    /// The caller's account.
+    pub account: Option<&'a str>,
+    /// The authorised action.
+    pub action: &'a str,
+    /// The request id.
+    pub request_id: &'a str,
+}
+
+/// Rewrites the client's request head for the upstream: the target, `Host`, hop-by-hop headers,
+/// `X-Forwarded-*`, and the identity headers (any the client sent are dropped first, so that no
+/// client can claim an identity).
+pub fn prepare_head(
+    headers: &mut HeaderMap,
+    upstream_authority: Option<&str>,
+    client_ip: std::net::IpAddr,
+    secure: bool,
+    identity: &IdentityHeaders<'_>,
+) {
+    let original_host = headers.get(header::HOST).cloned();
+    strip_hop_by_hop(headers);
+    let claimed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with(IDENTITY_HEADER_PREFIX))
+        .cloned()
+        .collect();
+    for name in claimed {
+        headers.remove(name);
+    }
+    // Credentials were for the gateway; the upstream gets the decision instead.
+    headers.remove(header::AUTHORIZATION);
+    headers.remove("x-amz-security-token");
+    if let Some(authority) = upstream_authority {
+        if let Ok(v) = HeaderValue::from_str(authority) {
+            headers.insert(header::HOST, v);
+        }
+    }
+    let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(prior) => format!("{prior}, {client_ip}"),
+        None => client_ip.to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        headers.insert("x-forwarded-for", v);
+    }
+    headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(if secure { "https" } else { "http" }),
+    );
+    if let Some(host) = original_host {
+        headers.insert("x-forwarded-host", host);
+    }
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    };
+    set("x-iamgate-principal-arn", identity.principal_arn);
+    if let Some(account) = identity.account {
+        set("x-iamgate-account", account);
+    }
+    set("x-iamgate-action", identity.action);
+    set("x-iamgate-request-id", identity.request_id);
+}
+
+/// Signs forwarded requests with an upstream's own credentials, for S3-compatible backends
+/// (and other services) that check signatures. The body streams, so it is signed as
+/// `UNSIGNED-PAYLOAD`; S3 accepts that over any transport.
+pub struct UpstreamSigner {
+    credentials: aws_credential_types::Credentials,
+    region: String,
+    service: String,
+}
+
+impl UpstreamSigner {
+    /// A signer for `signing`.
+    pub fn new(signing: &crate::config::UpstreamSigning) -> UpstreamSigner {
+        let credentials = aws_credential_types::Credentials::new(
+            signing.access_key_id.clone(),
+            signing.secret_access_key.clone(),
+            None,
+            None,
+            "iamgate-upstream",
+        );
+        UpstreamSigner {
+            credentials,
+            region: signing.region.clone(),
+            service: signing.service.clone(),
+        }
+    }
+
+    /// Adds `x-amz-date`, `x-amz-content-sha256` and `Authorization` to `request`.
+    pub fn sign(&self, request: &mut Request<ProxyBody>) -> Result<(), String> {
+        use aws_sigv4::http_request::{
+            sign, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+            UriPathNormalizationMode,
+        };
+        let s3 = self.service == "s3";
+        let mut settings = SigningSettings::default();
+        if s3 {
+            settings.percent_encoding_mode = PercentEncodingMode::Single;
+            settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        }
+        request.headers_mut().remove("x-amz-date");
+        request.headers_mut().insert(
+            "x-amz-content-sha256",
+            HeaderValue::from_static("UNSIGNED-PAYLOAD"),
+        );
+        let identity = self.credentials.clone().into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(&self.service)
+            .time(std::time::SystemTime::now())
+            .settings(settings)
+            .build()
+            .map_err(|e| e.to_string())?
+            .into();
+        let uri = request.uri().to_string();
+        let headers: Vec<(&str, &str)> = request
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+            .collect();
+        let signable = SignableRequest::new(
+            request.method().as_str(),
+            &uri,
+            headers.into_iter(),
+            SignableBody::UnsignedPayload,
+        )
+        .map_err(|e| e.to_string())?;
+        let (instructions, _) = sign(signable, &params)
+            .map_err(|e| e.to_string())?
+            .into_parts();
+        let add: Vec<(HeaderName, HeaderValue)> = instructions
+            .headers()
+            .filter_map(|(k, v)| {
+                Some((
+                    HeaderName::from_bytes(k.as_bytes()).ok()?,
+                    HeaderValue::from_str(v).ok()?,
+                ))
+            })
+            .collect();
+        for (k, v) in add {
+            request.headers_mut().insert(k, v);
+        }
+        Ok(())
+    }
+}
+
+/// Joins an upstream base URL with a path and query.
+pub fn upstream_uri(base: &Uri, path: &str, query: Option<&str>) -> Option<Uri> {
+    let prefix = base.path().trim_end_matches('/');
+    let path_and_query = match query {
+        Some(q) if !q.is_empty() => format!("{prefix}{path}?{q}"),
+        _ => format!("{prefix}{path}"),
+    };
+    Uri::builder()
+        .scheme(base.scheme()?.clone())
+        .authority(base.authority()?.clone())
+        .path_and_query(path_and_query)
+        .build()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_is_cleaned_and_identity_set() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(
+            "x-iamgate-principal-arn",
+            HeaderValue::from_static("arn:aws:iam::1:root"),
+        );
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("AWS4-HMAC-SHA256 ..."),
+        );
+        h.insert(
+            "host",
+            HeaderValue::from_static("reports.s3.localhost:8080"),
+        );
+        h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.1"));
+        prepare_head(
+            &mut h,
+            Some("127.0.0.1:9000"),
+            "10.0.0.1".parse().unwrap(),
+            true,
+            &IdentityHeaders {
+                principal_arn: "arn:aws:iam::111122223333:user/bob",
+                account: Some("111122223333"),
+                action: "s3:GetObject",
+                request_id: "R1",
+            },
+        );
+        assert!(h.get("x-secret").is_none());
+        assert!(h.get("keep-alive").is_none());
+        assert!(h.get("connection").is_none());
+        assert!(h.get("authorization").is_none());
+        assert_eq!(
+            h["x-iamgate-principal-arn"],
+            "arn:aws:iam::111122223333:user/bob"
+        );
+        assert_eq!(h["host"], "127.0.0.1:9000");
+        assert_eq!(h["x-forwarded-host"], "reports.s3.localhost:8080");
+        assert_eq!(h["x-forwarded-for"], "203.0.113.1, 10.0.0.1");
+        assert_eq!(h["x-forwarded-proto"], "https");
+    }
+
+    #[test]
+    fn uris_join() {
+        let base: Uri = "http://127.0.0.1:9000/api/".parse().unwrap();
+        assert_eq!(
+            upstream_uri(&base, "/orders/1", Some("a=b"))
+                .unwrap()
+                .to_string(),
+            "http://127.0.0.1:9000/api/orders/1?a=b"
+        );
+    }
+}

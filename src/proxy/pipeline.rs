@@ -1,0 +1,871 @@
+//! The request pipeline. Each phase takes what the one before produced and hands its own result
+//! on; nothing flows backwards:
+//!
+//! 1. **select** the upstream (by host; the default is the first S3 upstream);
+//! 2. **authenticate** the head (SigV4 header, presigned query, or anonymous);
+//! 3. **route**: the actions and resources to authorise, and the path to forward;
+//! 4. **inspect** a small body where the route needs one (DeleteObjects' key list);
+//! 5. **contextualise**: the condition keys of principal, environment, route and resource;
+//! 6. **evaluate** every check against the snapshot the request started with;
+//! 7. **forward**, streaming both ways, or **reject** with the AWS error;
+//! 8. **record** the decision.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_LENGTH, HOST};
+use http::{request, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+
+use super::forward::{self, IdentityHeaders, ProxyBody};
+use super::listener::Connection;
+use super::respond::{set_request_id, Reject};
+use super::{Destination, Gateway, KeyPrincipal, Model, UpstreamRuntime};
+use crate::context::{self, Environment};
+use crate::policy::{
+    self, Action, Context, Decision, Outcome, Policies, Principal, Request as PolicyRequest,
+};
+use crate::route::{self, Check};
+use crate::sigv4::{self, AuthError, Authenticated, Dialect, PayloadMode, RequestHead};
+use crate::store::{Identity, KeyOwner, Snapshot};
+
+/// Who the request is from, resolved against the snapshot.
+enum Caller {
+    Anonymous,
+    Root(Principal),
+    Known(Arc<Identity>),
+}
+
+impl Caller {
+    fn principal(&self) -> std::borrow::Cow<'_, Principal> {
+        match self {
+            Caller::Anonymous => std::borrow::Cow::Owned(Principal::anonymous()),
+            Caller::Root(p) => std::borrow::Cow::Borrowed(p),
+            Caller::Known(identity) => std::borrow::Cow::Borrowed(&identity.principal),
+        }
+    }
+
+    /// The condition keys that describe the principal.
+    fn context(&self) -> Context {
+        match self {
+            Caller::Anonymous => {
+                let mut c = Context::new();
+                c.insert("aws:PrincipalType", "Anonymous");
+                c.insert("aws:userid", "anonymous");
+                c
+            }
+            Caller::Root(p) => {
+                let mut c = Context::new();
+                c.insert("aws:PrincipalArn", p.arn());
+                if let Some(account) = p.account() {
+                    c.insert("aws:PrincipalAccount", account);
+                    c.insert("aws:userid", account);
+                }
+                c.insert("aws:PrincipalType", "Account");
+                c
+            }
+            Caller::Known(identity) => identity.context(),
+        }
+    }
+}
+
+/// What the route phase produced.
+struct Routed {
+    checks: Vec<Check>,
+    context: Vec<(String, Vec<String>)>,
+    forward_path: String,
+    /// The operation or action, for the log.
+    operation: String,
+    /// A DeleteObjects body to read and authorise key by key.
+    inspect_body: bool,
+    /// The S3 bucket the request addresses.
+    bucket: Option<String>,
+    /// The S3 object key the request addresses.
+    key: Option<String>,
+}
+
+/// The outcome of the decision phases: everything forwarding needs.
+struct Decided {
+    caller: Caller,
+    auth: Option<Box<Authenticated<KeyPrincipal>>>,
+    routed: Routed,
+    /// A body already read (and verified) by the inspect phase.
+    inspected: Option<Bytes>,
+    decisions: Vec<(Check, Decision)>,
+    /// Whether the caller may list the bucket (decides 404 or 403 for a missing key).
+    may_list: bool,
+}
+
+impl Gateway {
+    /// Serves one request through every phase.
+    pub(crate) async fn handle(
+        &self,
+        req: Request<Incoming>,
+        conn: Connection,
+    ) -> Response<ProxyBody> {
+        let started = Instant::now();
+        let request_id = self.ids.next();
+        let snapshot = self.store.snapshot();
+        let (parts, body) = req.into_parts();
+        let upstream = self.select_upstream(&parts);
+        let dialect = match upstream.model {
+            Model::S3(_) => Dialect::S3Xml,
+            Model::Routes(_) => Dialect::Json,
+        };
+        let head_only = parts.method == Method::HEAD;
+        let mut body = Some(body);
+        let decided = match self
+            .decide(&snapshot, upstream, &parts, conn, &mut body)
+            .await
+        {
+            Ok(decided) => decided,
+            Err((caller_arn, reject)) => {
+                record_rejection(&request_id, &parts, &caller_arn, &reject, started);
+                self.drain(body).await;
+                return reject.render(dialect, &request_id, head_only);
+            }
+        };
+        let denied = decided
+            .decisions
+            .iter()
+            .any(|(_, d)| d.outcome != Outcome::Allowed);
+        record_decision(&request_id, &parts, &decided, upstream, started);
+        if decided.routed.operation == "DeleteObjects" && !upstream.dry_run {
+            return self
+                .delete_objects(upstream, parts, conn, decided, &request_id)
+                .await
+                .unwrap_or_else(|reject| reject.render(dialect, &request_id, head_only));
+        }
+        if denied && !upstream.dry_run {
+            self.drain(body).await;
+            return Reject::AccessDenied.render(dialect, &request_id, head_only);
+        }
+        let may_list = decided.may_list;
+        let response = self
+            .forward(upstream, parts, conn, decided, body, &request_id)
+            .await;
+        match response {
+            // S3 answers a missing key with AccessDenied to a caller who may not list the
+            // bucket, so that nobody learns which keys exist without that right.
+            Ok(response) if response.status() == StatusCode::NOT_FOUND && !may_list => {
+                Reject::AccessDenied.render(dialect, &request_id, head_only)
+            }
+            Ok(mut response) => {
+                set_request_id(response.headers_mut(), &request_id);
+                response
+            }
+            Err(reject) => {
+                tracing::warn!(request_id = %request_id, upstream = %upstream.name, "{reject}");
+                reject.render(dialect, &request_id, head_only)
+            }
+        }
+    }
+
+    /// DeleteObjects: the allowed keys go upstream, the refused ones are answered per key.
+    async fn delete_objects(
+        &self,
+        upstream: &UpstreamRuntime,
+        mut parts: request::Parts,
+        conn: Connection,
+        mut decided: Decided,
+        request_id: &str,
+    ) -> Result<Response<ProxyBody>, Reject> {
+        use super::delete_objects as del;
+        let (Some(original), Some(bucket)) =
+            (decided.inspected.take(), decided.routed.bucket.clone())
+        else {
+            return Err(Reject::AccessDenied);
+        };
+        let objects = route::s3::parse_delete_objects(&original).map_err(route_reject)?;
+        let split = del::split(&bucket, objects, &decided.decisions);
+        let xml_response = |status: StatusCode, body: Bytes| {
+            let mut response =
+                Response::new(Full::new(body).map_err(|never| match never {}).boxed());
+            *response.status_mut() = status;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            set_request_id(response.headers_mut(), request_id);
+            response
+        };
+        if split.allowed.is_empty() {
+            return Ok(xml_response(
+                StatusCode::OK,
+                del::result_only_refused(&split.refused),
+            ));
+        }
+        let quiet = original
+            .windows(b"<Quiet>true</Quiet>".len())
+            .any(|w| w == b"<Quiet>true</Quiet>");
+        let body = del::request_body(&split.allowed, quiet);
+        let checksums: Vec<_> = parts
+            .headers
+            .keys()
+            .filter(|k| {
+                k.as_str().starts_with("x-amz-checksum-")
+                    || k.as_str() == "x-amz-sdk-checksum-algorithm"
+            })
+            .cloned()
+            .collect();
+        for name in checksums {
+            parts.headers.remove(name);
+        }
+        if let Ok(v) = HeaderValue::from_str(&del::content_md5(&body)) {
+            parts.headers.insert("content-md5", v);
+        }
+        decided.inspected = Some(body);
+        let response = self
+            .forward(upstream, parts, conn, decided, None, request_id)
+            .await?;
+        if response.status() != StatusCode::OK || split.refused.is_empty() {
+            return Ok(response);
+        }
+        let (head, body) = response.into_parts();
+        let collected = collect_limited(body, 16 * 1024 * 1024)
+            .await
+            .map_err(|e| Reject::Upstream(forward::UpstreamError::Unavailable(e)))?;
+        let merged = del::merge(&collected, &split.refused).unwrap_or(collected);
+        let mut response = xml_response(head.status, merged);
+        for (name, value) in head.headers.iter() {
+            if name != CONTENT_LENGTH && name != http::header::CONTENT_TYPE {
+                response.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        set_request_id(response.headers_mut(), request_id);
+        Ok(response)
+    }
+
+    /// Reads and discards the body of a refused request (up to a limit), so that a client still
+    /// sending it reads the refusal instead of a reset connection.
+    async fn drain(&self, body: Option<Incoming>) {
+        let Some(mut body) = body else { return };
+        let limit = self.config.limits.drain_max_bytes;
+        let mut read = 0usize;
+        let deadline = tokio::time::sleep(self.config.limits.header_read_timeout());
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                frame = body.frame() => match frame {
+                    Some(Ok(frame)) => {
+                        read += frame.data_ref().map_or(0, Bytes::len);
+                        if read > limit {
+                            return;
+                        }
+                    }
+                    _ => return,
+                },
+                _ = &mut deadline => return,
+            }
+        }
+    }
+
+    /// Phase 1: the upstream whose host the request names; otherwise the default.
+    fn select_upstream(&self, parts: &request::Parts) -> &UpstreamRuntime {
+        let host = parts
+            .uri
+            .authority()
+            .map(|a| a.host().to_owned())
+            .or_else(|| {
+                parts
+                    .headers
+                    .get(HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(|h| {
+                        h.rsplit_once(':')
+                            .map_or(h, |(name, port)| {
+                                if port.bytes().all(|b| b.is_ascii_digit()) {
+                                    name
+                                } else {
+                                    h
+                                }
+                            })
+                            .to_owned()
+                    })
+            })
+            .map(|h| h.to_ascii_lowercase());
+        host.and_then(|h| self.upstreams.iter().find(|u| u.hosts.contains(&h)))
+            .unwrap_or(&self.upstreams[0])
+    }
+
+    /// Phases 2 to 6. On a rejection, also says who the caller was (for the log).
+    async fn decide(
+        &self,
+        snapshot: &Snapshot,
+        upstream: &UpstreamRuntime,
+        parts: &request::Parts,
+        conn: Connection,
+        body: &mut Option<Incoming>,
+    ) -> Result<Decided, (String, Reject)> {
+        // 2. authenticate
+        let mut head = RequestHead::from_parts(parts);
+        if body.as_ref().is_none_or(http_body::Body::is_end_stream) {
+            head.body_empty = true;
+        }
+        let auth = match self.verifier.verify(&head) {
+            Ok(sigv4::Outcome::Anonymous) => None,
+            Ok(sigv4::Outcome::Authenticated(auth)) => Some(auth),
+            Err(e) => return Err(("unauthenticated".into(), Reject::Auth(e))),
+        };
+        let service = match &upstream.model {
+            Model::S3(_) => "s3",
+            Model::Routes(table) => table.service(),
+        };
+        let caller = match &auth {
+            None if matches!(upstream.model, Model::Routes(_)) => {
+                return Err((
+                    "anonymous".into(),
+                    Reject::Auth(AuthError::MissingAuthenticationToken),
+                ))
+            }
+            None => Caller::Anonymous,
+            Some(auth) => {
+                if auth.scope.service != service {
+                    let message = format!(
+                        "the credential is scoped to service '{}', this endpoint is '{service}'",
+                        auth.scope.service
+                    );
+                    let error = match auth.auth_type {
+                        sigv4::AuthType::Query => {
+                            AuthError::AuthorizationQueryParametersError(message)
+                        }
+                        _ => AuthError::AuthorizationHeaderMalformed(message),
+                    };
+                    return Err((auth.access_key_id.clone(), Reject::Auth(error)));
+                }
+                resolve_caller(snapshot, &auth.principal).ok_or_else(|| {
+                    (
+                        auth.access_key_id.clone(),
+                        Reject::Auth(AuthError::InvalidAccessKeyId),
+                    )
+                })?
+            }
+        };
+        let caller_arn = caller.principal().arn().to_owned();
+        let fail = |r: Reject| (caller_arn.clone(), r);
+
+        // 3. route
+        let account = caller
+            .principal()
+            .account()
+            .map(str::to_owned)
+            .or_else(|| upstream.owner.clone());
+        let routed = route(
+            upstream,
+            parts,
+            &self.config.region,
+            account.as_deref().unwrap_or(""),
+        )
+        .map_err(fail)?;
+
+        // 4. inspect a body the route must read before it can say what is asked, or whose
+        //    signature can only be checked at its end (services that send no payload hash):
+        //    nothing reaches the upstream before the caller is proven.
+        let mut routed = routed;
+        let mut inspected = None;
+        let deferred = auth.as_ref().is_some_and(|a| !a.signature_verified);
+        if deferred && !routed.inspect_body {
+            let incoming = body.take().ok_or_else(|| fail(Reject::AccessDenied))?;
+            inspected = Some(
+                self.read_small_body(incoming, auth.as_deref())
+                    .await
+                    .map_err(fail)?,
+            );
+        }
+        if routed.inspect_body {
+            let incoming = body.take().ok_or_else(|| fail(Reject::AccessDenied))?;
+            let bytes = self
+                .read_small_body(incoming, auth.as_deref())
+                .await
+                .map_err(fail)?;
+            if let (Model::S3(_), Some(bucket)) = (&upstream.model, routed.bucket.clone()) {
+                let objects =
+                    route::s3::parse_delete_objects(&bytes).map_err(|e| fail(route_reject(e)))?;
+                routed
+                    .checks
+                    .extend(route::s3::delete_objects_checks(&bucket, &objects));
+            }
+            inspected = Some(bytes);
+        }
+
+        // 5. contextualise
+        let mut context = caller.context();
+        let source_ip =
+            context::source_ip(conn.peer.ip(), &parts.headers, &self.config.trusted_proxies);
+        context::add_environment(
+            &mut context,
+            &Environment {
+                source_ip,
+                secure: conn.secure,
+                now: now_epoch(),
+                region: &self.config.region,
+            },
+            &parts.headers,
+        );
+        for (key, values) in &routed.context {
+            context.insert_values(key, values.clone());
+        }
+        if let (Some(auth), Model::S3(_)) = (&auth, &upstream.model) {
+            context.insert("s3:authType", auth.auth_type.s3_auth_type());
+            context.insert("s3:signatureversion", auth.signature_version);
+            context.insert(
+                "s3:signatureAge",
+                (auth.signature_age_secs.max(0) * 1000).to_string(),
+            );
+            if let Some(v) = parts
+                .headers
+                .get("x-amz-content-sha256")
+                .and_then(|v| v.to_str().ok())
+            {
+                context.insert("s3:x-amz-content-sha256", v);
+            }
+        }
+
+        // 6. evaluate every check
+        let principal = caller.principal();
+        let (identity_policies, boundary) = match &caller {
+            Caller::Known(identity) => (Some(&identity.policies), identity.boundary.as_ref()),
+            _ => (None, None),
+        };
+        let default_owner = upstream
+            .owner
+            .as_deref()
+            .or_else(|| snapshot.accounts().first().map(String::as_str));
+        let mut decisions = Vec::with_capacity(routed.checks.len());
+        for check in &routed.checks {
+            let entry = snapshot.resource(&check.resource);
+            let tagged;
+            let ctx = match entry {
+                Some(r) if !r.tags.is_empty() => {
+                    let mut c = context.clone();
+                    context::add_resource_tags(&mut c, &r.tags);
+                    tagged = c;
+                    &tagged
+                }
+                _ => &context,
+            };
+            let owner = match entry {
+                Some(r) => Some(r.owner.as_str()),
+                None if check.resource == "*" => None,
+                None => default_owner,
+            };
+            let decision = policy::evaluate(
+                &Policies {
+                    identity: identity_policies,
+                    boundary,
+                    session: None,
+                    resource: entry.and_then(|r| r.policy.as_ref()),
+                    resource_owner: owner,
+                },
+                &PolicyRequest {
+                    principal: &principal,
+                    action: &Action::new(&check.action),
+                    resource: &check.resource,
+                    context: ctx,
+                },
+            );
+            decisions.push((check.clone(), decision));
+        }
+        // A missing key is hidden from a caller who may not list the bucket (see `handle`).
+        let may_list = match (&upstream.model, &routed.bucket, &routed.key) {
+            (Model::S3(_), Some(bucket), Some(_))
+                if matches!(parts.method, Method::GET | Method::HEAD) =>
+            {
+                let arn = route::s3::bucket_arn(bucket);
+                let entry = snapshot.resource(&arn);
+                policy::evaluate(
+                    &Policies {
+                        identity: identity_policies,
+                        boundary,
+                        session: None,
+                        resource: entry.and_then(|r| r.policy.as_ref()),
+                        resource_owner: entry.map(|r| r.owner.as_str()).or(default_owner),
+                    },
+                    &PolicyRequest {
+                        principal: &principal,
+                        action: &Action::new("s3:ListBucket"),
+                        resource: &arn,
+                        context: &context,
+                    },
+                )
+                .is_allowed()
+            }
+            _ => true,
+        };
+        drop(principal);
+        Ok(Decided {
+            caller,
+            auth,
+            routed,
+            inspected,
+            decisions,
+            may_list,
+        })
+    }
+
+    /// Reads a body that the route must see, verifying it as it comes, up to the configured limit.
+    async fn read_small_body(
+        &self,
+        body: Incoming,
+        auth: Option<&Authenticated<KeyPrincipal>>,
+    ) -> Result<Bytes, Reject> {
+        let limit = self.config.limits.inspect_body_max_bytes;
+        let verified: ProxyBody = match auth {
+            Some(auth) => {
+                let verifier =
+                    sigv4::BodyVerifier::new(auth, self.verifier.config().max_chunk_size)?;
+                sigv4::VerifiedBody::new(body, verifier)
+                    .map_err(forward::box_error)
+                    .boxed()
+            }
+            None => body.map_err(forward::box_error).boxed(),
+        };
+        let mut verified = verified;
+        let mut collected = bytes::BytesMut::new();
+        while let Some(frame) = verified.frame().await {
+            let frame = frame.map_err(|e| match e.downcast::<AuthError>() {
+                Ok(auth_error) => Reject::Auth(*auth_error),
+                Err(other) => Reject::Invalid {
+                    status: StatusCode::BAD_REQUEST,
+                    code: "IncompleteBody",
+                    message: format!("The request body could not be read: {other}"),
+                },
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if collected.len() + data.len() > limit {
+                    return Err(Reject::Invalid {
+                        status: StatusCode::BAD_REQUEST,
+                        code: "EntityTooLarge",
+                        message: format!(
+                            "The request body is larger than the {limit} bytes the gateway reads to authorise it."
+                        ),
+                    });
+                }
+                collected.extend_from_slice(&data);
+            }
+        }
+        Ok(collected.freeze())
+    }
+
+    /// Phase 7: sends the request on, streaming its body through the verifier.
+    async fn forward(
+        &self,
+        upstream: &UpstreamRuntime,
+        parts: request::Parts,
+        conn: Connection,
+        decided: Decided,
+        body: Option<Incoming>,
+        request_id: &str,
+    ) -> Result<Response<ProxyBody>, Reject> {
+        let Decided {
+            caller,
+            auth,
+            routed,
+            inspected,
+            decisions,
+            ..
+        } = decided;
+        let body_error: Arc<Mutex<Option<AuthError>>> = Arc::default();
+        let mut headers = parts.headers;
+        let body: ProxyBody = match (inspected, body) {
+            (Some(bytes), _) => {
+                headers.insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                decoded_payload_headers(&mut headers, None);
+                Full::new(bytes).map_err(|never| match never {}).boxed()
+            }
+            (None, Some(incoming)) => match &auth {
+                Some(auth) => {
+                    let verifier =
+                        sigv4::BodyVerifier::new(auth, self.verifier.config().max_chunk_size)?;
+                    if is_streaming(auth.payload) {
+                        decoded_payload_headers(&mut headers, auth.decoded_content_length);
+                    }
+                    let slot = Arc::clone(&body_error);
+                    sigv4::VerifiedBody::new(incoming, verifier)
+                        .map_err(move |e: AuthError| {
+                            if let Ok(mut s) = slot.lock() {
+                                *s = Some(e.clone());
+                            }
+                            forward::box_error(e)
+                        })
+                        .boxed()
+                }
+                None => incoming.map_err(forward::box_error).boxed(),
+            },
+            (None, None) => Full::new(Bytes::new())
+                .map_err(|never| match never {})
+                .boxed(),
+        };
+        let principal = caller.principal();
+        let action = decisions
+            .first()
+            .map(|(c, _)| c.action.as_str())
+            .unwrap_or(routed.operation.as_str());
+        let query = strip_presign_params(parts.uri.query());
+        let upstream_authority = match &upstream.destination {
+            Destination::Remote(base) => base.authority().map(|a| a.as_str().to_owned()),
+            Destination::Local(_) => None,
+        };
+        forward::prepare_head(
+            &mut headers,
+            upstream_authority.as_deref(),
+            conn.peer.ip(),
+            conn.secure,
+            &IdentityHeaders {
+                principal_arn: principal.arn(),
+                account: principal.account(),
+                action,
+                request_id,
+            },
+        );
+        let result = match &upstream.destination {
+            Destination::Local(store) => {
+                let uri = match &query {
+                    Some(q) if !q.is_empty() => format!("{}?{q}", routed.forward_path),
+                    _ => routed.forward_path.clone(),
+                };
+                let mut request = Request::new(body);
+                *request.method_mut() = parts.method;
+                *request.uri_mut() = uri.parse().map_err(|_| Reject::Invalid {
+                    status: StatusCode::BAD_REQUEST,
+                    code: "InvalidURI",
+                    message: "Couldn't parse the specified URI.".into(),
+                })?;
+                *request.headers_mut() = headers;
+                let response = store.handle(request).await;
+                let (parts, body) = response.into_parts();
+                Ok(Response::from_parts(
+                    parts,
+                    body.map_err(forward::box_error).boxed(),
+                ))
+            }
+            Destination::Remote(base) => {
+                let uri = forward::upstream_uri(base, &routed.forward_path, query.as_deref())
+                    .ok_or_else(|| Reject::Invalid {
+                        status: StatusCode::BAD_REQUEST,
+                        code: "InvalidURI",
+                        message: "Couldn't parse the specified URI.".into(),
+                    })?;
+                let mut request = Request::new(body);
+                *request.method_mut() = parts.method;
+                *request.uri_mut() = uri;
+                *request.headers_mut() = headers;
+                if let Some(signer) = &upstream.signer {
+                    signer.sign(&mut request).map_err(|e| {
+                        Reject::Upstream(forward::UpstreamError::Unavailable(format!(
+                            "signing for the upstream failed: {e}"
+                        )))
+                    })?;
+                }
+                self.forwarder.send(request).await.map_err(Reject::Upstream)
+            }
+        };
+        // A body that failed verification answers for itself, whatever the upstream said.
+        if let Some(e) = body_error.lock().ok().and_then(|mut s| s.take()) {
+            return Err(Reject::Auth(e));
+        }
+        result
+    }
+}
+
+/// Reads a small body whole, refusing one over `limit` bytes.
+async fn collect_limited(mut body: ProxyBody, limit: usize) -> Result<Bytes, String> {
+    let mut collected = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        if let Ok(data) = frame.into_data() {
+            if collected.len() + data.len() > limit {
+                return Err(format!("the answer is larger than {limit} bytes"));
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(collected.freeze())
+}
+
+fn resolve_caller(snapshot: &Snapshot, key: &KeyPrincipal) -> Option<Caller> {
+    match &key.owner {
+        KeyOwner::Root => Principal::from_arn(&format!("arn:aws:iam::{}:root", key.account))
+            .ok()
+            .map(Caller::Root),
+        KeyOwner::User(arn) => snapshot.identity(arn).cloned().map(Caller::Known),
+    }
+}
+
+/// Phase 3 for either model.
+fn route(
+    upstream: &UpstreamRuntime,
+    parts: &request::Parts,
+    region: &str,
+    account: &str,
+) -> Result<Routed, Reject> {
+    let path = parts.uri.path();
+    match &upstream.model {
+        Model::S3(model) => {
+            let authority = parts.uri.authority().map(|a| a.as_str());
+            let r = model
+                .route(
+                    &parts.method,
+                    authority,
+                    path,
+                    parts.uri.query(),
+                    &parts.headers,
+                )
+                .map_err(route_reject)?;
+            Ok(Routed {
+                inspect_body: r.needs_body.is_some(),
+                bucket: r.bucket,
+                key: r.key,
+                operation: r.operation.to_owned(),
+                checks: r.checks,
+                context: r.context,
+                forward_path: r.forward_path,
+            })
+        }
+        Model::Routes(table) => {
+            let r = table
+                .route(&parts.method, path, region, account)
+                .map_err(route_reject)?;
+            let mut context = Vec::new();
+            for (name, value) in &r.params {
+                context.push((format!("{}:{name}", table.service()), vec![value.clone()]));
+            }
+            Ok(Routed {
+                checks: vec![Check::new(r.action.clone(), r.resource.clone())],
+                operation: r.action,
+                context,
+                forward_path: path.to_owned(),
+                inspect_body: false,
+                bucket: None,
+                key: None,
+            })
+        }
+    }
+}
+
+fn route_reject(e: route::RouteError) -> Reject {
+    Reject::Invalid {
+        status: e.status(),
+        code: e.code(),
+        message: e.to_string(),
+    }
+}
+
+fn is_streaming(mode: PayloadMode) -> bool {
+    matches!(
+        mode,
+        PayloadMode::StreamingSigned
+            | PayloadMode::StreamingSignedTrailer
+            | PayloadMode::StreamingUnsignedTrailer
+    )
+}
+
+/// After the verifier decoded an `aws-chunked` body, the upstream receives a plain one: its
+/// length, no chunk encoding, no trailer, and a payload hash that no longer claims a signature.
+fn decoded_payload_headers(headers: &mut http::HeaderMap, decoded_length: Option<u64>) {
+    if let Some(len) = decoded_length {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    let remaining: Option<String> = headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+    match remaining {
+        Some(r) if !r.is_empty() => {
+            if let Ok(v) = HeaderValue::from_str(&r) {
+                headers.insert(http::header::CONTENT_ENCODING, v);
+            }
+        }
+        _ => {
+            headers.remove(http::header::CONTENT_ENCODING);
+        }
+    }
+    headers.remove("x-amz-decoded-content-length");
+    headers.remove("x-amz-trailer");
+    headers.insert(
+        "x-amz-content-sha256",
+        HeaderValue::from_static("UNSIGNED-PAYLOAD"),
+    );
+}
+
+/// The query without the presigned-URL authentication parameters, which were for the gateway.
+fn strip_presign_params(query: Option<&str>) -> Option<String> {
+    let query = query?;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or("");
+            !sigv4::parse::PRESIGN_PARAMS
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(name))
+        })
+        .collect();
+    Some(kept.join("&"))
+}
+
+fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Phase 8, for requests that reached a decision.
+fn record_decision(
+    request_id: &str,
+    parts: &request::Parts,
+    decided: &Decided,
+    upstream: &UpstreamRuntime,
+    started: Instant,
+) {
+    let outcome = decided
+        .decisions
+        .iter()
+        .map(|(_, d)| d.outcome)
+        .find(|o| *o != Outcome::Allowed)
+        .unwrap_or(Outcome::Allowed);
+    let checks: Vec<String> = decided
+        .decisions
+        .iter()
+        .map(|(c, d)| format!("{} {} {}", c.action, c.resource, d.outcome.as_str()))
+        .collect();
+    tracing::info!(
+        target: "iamgate::decision",
+        request_id,
+        method = %parts.method,
+        principal = %decided.caller.principal().arn(),
+        operation = %decided.routed.operation,
+        upstream = %upstream.name,
+        decision = outcome.as_str(),
+        dry_run = upstream.dry_run,
+        checks = ?checks,
+        micros = started.elapsed().as_micros() as u64,
+        "decision"
+    );
+}
+
+/// Phase 8, for requests refused before a decision.
+fn record_rejection(
+    request_id: &str,
+    parts: &request::Parts,
+    caller: &str,
+    reject: &Reject,
+    started: Instant,
+) {
+    tracing::info!(
+        target: "iamgate::decision",
+        request_id,
+        method = %parts.method,
+        principal = caller,
+        error = reject.code(Dialect::S3Xml),
+        micros = started.elapsed().as_micros() as u64,
+        "rejected"
+    );
+}

@@ -1,0 +1,354 @@
+//! Authentication errors, with the status, code and message AWS gives, and their renderers.
+
+use std::fmt::Write as _;
+
+/// Which error dialect a response uses: S3's XML or the JSON of the other services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    /// Amazon S3: `<Error><Code/><Message/><RequestId/></Error>`.
+    S3Xml,
+    /// JSON protocol services (and the gateway's STS): `{"__type": "...", "message": "..."}`.
+    Json,
+}
+
+/// A checksum algorithm of the `x-amz-checksum-*` family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChecksumAlgorithm {
+    /// CRC-32 (IEEE), `x-amz-checksum-crc32`.
+    Crc32,
+    /// CRC-32C (Castagnoli), `x-amz-checksum-crc32c`.
+    Crc32c,
+    /// CRC-64/NVME, `x-amz-checksum-crc64nvme`.
+    Crc64Nvme,
+    /// SHA-1, `x-amz-checksum-sha1`.
+    Sha1,
+    /// SHA-256, `x-amz-checksum-sha256`.
+    Sha256,
+}
+
+impl ChecksumAlgorithm {
+    /// The name S3 uses in messages (`CRC32`, `CRC32C`, `CRC64NVME`, `SHA1`, `SHA256`).
+    pub fn upper_name(self) -> &'static str {
+        match self {
+            Self::Crc32 => "CRC32",
+            Self::Crc32c => "CRC32C",
+            Self::Crc64Nvme => "CRC64NVME",
+            Self::Sha1 => "SHA1",
+            Self::Sha256 => "SHA256",
+        }
+    }
+
+    /// The header (or trailer) name carrying this checksum, lower case.
+    pub fn header_name(self) -> &'static str {
+        match self {
+            Self::Crc32 => "x-amz-checksum-crc32",
+            Self::Crc32c => "x-amz-checksum-crc32c",
+            Self::Crc64Nvme => "x-amz-checksum-crc64nvme",
+            Self::Sha1 => "x-amz-checksum-sha1",
+            Self::Sha256 => "x-amz-checksum-sha256",
+        }
+    }
+
+    /// The algorithm for a header name (case-insensitive), if it is one of the family.
+    pub fn from_header_name(name: &str) -> Option<Self> {
+        [
+            Self::Crc32,
+            Self::Crc32c,
+            Self::Crc64Nvme,
+            Self::Sha1,
+            Self::Sha256,
+        ]
+        .into_iter()
+        .find(|a| a.header_name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// Why a request was not authenticated. Every variant maps to AWS's status, code and message
+/// through [`AuthError::status`], [`AuthError::code`] and [`AuthError::message`] (S3 dialect) or
+/// the `*_for` variants (any [`Dialect`]). Details never contain secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The signature (request, chunk or trailer) does not match.
+    #[error("signature does not match")]
+    SignatureDoesNotMatch,
+    /// The access key id is unknown.
+    #[error("unknown access key id")]
+    InvalidAccessKeyId,
+    /// The access key id is known but inactive (AWS answers as for an unknown key).
+    #[error("inactive access key id")]
+    InactiveAccessKey,
+    /// A presigned URL has expired.
+    #[error("presigned request has expired")]
+    RequestExpired,
+    /// A presigned URL's `X-Amz-Date` is further in the future than the allowed skew.
+    #[error("presigned request is not valid yet")]
+    RequestNotYetValid,
+    /// The request time is more than the allowed skew away from the clock.
+    #[error("request time too skewed")]
+    RequestTimeTooSkewed,
+    /// The `Authorization` header cannot be understood (detail in the message).
+    #[error("authorization header malformed: {0}")]
+    AuthorizationHeaderMalformed(String),
+    /// The presigned query parameters cannot be understood (detail in the message).
+    #[error("authorization query parameters error: {0}")]
+    AuthorizationQueryParametersError(String),
+    /// The signature is incomplete (a non-S3 service's answer to a malformed `Authorization`).
+    #[error("incomplete signature: {0}")]
+    IncompleteSignature(String),
+    /// An unsigned request to a service that does not allow anonymous access.
+    #[error("missing authentication token")]
+    MissingAuthenticationToken,
+    /// No `x-amz-date` (or `Date`) header in a header-signed request.
+    #[error("missing date")]
+    MissingDate,
+    /// The signing algorithm is not `AWS4-HMAC-SHA256`.
+    #[error("unsupported authorization mechanism")]
+    UnsupportedAlgorithm,
+    /// Both an `Authorization` header and presigned query parameters.
+    #[error("more than one authentication mechanism")]
+    AmbiguousAuthentication,
+    /// The body does not hash to the signed `x-amz-content-sha256`.
+    #[error("x-amz-content-sha256 does not match the body")]
+    ContentSha256Mismatch,
+    /// An S3 header-signed request without `x-amz-content-sha256`.
+    #[error("missing x-amz-content-sha256")]
+    MissingContentSha256,
+    /// An `x-amz-content-sha256` value that is neither a hash nor a known mode.
+    #[error("invalid x-amz-content-sha256")]
+    InvalidContentSha256,
+    /// The session token is invalid.
+    #[error("invalid session token")]
+    InvalidToken,
+    /// The session token has expired.
+    #[error("expired session token")]
+    ExpiredToken,
+    /// An `x-amz-checksum-*` value (header or trailer) does not match the body.
+    #[error("{} checksum does not match", .0.upper_name())]
+    BadDigest(ChecksumAlgorithm),
+    /// An `x-amz-checksum-*` value that is not valid base64 of the right length.
+    #[error("invalid checksum value")]
+    InvalidChecksum,
+    /// The body is shorter or longer than declared (`x-amz-decoded-content-length`).
+    #[error("body length differs from the declared length")]
+    IncompleteBody,
+    /// The `aws-chunked` body is malformed (detail in the message).
+    #[error("malformed aws-chunked body: {0}")]
+    MalformedChunkedBody(&'static str),
+    /// A streaming upload without `x-amz-decoded-content-length` (or with an invalid one).
+    #[error("missing or invalid x-amz-decoded-content-length")]
+    MissingDecodedContentLength,
+    /// `x-amz-trailer` names something other than an `x-amz-checksum-*` header.
+    #[error("unsupported x-amz-trailer")]
+    UnsupportedTrailer,
+    /// The upstream body (the client connection) failed; the text is its display form.
+    #[error("body read failed: {0}")]
+    BodyRead(String),
+}
+
+impl AuthError {
+    /// The HTTP status in the S3 dialect.
+    pub fn status(&self) -> u16 {
+        self.status_for(Dialect::S3Xml)
+    }
+
+    /// The AWS error code in the S3 dialect.
+    pub fn code(&self) -> &'static str {
+        self.code_for(Dialect::S3Xml)
+    }
+
+    /// The message in the S3 dialect.
+    pub fn message(&self) -> String {
+        self.message_for(Dialect::S3Xml)
+    }
+
+    /// The HTTP status in the given dialect.
+    pub fn status_for(&self, dialect: Dialect) -> u16 {
+        use AuthError::*;
+        match (self, dialect) {
+            (RequestExpired | RequestNotYetValid | RequestTimeTooSkewed, Dialect::Json) => 400,
+            (ExpiredToken | InvalidToken, Dialect::Json) => 403,
+            (
+                SignatureDoesNotMatch
+                | InvalidAccessKeyId
+                | InactiveAccessKey
+                | RequestExpired
+                | RequestNotYetValid
+                | RequestTimeTooSkewed
+                | MissingAuthenticationToken
+                | MissingDate,
+                _,
+            ) => 403,
+            (MissingDecodedContentLength, _) => 411,
+            _ => 400,
+        }
+    }
+
+    /// The AWS error code in the given dialect.
+    pub fn code_for(&self, dialect: Dialect) -> &'static str {
+        use AuthError::*;
+        let s3 = dialect == Dialect::S3Xml;
+        match self {
+            SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            InvalidAccessKeyId | InactiveAccessKey if s3 => "InvalidAccessKeyId",
+            InvalidAccessKeyId | InactiveAccessKey => "InvalidClientTokenId",
+            RequestExpired | RequestNotYetValid if s3 => "AccessDenied",
+            RequestExpired | RequestNotYetValid | RequestTimeTooSkewed if !s3 => "RequestExpired",
+            RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            AuthorizationHeaderMalformed(_) if s3 => "AuthorizationHeaderMalformed",
+            AuthorizationHeaderMalformed(_) | IncompleteSignature(_) => "IncompleteSignature",
+            AuthorizationQueryParametersError(_) => "AuthorizationQueryParametersError",
+            MissingAuthenticationToken => "MissingAuthenticationToken",
+            MissingDate if s3 => "AccessDenied",
+            MissingDate => "IncompleteSignature",
+            UnsupportedAlgorithm if s3 => "InvalidRequest",
+            UnsupportedAlgorithm => "IncompleteSignature",
+            AmbiguousAuthentication => "InvalidArgument",
+            ContentSha256Mismatch => "XAmzContentSHA256Mismatch",
+            MissingContentSha256 => "InvalidRequest",
+            InvalidContentSha256 => "InvalidArgument",
+            InvalidToken if s3 => "InvalidToken",
+            InvalidToken => "InvalidClientTokenId",
+            ExpiredToken => "ExpiredToken",
+            BadDigest(_) => "BadDigest",
+            InvalidChecksum => "InvalidRequest",
+            IncompleteBody => "IncompleteBody",
+            MalformedChunkedBody(_) => "InvalidRequest",
+            BodyRead(_) => "IncompleteBody",
+            MissingDecodedContentLength => "MissingContentLength",
+            UnsupportedTrailer => "InvalidRequest",
+            // unreachable combinations of the guards above
+            _ => "AccessDenied",
+        }
+    }
+
+    /// The message in the given dialect (AWS's wording where AWS documents one).
+    pub fn message_for(&self, dialect: Dialect) -> String {
+        use AuthError::*;
+        let s3 = dialect == Dialect::S3Xml;
+        match self {
+            SignatureDoesNotMatch if s3 => "The request signature we calculated does not match the signature you provided. Check your key and signing method.".into(),
+            SignatureDoesNotMatch => "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
+            InvalidAccessKeyId | InactiveAccessKey if s3 => "The AWS Access Key Id you provided does not exist in our records.".into(),
+            InvalidAccessKeyId | InactiveAccessKey => "The security token included in the request is invalid.".into(),
+            RequestExpired if s3 => "Request has expired".into(),
+            RequestNotYetValid if s3 => "Request is not valid yet".into(),
+            RequestExpired | RequestNotYetValid | RequestTimeTooSkewed if !s3 => "Request has expired.".into(),
+            RequestTimeTooSkewed => "The difference between the request time and the current time is too large.".into(),
+            AuthorizationHeaderMalformed(d) if s3 => format!("The authorization header is malformed; {d}"),
+            AuthorizationHeaderMalformed(d) | IncompleteSignature(d) => d.clone(),
+            AuthorizationQueryParametersError(d) => d.clone(),
+            MissingAuthenticationToken => "Missing Authentication Token".into(),
+            MissingDate => "AWS authentication requires a valid Date or x-amz-date header".into(),
+            UnsupportedAlgorithm => "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.".into(),
+            AmbiguousAuthentication => "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified".into(),
+            ContentSha256Mismatch => "The provided 'x-amz-content-sha256' header does not match what was computed.".into(),
+            MissingContentSha256 => "Missing required header for this request: x-amz-content-sha256".into(),
+            InvalidContentSha256 => "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, or a valid sha256 value.".into(),
+            InvalidToken if s3 => "The provided token is malformed or otherwise invalid.".into(),
+            InvalidToken => "The security token included in the request is invalid.".into(),
+            ExpiredToken if s3 => "The provided token has expired.".into(),
+            ExpiredToken => "The security token included in the request is expired".into(),
+            BadDigest(a) => format!("The {} you specified did not match the calculated checksum.", a.upper_name()),
+            InvalidChecksum => "Value for x-amz-checksum header is invalid.".into(),
+            IncompleteBody => "You did not provide the number of bytes specified by the Content-Length HTTP header.".into(),
+            MalformedChunkedBody(d) => format!("Invalid aws-chunked body: {d}."),
+            BodyRead(_) => "The request body could not be read.".into(),
+            MissingDecodedContentLength => "You must provide the Content-Length HTTP header.".into(),
+            UnsupportedTrailer => "The value specified in the x-amz-trailer header is not supported".into(),
+            _ => "Access Denied".into(),
+        }
+    }
+
+    /// Renders the error: `(status, content type, body)`. S3 gets
+    /// `<Error><Code/><Message/><RequestId/></Error>`, other services `{"__type", "message"}`.
+    pub fn render(&self, dialect: Dialect, request_id: &str) -> (u16, &'static str, String) {
+        self.render_with_details(dialect, request_id, &[])
+    }
+
+    /// [`AuthError::render`] with extra elements after the message, as S3 adds to some errors
+    /// (`SignatureDoesNotMatch`: `AWSAccessKeyId`, `StringToSign`, `SignatureProvided`,
+    /// `CanonicalRequest`; `RequestTimeTooSkewed`: `RequestTime`, `ServerTime`, …). Element
+    /// names must be plain XML names; values are escaped.
+    pub fn render_with_details(
+        &self,
+        dialect: Dialect,
+        request_id: &str,
+        details: &[(&str, &str)],
+    ) -> (u16, &'static str, String) {
+        let status = self.status_for(dialect);
+        let code = self.code_for(dialect);
+        let message = self.message_for(dialect);
+        match dialect {
+            Dialect::S3Xml => {
+                let mut body = String::with_capacity(200);
+                body.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
+                xml_escape(&mut body, code);
+                body.push_str("</Code><Message>");
+                xml_escape(&mut body, &message);
+                body.push_str("</Message>");
+                for (name, value) in details {
+                    let _ = write!(body, "<{name}>");
+                    xml_escape(&mut body, value);
+                    let _ = write!(body, "</{name}>");
+                }
+                body.push_str("<RequestId>");
+                xml_escape(&mut body, request_id);
+                body.push_str("</RequestId></Error>");
+                (status, "application/xml", body)
+            }
+            Dialect::Json => {
+                let mut obj = serde_json::Map::new();
+                obj.insert("__type".into(), code.into());
+                obj.insert("message".into(), message.into());
+                for (name, value) in details {
+                    obj.insert((*name).to_owned(), (*value).into());
+                }
+                let body = serde_json::Value::Object(obj).to_string();
+                (status, "application/x-amz-json-1.1", body)
+            }
+        }
+    }
+}
+
+fn xml_escape(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\t' && c != '\n' && c != '\r' => {
+                let _ = write!(out, "&#{};", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_xml_and_json() {
+        let (s, ct, body) = AuthError::SignatureDoesNotMatch.render(Dialect::S3Xml, "R<1>");
+        assert_eq!(s, 403);
+        assert_eq!(ct, "application/xml");
+        assert!(body.contains("<Code>SignatureDoesNotMatch</Code>"));
+        assert!(body.contains("<RequestId>R&lt;1&gt;</RequestId>"));
+        let (_, _, body) = AuthError::SignatureDoesNotMatch.render_with_details(
+            Dialect::S3Xml,
+            "r",
+            &[("StringToSign", "AWS4-HMAC-SHA256\n<x>")],
+        );
+        assert!(
+            body.contains("<StringToSign>AWS4-HMAC-SHA256\n&lt;x&gt;</StringToSign><RequestId>")
+        );
+        let (s, _, body) = AuthError::InvalidAccessKeyId.render(Dialect::Json, "r");
+        assert_eq!(s, 403);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["__type"], "InvalidClientTokenId");
+    }
+}

@@ -1,0 +1,828 @@
+//! Verification of a request head: `Authorization` header or presigned query.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::canonical::{
+    canonical_header_value, canonical_path, canonical_query, parse_query, push_hex32, unhex32,
+    PathMode,
+};
+use super::error::{AuthError, ChecksumAlgorithm, Dialect};
+use super::key::{hmac_sha256, SecretKey, SigningKeyCache};
+use super::parse::{
+    parse_amz_date, parse_authorization_header, parse_credential, presigned_from_params,
+    CredentialScope, ALGORITHM, TERMINATOR,
+};
+
+/// Hex SHA-256 of the empty string.
+pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// A source of the current time (Unix seconds). Tests use [`FixedClock`].
+pub trait Clock: Send + Sync {
+    /// The current time, Unix seconds.
+    fn now_unix(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_unix(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+/// A clock stopped at a given Unix time.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub i64);
+
+impl Clock for FixedClock {
+    fn now_unix(&self) -> i64 {
+        self.0
+    }
+}
+
+/// Whether an access key may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Usable.
+    Active,
+    /// Refused (AWS answers `InvalidAccessKeyId`).
+    Inactive,
+}
+
+/// What the credential store knows of an access key.
+#[derive(Debug, Clone)]
+pub struct Credential<P> {
+    /// The secret access key.
+    pub secret: SecretKey,
+    /// Active or inactive.
+    pub status: KeyStatus,
+    /// The caller's opaque principal handle, returned in [`Authenticated::principal`].
+    pub principal: P,
+}
+
+/// The answer of [`CredentialStore::check_session_token`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCheck {
+    /// Accept the request.
+    Valid,
+    /// Refuse: `InvalidToken`.
+    Invalid,
+    /// Refuse: `ExpiredToken`.
+    Expired,
+}
+
+/// Looks up credentials by access key id.
+pub trait CredentialStore {
+    /// The principal handle the store attaches to a key.
+    type Principal: Clone;
+
+    /// The credential of an access key id, if known.
+    fn lookup(&self, access_key_id: &str) -> Option<Credential<Self::Principal>>;
+
+    /// Validates the session token (`X-Amz-Security-Token`) sent with a request signed by a key.
+    /// Called after the signature checked out (or, in deferred mode, after the head checks).
+    /// The default accepts no token and refuses any token (long-term keys have none).
+    fn check_session_token(
+        &self,
+        access_key_id: &str,
+        principal: &Self::Principal,
+        token: Option<&str>,
+    ) -> TokenCheck {
+        let _ = (access_key_id, principal);
+        if token.is_some() {
+            TokenCheck::Invalid
+        } else {
+            TokenCheck::Valid
+        }
+    }
+}
+
+/// How one service is authenticated.
+#[derive(Debug, Clone)]
+pub struct ServiceRules {
+    /// The service name in the credential scope (`s3`, `sts`, …).
+    pub name: String,
+    /// Path canonicalisation.
+    pub path_mode: PathMode,
+    /// Error dialect.
+    pub dialect: Dialect,
+    /// S3 payload rules: header-signed requests must carry `x-amz-content-sha256`; presigned
+    /// requests without it are `UNSIGNED-PAYLOAD`.
+    pub s3_payload_rules: bool,
+    /// The presigned `X-Amz-Security-Token` is appended after signing and so left out of the
+    /// canonical query (AWS IoT does this; the suite's `omit_session_token` flag).
+    pub omit_session_token_from_query: bool,
+}
+
+impl ServiceRules {
+    /// S3's rules: path as sent, XML errors, S3 payload rules.
+    pub fn s3() -> Self {
+        Self {
+            name: "s3".into(),
+            path_mode: PathMode::AsSent,
+            dialect: Dialect::S3Xml,
+            s3_payload_rules: true,
+            omit_session_token_from_query: false,
+        }
+    }
+
+    /// The rules of any other service: normalised, double-encoded path, JSON errors, payload hash
+    /// computed from the body unless `x-amz-content-sha256` is sent.
+    pub fn other(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            path_mode: PathMode::Normalized,
+            dialect: Dialect::Json,
+            s3_payload_rules: false,
+            omit_session_token_from_query: false,
+        }
+    }
+}
+
+/// Verifier configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The region requests must be signed for.
+    pub region: String,
+    /// Accepted services.
+    pub services: Vec<ServiceRules>,
+    /// Allowed clock skew, seconds (AWS: 900).
+    pub max_skew_secs: i64,
+    /// Access key ids kept in the signing key cache.
+    pub key_cache_capacity: usize,
+    /// Largest accepted `aws-chunked` chunk, bytes (a chunk is held until its signature checks).
+    pub max_chunk_size: u64,
+}
+
+impl Config {
+    /// A configuration for `region` accepting S3 and STS.
+    pub fn new(region: impl Into<String>) -> Self {
+        Self {
+            region: region.into(),
+            services: vec![ServiceRules::s3(), ServiceRules::other("sts")],
+            max_skew_secs: 900,
+            key_cache_capacity: 10_000,
+            max_chunk_size: 16 << 20,
+        }
+    }
+
+    /// The rules of an accepted service.
+    pub fn service(&self, name: &str) -> Option<&ServiceRules> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+/// The parts of a request the verifier reads. Header values are raw bytes as received, in order;
+/// repeated headers appear repeatedly.
+#[derive(Debug, Clone)]
+pub struct RequestHead<'a> {
+    /// The method (`GET`, …).
+    pub method: &'a str,
+    /// The path as sent on the wire (not decoded).
+    pub path: &'a [u8],
+    /// The query string as sent, without `?` (empty when none).
+    pub query: &'a [u8],
+    /// `(name, value)` in received order; names in any case. `:authority` counts as `host`.
+    pub headers: Vec<(&'a str, &'a [u8])>,
+    /// True when the request is known to have no body. Set from the headers by the constructors
+    /// (`content-length: 0`, or neither `content-length` nor `transfer-encoding`); a server
+    /// should set it from its body (`size_hint().exact() == Some(0)`), as HTTP/2 bodies need no
+    /// `content-length`. Only consulted in [`PayloadMode::Deferred`] situations; a wrong `true`
+    /// is caught by the body verifier (the body then has to hash to the empty hash).
+    pub body_empty: bool,
+}
+
+impl<'a> RequestHead<'a> {
+    /// A head from its parts.
+    pub fn new(
+        method: &'a str,
+        path: &'a [u8],
+        query: &'a [u8],
+        headers: Vec<(&'a str, &'a [u8])>,
+    ) -> Self {
+        let mut h = Self {
+            method,
+            path,
+            query,
+            headers,
+            body_empty: false,
+        };
+        h.body_empty = match h.header("content-length") {
+            Some(v) => v.trim_ascii() == b"0",
+            None => h.header("transfer-encoding").is_none(),
+        };
+        h
+    }
+
+    /// A head from an `http` request (hyper). The URI's authority stands for `host` when the
+    /// request has no `host` header (HTTP/2).
+    pub fn from_parts(parts: &'a http::request::Parts) -> Self {
+        let mut headers: Vec<(&str, &[u8])> = parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes()))
+            .collect();
+        if !parts.headers.contains_key(http::header::HOST) {
+            if let Some(a) = parts.uri.authority() {
+                headers.push(("host", a.as_str().as_bytes()));
+            }
+        }
+        Self::new(
+            parts.method.as_str(),
+            parts.uri.path().as_bytes(),
+            parts.uri.query().unwrap_or("").as_bytes(),
+            headers,
+        )
+    }
+
+    /// The first value of a header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+
+    fn header_str(&self, name: &str) -> Option<&'a str> {
+        self.header(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::trim)
+    }
+
+    fn values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a [u8]> + 's {
+        let host_alias = name == "host" && self.header("host").is_none();
+        self.headers
+            .iter()
+            .filter(move |(n, _)| {
+                n.eq_ignore_ascii_case(name) || (host_alias && *n == ":authority")
+            })
+            .map(|(_, v)| *v)
+    }
+}
+
+/// How the request was signed (for the `s3:authType` condition key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthType {
+    /// `Authorization` header.
+    Header,
+    /// Presigned URL.
+    Query,
+}
+
+impl AuthType {
+    /// The `s3:authType` value: `REST-HEADER` or `REST-QUERY-STRING`.
+    pub fn s3_auth_type(self) -> &'static str {
+        match self {
+            Self::Header => "REST-HEADER",
+            Self::Query => "REST-QUERY-STRING",
+        }
+    }
+}
+
+/// What `x-amz-content-sha256` (or its absence) says of the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadMode {
+    /// `UNSIGNED-PAYLOAD` (and S3 presigned URLs without the header): not checked.
+    Unsigned,
+    /// A signed hex SHA-256 of the body: checked at the end of the body.
+    Sha256([u8; 32]),
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`: aws-chunked, every chunk signed.
+    StreamingSigned,
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`: as above, plus a signed trailer.
+    StreamingSignedTrailer,
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: aws-chunked without signatures, checksum trailer.
+    StreamingUnsignedTrailer,
+    /// No `x-amz-content-sha256` (non-S3 services): the payload hash is the body's, so the
+    /// signature itself is checked by the body verifier at the end of the body.
+    Deferred,
+}
+
+/// The credential scope of a verified request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// `YYYYMMDD`.
+    pub date: String,
+    /// Region.
+    pub region: String,
+    /// Service.
+    pub service: String,
+}
+
+/// Everything the body verifier needs (signing key included: never log it; `Debug` redacts it).
+#[derive(Clone)]
+pub struct BodySigning {
+    pub(crate) key: [u8; 32],
+    pub(crate) amz_date: String,
+    pub(crate) scope: String,
+    pub(crate) seed_signature: [u8; 32],
+    /// Deferred mode: the canonical request up to (excluding) the payload hash.
+    pub(crate) canonical_prefix: Vec<u8>,
+}
+
+impl std::fmt::Debug for BodySigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodySigning")
+            .field("amz_date", &self.amz_date)
+            .field("scope", &self.scope)
+            .field("seed_signature", &hex::encode(self.seed_signature))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request whose head checked out.
+#[derive(Debug, Clone)]
+pub struct Authenticated<P> {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The store's principal handle.
+    pub principal: P,
+    /// The signed header names, lower case, as listed by the client.
+    pub signed_headers: Vec<String>,
+    /// Credential scope.
+    pub scope: Scope,
+    /// Payload mode.
+    pub payload: PayloadMode,
+    /// Header or presigned.
+    pub auth_type: AuthType,
+    /// Always `AWS4-HMAC-SHA256`.
+    pub signature_version: &'static str,
+    /// Whether a session token came with the request (validated by the store).
+    pub session_token_present: bool,
+    /// Request time (`X-Amz-Date`), Unix seconds.
+    pub request_time: i64,
+    /// Clock time minus request time, seconds (negative when the request is from the future).
+    pub signature_age_secs: i64,
+    /// Presigned: `X-Amz-Expires`.
+    pub expires_secs: Option<u32>,
+    /// `false` only in [`PayloadMode::Deferred`]: the signature is checked at the end of the body.
+    pub signature_verified: bool,
+    /// `x-amz-decoded-content-length`.
+    pub decoded_content_length: Option<u64>,
+    /// Checksums announced in `x-amz-trailer`.
+    pub trailer_checksums: Vec<ChecksumAlgorithm>,
+    /// A checksum sent as a header (`x-amz-checksum-*`), base64 as sent.
+    pub checksum_header: Option<(ChecksumAlgorithm, String)>,
+    /// Signing material for the body verifier.
+    pub body_signing: BodySigning,
+}
+
+impl<P> Authenticated<P> {
+    /// The request's signature (the seed of chunk signatures).
+    pub fn seed_signature(&self) -> [u8; 32] {
+        self.body_signing.seed_signature
+    }
+}
+
+/// The canonical request and string to sign the verifier computed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Explanation {
+    /// The canonical request.
+    pub canonical_request: Option<String>,
+    /// The string to sign.
+    pub string_to_sign: Option<String>,
+}
+
+/// The result of [`Verifier::verify`].
+#[derive(Debug, Clone)]
+pub enum Outcome<P> {
+    /// No `Authorization` header and no presigned parameters.
+    Anonymous,
+    /// The head checked out (see [`Authenticated::signature_verified`]).
+    Authenticated(Box<Authenticated<P>>),
+}
+
+/// The SigV4 verifier: configuration, credential store, clock and signing key cache.
+pub struct Verifier<S, C = SystemClock> {
+    config: Config,
+    store: S,
+    clock: C,
+    cache: SigningKeyCache,
+}
+
+impl<S: CredentialStore> Verifier<S, SystemClock> {
+    /// A verifier on the system clock.
+    pub fn new(config: Config, store: S) -> Self {
+        Self::with_clock(config, store, SystemClock)
+    }
+}
+
+struct Signed<'a> {
+    credential: CredentialScope<'a>,
+    signed_headers: &'a str,
+    signature: [u8; 32],
+    amz_date: &'a str,
+    expires: Option<u32>,
+    token: Option<String>,
+}
+
+impl<S: CredentialStore, C: Clock> Verifier<S, C> {
+    /// A verifier on the given clock.
+    pub fn with_clock(config: Config, store: S, clock: C) -> Self {
+        let cache = SigningKeyCache::new(config.key_cache_capacity);
+        Self {
+            config,
+            store,
+            clock,
+            cache,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The credential store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The body verifier of an authenticated request (bounded by [`Config::max_chunk_size`]).
+    pub fn body_verifier<P>(
+        &self,
+        auth: &Authenticated<P>,
+    ) -> Result<super::payload::BodyVerifier, AuthError> {
+        super::payload::BodyVerifier::new(auth, self.config.max_chunk_size)
+    }
+
+    /// Verifies a request head. A request with no `Authorization` header and no presigned
+    /// parameter is [`Outcome::Anonymous`] (the caller decides whether the service allows it, and
+    /// answers [`AuthError::MissingAuthenticationToken`] otherwise); anything else is either
+    /// authenticated or an error.
+    pub fn verify(&self, head: &RequestHead<'_>) -> Result<Outcome<S::Principal>, AuthError> {
+        self.verify_inner(head, None)
+    }
+
+    /// [`Verifier::verify`], also returning the canonical request and string to sign the verifier
+    /// computed (S3 puts them in its `SignatureDoesNotMatch` answer; handy for debugging clients).
+    /// They are `None` when verification stopped before they were built, or (canonical request
+    /// only) lack the payload line in [`PayloadMode::Deferred`].
+    pub fn verify_explained(
+        &self,
+        head: &RequestHead<'_>,
+    ) -> (Result<Outcome<S::Principal>, AuthError>, Explanation) {
+        let mut e = Explanation::default();
+        let r = self.verify_inner(head, Some(&mut e));
+        (r, e)
+    }
+
+    fn verify_inner(
+        &self,
+        head: &RequestHead<'_>,
+        explain: Option<&mut Explanation>,
+    ) -> Result<Outcome<S::Principal>, AuthError> {
+        let auth_header = head.header("authorization");
+        let params = parse_query(head.query);
+        let presigned = presigned_from_params(&params);
+        let presigned_owned;
+        let signed = match (auth_header, presigned) {
+            (None, Ok(None)) => return Ok(Outcome::Anonymous),
+            (Some(_), Ok(Some(_))) => return Err(AuthError::AmbiguousAuthentication),
+            (None, Err(e)) => return Err(e),
+            (Some(h), _) => {
+                let h = std::str::from_utf8(h).map_err(|_| {
+                    AuthError::AuthorizationHeaderMalformed("the header is not valid UTF-8.".into())
+                })?;
+                let p = parse_authorization_header(h)?;
+                let amz_date = head
+                    .header_str("x-amz-date")
+                    .ok_or(AuthError::MissingDate)?;
+                let token = head.header_str("x-amz-security-token").map(str::to_owned);
+                Signed {
+                    credential: p.credential,
+                    signed_headers: p.signed_headers,
+                    signature: p.signature,
+                    amz_date,
+                    expires: None,
+                    token,
+                }
+            }
+            (None, Ok(Some(q))) => {
+                presigned_owned = q;
+                let q = &presigned_owned;
+                let credential = parse_credential(&q.credential).ok_or_else(|| {
+                    AuthError::AuthorizationQueryParametersError(
+                        "X-Amz-Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".".into(),
+                    )
+                })?;
+                Signed {
+                    credential,
+                    signed_headers: &q.signed_headers,
+                    signature: q.signature,
+                    amz_date: &q.date,
+                    expires: Some(q.expires),
+                    token: q.security_token.clone(),
+                }
+            }
+        };
+        self.verify_signed(head, &params, signed, explain)
+    }
+
+    fn verify_signed(
+        &self,
+        head: &RequestHead<'_>,
+        params: &[super::canonical::QueryParam<'_>],
+        s: Signed<'_>,
+        explain: Option<&mut Explanation>,
+    ) -> Result<Outcome<S::Principal>, AuthError> {
+        let query_form = s.expires.is_some();
+        let malformed = |d: String| {
+            if query_form {
+                AuthError::AuthorizationQueryParametersError(d)
+            } else {
+                AuthError::AuthorizationHeaderMalformed(d)
+            }
+        };
+        let c = &s.credential;
+        if c.terminator != TERMINATOR {
+            return Err(malformed(format!(
+                "incorrect terminal '{}'. This endpoint uses 'aws4_request'.",
+                c.terminator
+            )));
+        }
+        let rules = self.config.service(c.service).ok_or_else(|| {
+            malformed(format!(
+                "incorrect service '{}'. This endpoint does not serve it.",
+                c.service
+            ))
+        })?;
+        if c.region != self.config.region {
+            return Err(malformed(format!(
+                "the region '{}' is wrong; expecting '{}'",
+                c.region, self.config.region
+            )));
+        }
+        let request_time = parse_amz_date(s.amz_date).ok_or_else(|| {
+            if query_form {
+                AuthError::AuthorizationQueryParametersError(
+                    "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"".into(),
+                )
+            } else {
+                AuthError::MissingDate
+            }
+        })?;
+        if !s.amz_date.starts_with(c.date) || c.date.len() != 8 {
+            return Err(malformed(
+                "Invalid credential date. Date is not the same as X-Amz-Date.".into(),
+            ));
+        }
+        let now = self.clock.now_unix();
+        let age = now.saturating_sub(request_time);
+        match s.expires {
+            None if age.abs() > self.config.max_skew_secs => {
+                return Err(AuthError::RequestTimeTooSkewed)
+            }
+            Some(_) if -age > self.config.max_skew_secs => {
+                return Err(AuthError::RequestNotYetValid)
+            }
+            Some(exp) if age > i64::from(exp) => return Err(AuthError::RequestExpired),
+            _ => {}
+        }
+        let cred = self
+            .store
+            .lookup(c.access_key_id)
+            .ok_or(AuthError::InvalidAccessKeyId)?;
+        if cred.status == KeyStatus::Inactive {
+            return Err(AuthError::InactiveAccessKey);
+        }
+
+        // Signed headers: host must be among them.
+        let signed: Vec<String> = s
+            .signed_headers
+            .split(';')
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        if signed.iter().any(|h| h.is_empty()) {
+            return Err(malformed(
+                "SignedHeaders contains an empty header name.".into(),
+            ));
+        }
+        if !signed.iter().any(|h| h == "host") {
+            return Err(malformed("'Host' must be a signed header.".into()));
+        }
+
+        // Payload mode and the canonical request's payload line.
+        let content_sha = head.header_str("x-amz-content-sha256");
+        let (payload, payload_line): (PayloadMode, Option<&str>) = match content_sha {
+            Some("UNSIGNED-PAYLOAD") => (PayloadMode::Unsigned, content_sha),
+            Some("STREAMING-AWS4-HMAC-SHA256-PAYLOAD") => {
+                (PayloadMode::StreamingSigned, content_sha)
+            }
+            Some("STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER") => {
+                (PayloadMode::StreamingSignedTrailer, content_sha)
+            }
+            Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER") => {
+                (PayloadMode::StreamingUnsignedTrailer, content_sha)
+            }
+            Some(v) => {
+                let h = unhex32(v.as_bytes()).ok_or(AuthError::InvalidContentSha256)?;
+                (PayloadMode::Sha256(h), content_sha)
+            }
+            None if rules.s3_payload_rules && query_form => {
+                (PayloadMode::Unsigned, Some("UNSIGNED-PAYLOAD"))
+            }
+            None if rules.s3_payload_rules => return Err(AuthError::MissingContentSha256),
+            None if head.body_empty => (PayloadMode::Sha256(empty_sha256()), Some(EMPTY_SHA256)),
+            None => (PayloadMode::Deferred, None),
+        };
+        if query_form
+            && matches!(
+                payload,
+                PayloadMode::StreamingSigned | PayloadMode::StreamingSignedTrailer
+            )
+        {
+            return Err(AuthError::InvalidContentSha256);
+        }
+        let BodyHeaders {
+            decoded_content_length,
+            trailer_checksums,
+            checksum_header,
+        } = body_headers(head)?;
+        if decoded_content_length.is_none()
+            && matches!(
+                payload,
+                PayloadMode::StreamingSigned | PayloadMode::StreamingSignedTrailer
+            )
+        {
+            return Err(AuthError::MissingDecodedContentLength);
+        }
+
+        // Canonical request.
+        let mut cr: Vec<u8> = Vec::with_capacity(512);
+        cr.extend_from_slice(head.method.as_bytes());
+        cr.push(b'\n');
+        canonical_path(&mut cr, head.path, rules.path_mode);
+        cr.push(b'\n');
+        let omit_token = rules.omit_session_token_from_query;
+        canonical_query(&mut cr, params, |n| {
+            n == b"X-Amz-Signature" || (omit_token && query_form && n == b"X-Amz-Security-Token")
+        });
+        cr.push(b'\n');
+        for name in &signed {
+            cr.extend_from_slice(name.as_bytes());
+            cr.push(b':');
+            for (i, v) in head.values(name).enumerate() {
+                if i > 0 {
+                    cr.push(b',');
+                }
+                canonical_header_value(&mut cr, v);
+            }
+            cr.push(b'\n');
+        }
+        cr.push(b'\n');
+        cr.extend_from_slice(s.signed_headers.as_bytes());
+        cr.push(b'\n');
+
+        let scope = c.scope_string();
+        let (key, mut mac) =
+            self.cache
+                .get_keyed(c.access_key_id, &cred.secret, c.date, c.region, c.service);
+        let signature_verified = match payload_line {
+            Some(line) => {
+                cr.extend_from_slice(line.as_bytes());
+                let sts = string_to_sign(s.amz_date, &scope, &cr);
+                hmac::Mac::update(&mut mac, sts.as_bytes());
+                let sig: [u8; 32] = hmac::Mac::finalize(mac).into_bytes().into();
+                if let Some(e) = explain {
+                    e.canonical_request = Some(String::from_utf8_lossy(&cr).into_owned());
+                    e.string_to_sign = Some(sts);
+                }
+                if !bool::from(sig.ct_eq(&s.signature)) {
+                    return Err(AuthError::SignatureDoesNotMatch);
+                }
+                true
+            }
+            None => {
+                if let Some(e) = explain {
+                    e.canonical_request = Some(String::from_utf8_lossy(&cr).into_owned());
+                }
+                false
+            }
+        };
+        match self
+            .store
+            .check_session_token(c.access_key_id, &cred.principal, s.token.as_deref())
+        {
+            TokenCheck::Valid => {}
+            TokenCheck::Invalid => return Err(AuthError::InvalidToken),
+            TokenCheck::Expired => return Err(AuthError::ExpiredToken),
+        }
+        Ok(Outcome::Authenticated(Box::new(Authenticated {
+            access_key_id: c.access_key_id.to_owned(),
+            principal: cred.principal,
+            signed_headers: signed,
+            scope: Scope {
+                date: c.date.to_owned(),
+                region: c.region.to_owned(),
+                service: c.service.to_owned(),
+            },
+            payload,
+            auth_type: if query_form {
+                AuthType::Query
+            } else {
+                AuthType::Header
+            },
+            signature_version: ALGORITHM,
+            session_token_present: s.token.is_some(),
+            request_time,
+            signature_age_secs: age,
+            expires_secs: s.expires,
+            signature_verified,
+            decoded_content_length,
+            trailer_checksums,
+            checksum_header,
+            body_signing: BodySigning {
+                key,
+                amz_date: s.amz_date.to_owned(),
+                scope,
+                seed_signature: s.signature,
+                canonical_prefix: if signature_verified { Vec::new() } else { cr },
+            },
+        })))
+    }
+}
+
+/// What the body-related headers announce.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BodyHeaders {
+    /// `x-amz-decoded-content-length`.
+    pub decoded_content_length: Option<u64>,
+    /// The checksums named by `x-amz-trailer`.
+    pub trailer_checksums: Vec<ChecksumAlgorithm>,
+    /// An `x-amz-checksum-*` header (algorithm, base64 value).
+    pub checksum_header: Option<(ChecksumAlgorithm, String)>,
+}
+
+/// Reads `x-amz-decoded-content-length`, `x-amz-trailer` and `x-amz-checksum-*`.
+pub fn body_headers(head: &RequestHead<'_>) -> Result<BodyHeaders, AuthError> {
+    let decoded_content_length = match head.header_str("x-amz-decoded-content-length") {
+        Some(v) => Some(
+            v.parse::<u64>()
+                .map_err(|_| AuthError::MissingDecodedContentLength)?,
+        ),
+        None => None,
+    };
+    let trailer_checksums = match head.header_str("x-amz-trailer") {
+        Some(t) if !t.is_empty() => t
+            .split(',')
+            .map(|n| {
+                ChecksumAlgorithm::from_header_name(n.trim_matches([' ', '\t']))
+                    .ok_or(AuthError::UnsupportedTrailer)
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => Vec::new(),
+    };
+    let mut checksum_header = None;
+    for (n, v) in &head.headers {
+        if let Some(a) = ChecksumAlgorithm::from_header_name(n) {
+            if checksum_header.is_some() {
+                return Err(AuthError::InvalidChecksum);
+            }
+            let v = std::str::from_utf8(v).map_err(|_| AuthError::InvalidChecksum)?;
+            checksum_header = Some((a, v.trim_matches([' ', '\t']).to_owned()));
+        }
+    }
+    Ok(BodyHeaders {
+        decoded_content_length,
+        trailer_checksums,
+        checksum_header,
+    })
+}
+
+fn empty_sha256() -> [u8; 32] {
+    // EMPTY_SHA256 is a valid 64-digit hex constant.
+    unhex32(EMPTY_SHA256.as_bytes()).unwrap_or_default()
+}
+
+/// The canonical request as bytes, hashed into the string to sign and signed with `key`.
+pub fn compute_signature(
+    key: &[u8; 32],
+    amz_date: &str,
+    scope: &str,
+    canonical_request: &[u8],
+) -> [u8; 32] {
+    let sts = string_to_sign(amz_date, scope, canonical_request);
+    hmac_sha256(key, sts.as_bytes())
+}
+
+/// The string to sign of a canonical request.
+pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> String {
+    let h = Sha256::digest(canonical_request);
+    let mut s = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 68);
+    s.push_str(ALGORITHM);
+    s.push('\n');
+    s.push_str(amz_date);
+    s.push('\n');
+    s.push_str(scope);
+    s.push('\n');
+    push_hex32(&mut s, &h.into());
+    s
+}

@@ -1,0 +1,211 @@
+//! The files of an account folder, in the shapes AWS prints them.
+//!
+//! `iam.json` is what `aws iam get-account-authorization-details` prints; fields iamgate does not
+//! use are accepted and ignored, so that a real export drops in unchanged.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `iam.json`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IamExport {
+    /// Users.
+    #[serde(default)]
+    pub user_detail_list: Vec<UserDetail>,
+    /// Groups.
+    #[serde(default)]
+    pub group_detail_list: Vec<GroupDetail>,
+    /// Roles.
+    #[serde(default)]
+    pub role_detail_list: Vec<RoleDetail>,
+    /// Managed policies with their versions.
+    #[serde(default)]
+    pub policies: Vec<ManagedPolicyDetail>,
+}
+
+/// A user.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UserDetail {
+    /// The user's name.
+    pub user_name: String,
+    /// The user's unique id (`AIDA...`).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The user's ARN.
+    pub arn: String,
+    /// Inline policies.
+    #[serde(default)]
+    pub user_policy_list: Vec<InlinePolicy>,
+    /// Names of the groups the user is in.
+    #[serde(default)]
+    pub group_list: Vec<String>,
+    /// Attached managed policies.
+    #[serde(default)]
+    pub attached_managed_policies: Vec<AttachedPolicy>,
+    /// The permissions boundary.
+    #[serde(default)]
+    pub permissions_boundary: Option<Boundary>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// A group.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GroupDetail {
+    /// The group's name.
+    pub group_name: String,
+    /// The group's ARN.
+    pub arn: String,
+    /// Inline policies.
+    #[serde(default)]
+    pub group_policy_list: Vec<InlinePolicy>,
+    /// Attached managed policies.
+    #[serde(default)]
+    pub attached_managed_policies: Vec<AttachedPolicy>,
+}
+
+/// A role.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RoleDetail {
+    /// The role's name.
+    pub role_name: String,
+    /// The role's unique id (`AROA...`).
+    #[serde(default)]
+    pub role_id: Option<String>,
+    /// The role's ARN.
+    pub arn: String,
+    /// The trust policy: who may assume the role.
+    pub assume_role_policy_document: Value,
+    /// Inline policies.
+    #[serde(default)]
+    pub role_policy_list: Vec<InlinePolicy>,
+    /// Attached managed policies.
+    #[serde(default)]
+    pub attached_managed_policies: Vec<AttachedPolicy>,
+    /// The permissions boundary.
+    #[serde(default)]
+    pub permissions_boundary: Option<Boundary>,
+    /// The longest session, in seconds.
+    #[serde(default)]
+    pub max_session_duration: Option<u32>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// A managed policy and its versions.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ManagedPolicyDetail {
+    /// The policy's ARN.
+    pub arn: String,
+    /// Which version is in force.
+    pub default_version_id: Option<String>,
+    /// The versions.
+    #[serde(default)]
+    pub policy_version_list: Vec<PolicyVersion>,
+}
+
+/// One version of a managed policy.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PolicyVersion {
+    /// The document: a JSON object or a URL-encoded JSON string.
+    pub document: Value,
+    /// `v1`, `v2`, ...
+    pub version_id: String,
+    /// Whether this is the version in force.
+    #[serde(default)]
+    pub is_default_version: bool,
+}
+
+/// An inline policy.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InlinePolicy {
+    /// The policy's name.
+    pub policy_name: String,
+    /// The document: a JSON object or a URL-encoded JSON string.
+    pub policy_document: Value,
+}
+
+/// A managed policy attached to a principal or group.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AttachedPolicy {
+    /// The policy's ARN.
+    pub policy_arn: String,
+}
+
+/// A permissions boundary.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Boundary {
+    /// The managed policy used as the boundary.
+    pub permissions_boundary_arn: String,
+}
+
+/// A tag.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+}
+
+/// One entry of `credentials.json`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct CredentialEntry {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// The user the key belongs to.
+    #[serde(default)]
+    pub user_name: Option<String>,
+    /// `true` for the account's root user.
+    #[serde(default)]
+    pub root: bool,
+    /// `Active` or `Inactive`.
+    #[serde(default = "active")]
+    pub status: String,
+}
+
+fn active() -> String {
+    "Active".into()
+}
+
+impl fmt::Debug for CredentialEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print a secret.
+        f.debug_struct("CredentialEntry")
+            .field("access_key_id", &self.access_key_id)
+            .field("user_name", &self.user_name)
+            .field("root", &self.root)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One entry of `resources.json`, keyed by the resource's ARN.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ResourceEntry {
+    /// The resource-based policy.
+    #[serde(default)]
+    pub policy: Option<Value>,
+    /// The resource's tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}

@@ -1,0 +1,612 @@
+//! Loading a policy store folder into a [`Snapshot`], reporting every problem with its file,
+//! line and column.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::files::{AttachedPolicy, CredentialEntry, IamExport, InlinePolicy, ResourceEntry, Tag};
+use super::position::{locate, Step};
+use super::snapshot::{AccessKey, Identity, KeyOwner, Resource, Snapshot, Summary};
+use crate::policy::{is_account_id, Policy, PolicyError, PolicyKind, PolicySet, Principal};
+
+/// A problem in the store: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct LoadError {
+    /// The file (or folder).
+    pub file: PathBuf,
+    /// Line and column, from 1.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, column)) = self.position {
+            write!(f, ":{line}:{column}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in one load.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+impl fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One file's text, kept to turn paths into positions.
+struct Source {
+    file: PathBuf,
+    text: String,
+}
+
+impl Source {
+    fn error(&self, path: &[Step], message: impl Into<String>) -> LoadError {
+        LoadError {
+            file: self.file.clone(),
+            position: Some(locate(&self.text, path)),
+            message: message.into(),
+        }
+    }
+
+    /// A policy problem, placed at the statement and element it names.
+    fn policy_error(&self, doc_path: &[Step], e: &PolicyError) -> LoadError {
+        let mut path = doc_path.to_vec();
+        let position = match e.position {
+            // A syntax error inside a URL-encoded document: the document's own position.
+            Some(_) => locate(&self.text, &path),
+            None => {
+                if let Some(i) = e.statement_index {
+                    path.extend([Step::key("Statement"), Step::Index(i as usize)]);
+                }
+                if let Some(element) = &e.element {
+                    path.push(Step::key(element));
+                }
+                locate(&self.text, &path)
+            }
+        };
+        LoadError {
+            file: self.file.clone(),
+            position: Some(position),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Loads the store in `dir`: one folder per account (its 12-digit id) holding `iam.json`,
+/// `credentials.json` and `resources.json`, each optional. Entries whose names start with `.`
+/// are skipped (Kubernetes' `..data`), symbolic links are followed.
+pub fn load(dir: &Path) -> Result<Snapshot, LoadErrors> {
+    let mut loader = Loader::default();
+    loader.load(dir);
+    if loader.errors.is_empty() {
+        Ok(loader.finish())
+    } else {
+        Err(LoadErrors(loader.errors))
+    }
+}
+
+#[derive(Default)]
+struct Loader {
+    errors: Vec<LoadError>,
+    accounts: Vec<String>,
+    /// Managed policies of every account by ARN: AWS managed policies appear in each export.
+    managed: HashMap<String, Arc<Policy>>,
+    iam: Vec<(String, Source, IamExport)>,
+    snapshot: Snapshot,
+    statements: usize,
+    documents: usize,
+}
+
+impl Loader {
+    fn load(&mut self, dir: &Path) {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                self.errors.push(LoadError {
+                    file: dir.to_owned(),
+                    position: None,
+                    message: format!("cannot read the policy store: {e}"),
+                });
+                return;
+            }
+        };
+        let mut folders = BTreeMap::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            if !path.is_dir() {
+                continue;
+            }
+            if !is_account_id(&name) {
+                self.errors.push(LoadError {
+                    file: path,
+                    position: None,
+                    message: "an account folder must be named by its 12-digit account id".into(),
+                });
+                continue;
+            }
+            folders.insert(name, path);
+        }
+        for (account, path) in &folders {
+            if let Some((source, export)) = self.read::<IamExport>(&path.join("iam.json")) {
+                self.collect_managed(&source, &export);
+                self.iam.push((account.clone(), source, export));
+            }
+        }
+        let iam = std::mem::take(&mut self.iam);
+        for (account, source, export) in &iam {
+            self.compile_account(account, source, export);
+        }
+        for (account, path) in &folders {
+            self.accounts.push(account.clone());
+            if let Some((source, entries)) =
+                self.read::<Vec<CredentialEntry>>(&path.join("credentials.json"))
+            {
+                self.compile_credentials(account, &source, entries);
+            }
+            if let Some((source, entries)) =
+                self.read::<BTreeMap<String, ResourceEntry>>(&path.join("resources.json"))
+            {
+                self.compile_resources(account, &source, entries);
+            }
+        }
+    }
+
+    /// Reads and deserialises a file; `None` when it is absent or broken (recorded).
+    fn read<T: DeserializeOwned>(&mut self, file: &Path) -> Option<(Source, T)> {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                self.errors.push(LoadError {
+                    file: file.to_owned(),
+                    position: None,
+                    message: format!("cannot read: {e}"),
+                });
+                return None;
+            }
+        };
+        match serde_json::from_str::<T>(&text) {
+            Ok(value) => Some((
+                Source {
+                    file: file.to_owned(),
+                    text,
+                },
+                value,
+            )),
+            Err(e) => {
+                self.errors.push(LoadError {
+                    file: file.to_owned(),
+                    position: Some((e.line(), e.column())),
+                    message: e.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    fn compile(
+        &mut self,
+        source: &Source,
+        path: &[Step],
+        name: &str,
+        kind: PolicyKind,
+        document: &Value,
+    ) -> Option<Arc<Policy>> {
+        let result = match document {
+            Value::String(text) => Policy::parse(name, kind, text),
+            other => Policy::from_value(name, kind, other),
+        };
+        match result {
+            Ok(policy) => {
+                self.documents += 1;
+                self.statements += policy.statement_count();
+                Some(Arc::new(policy))
+            }
+            Err(e) => {
+                self.errors.push(source.policy_error(path, &e));
+                None
+            }
+        }
+    }
+
+    fn collect_managed(&mut self, source: &Source, export: &IamExport) {
+        for (i, detail) in export.policies.iter().enumerate() {
+            let path = [Step::key("Policies"), Step::Index(i)];
+            let default = detail
+                .policy_version_list
+                .iter()
+                .enumerate()
+                .find(|(_, v)| {
+                    v.is_default_version
+                        || Some(&v.version_id) == detail.default_version_id.as_ref()
+                });
+            let Some((v, version)) = default else {
+                self.errors.push(source.error(
+                    &path,
+                    format!("managed policy {} has no default version", detail.arn),
+                ));
+                continue;
+            };
+            let doc_path = [
+                Step::key("Policies"),
+                Step::Index(i),
+                Step::key("PolicyVersionList"),
+                Step::Index(v),
+                Step::key("Document"),
+            ];
+            if let Some(policy) = self.compile(
+                source,
+                &doc_path,
+                &detail.arn,
+                PolicyKind::Identity,
+                &version.document,
+            ) {
+                self.managed.insert(detail.arn.clone(), policy);
+            }
+        }
+    }
+
+    fn inline(
+        &mut self,
+        source: &Source,
+        path: &[Step],
+        list: &str,
+        owner_arn: &str,
+        policies: &[InlinePolicy],
+        out: &mut Vec<Arc<Policy>>,
+    ) {
+        for (i, p) in policies.iter().enumerate() {
+            let mut doc_path = path.to_vec();
+            doc_path.extend([Step::key(list), Step::Index(i), Step::key("PolicyDocument")]);
+            let name = format!("{owner_arn} (inline {})", p.policy_name);
+            if let Some(policy) = self.compile(
+                source,
+                &doc_path,
+                &name,
+                PolicyKind::Identity,
+                &p.policy_document,
+            ) {
+                out.push(policy);
+            }
+        }
+    }
+
+    fn attached(
+        &mut self,
+        source: &Source,
+        path: &[Step],
+        attached: &[AttachedPolicy],
+        out: &mut Vec<Arc<Policy>>,
+    ) {
+        for (i, a) in attached.iter().enumerate() {
+            match self.managed.get(&a.policy_arn) {
+                Some(policy) => out.push(policy.clone()),
+                None => {
+                    let mut at = path.to_vec();
+                    at.extend([Step::key("AttachedManagedPolicies"), Step::Index(i)]);
+                    self.errors.push(source.error(
+                        &at,
+                        format!(
+                            "attached policy {} is not among the exported Policies",
+                            a.policy_arn
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn boundary(&mut self, source: &Source, path: &[Step], arn: Option<&str>) -> Option<PolicySet> {
+        let arn = arn?;
+        match self.managed.get(arn) {
+            Some(policy) => Some(PolicySet::new(vec![policy.clone()])),
+            None => {
+                let mut at = path.to_vec();
+                at.push(Step::key("PermissionsBoundary"));
+                self.errors.push(source.error(
+                    &at,
+                    format!("permissions boundary {arn} is not among the exported Policies"),
+                ));
+                None
+            }
+        }
+    }
+
+    fn principal(
+        &mut self,
+        source: &Source,
+        path: &[Step],
+        arn: &str,
+        account: &str,
+    ) -> Option<Principal> {
+        let mut at = path.to_vec();
+        at.push(Step::key("Arn"));
+        match Principal::from_arn(arn) {
+            Ok(p) if p.account() == Some(account) => Some(p),
+            Ok(_) => {
+                self.errors.push(source.error(
+                    &at,
+                    format!("{arn} does not belong to account {account}, whose folder this is"),
+                ));
+                None
+            }
+            Err(e) => {
+                self.errors.push(source.error(&at, e.to_string()));
+                None
+            }
+        }
+    }
+
+    fn compile_account(&mut self, account: &str, source: &Source, export: &IamExport) {
+        let mut groups: HashMap<&str, Vec<Arc<Policy>>> = HashMap::new();
+        for (i, g) in export.group_detail_list.iter().enumerate() {
+            let path = [Step::key("GroupDetailList"), Step::Index(i)];
+            let mut policies = Vec::new();
+            self.inline(
+                source,
+                &path,
+                "GroupPolicyList",
+                &g.arn,
+                &g.group_policy_list,
+                &mut policies,
+            );
+            self.attached(source, &path, &g.attached_managed_policies, &mut policies);
+            self.snapshot
+                .groups
+                .insert(g.arn.clone(), PolicySet::new(policies.clone()));
+            groups.insert(g.group_name.as_str(), policies);
+        }
+        for (i, u) in export.user_detail_list.iter().enumerate() {
+            let path = [Step::key("UserDetailList"), Step::Index(i)];
+            let Some(principal) = self.principal(source, &path, &u.arn, account) else {
+                continue;
+            };
+            let mut policies = Vec::new();
+            self.inline(
+                source,
+                &path,
+                "UserPolicyList",
+                &u.arn,
+                &u.user_policy_list,
+                &mut policies,
+            );
+            self.attached(source, &path, &u.attached_managed_policies, &mut policies);
+            for (g, group) in u.group_list.iter().enumerate() {
+                match groups.get(group.as_str()) {
+                    Some(ps) => policies.extend(ps.iter().cloned()),
+                    None => {
+                        let at = [
+                            Step::key("UserDetailList"),
+                            Step::Index(i),
+                            Step::key("GroupList"),
+                            Step::Index(g),
+                        ];
+                        self.errors.push(
+                            source.error(&at, format!("group '{group}' is not in GroupDetailList")),
+                        );
+                    }
+                }
+            }
+            let boundary = self.boundary(
+                source,
+                &path,
+                u.permissions_boundary
+                    .as_ref()
+                    .map(|b| b.permissions_boundary_arn.as_str()),
+            );
+            self.add_identity(Identity {
+                principal,
+                id: u.user_id.clone().unwrap_or_else(|| u.user_name.clone()),
+                policies: PolicySet::new(policies),
+                boundary,
+                tags: tags(&u.tags),
+                trust: None,
+                max_session_duration: None,
+            });
+        }
+        for (i, r) in export.role_detail_list.iter().enumerate() {
+            let path = [Step::key("RoleDetailList"), Step::Index(i)];
+            let Some(principal) = self.principal(source, &path, &r.arn, account) else {
+                continue;
+            };
+            let mut trust_path = path.to_vec();
+            trust_path.push(Step::key("AssumeRolePolicyDocument"));
+            let trust = self.compile(
+                source,
+                &trust_path,
+                &format!("{} (trust policy)", r.arn),
+                PolicyKind::Trust,
+                &r.assume_role_policy_document,
+            );
+            let mut policies = Vec::new();
+            self.inline(
+                source,
+                &path,
+                "RolePolicyList",
+                &r.arn,
+                &r.role_policy_list,
+                &mut policies,
+            );
+            self.attached(source, &path, &r.attached_managed_policies, &mut policies);
+            let boundary = self.boundary(
+                source,
+                &path,
+                r.permissions_boundary
+                    .as_ref()
+                    .map(|b| b.permissions_boundary_arn.as_str()),
+            );
+            self.add_identity(Identity {
+                principal,
+                id: r.role_id.clone().unwrap_or_else(|| r.role_name.clone()),
+                policies: PolicySet::new(policies),
+                boundary,
+                tags: tags(&r.tags),
+                trust: trust.map(|t| PolicySet::new(vec![t])),
+                max_session_duration: r.max_session_duration,
+            });
+        }
+    }
+
+    fn add_identity(&mut self, identity: Identity) {
+        self.snapshot
+            .identities
+            .insert(identity.principal.arn().to_owned(), Arc::new(identity));
+    }
+
+    fn compile_credentials(
+        &mut self,
+        account: &str,
+        source: &Source,
+        entries: Vec<CredentialEntry>,
+    ) {
+        for (i, entry) in entries.into_iter().enumerate() {
+            let at = [Step::Index(i)];
+            let active = match entry.status.as_str() {
+                "Active" => true,
+                "Inactive" => false,
+                other => {
+                    self.errors.push(source.error(
+                        &[Step::Index(i), Step::key("Status")],
+                        format!("Status must be Active or Inactive, not '{other}'"),
+                    ));
+                    continue;
+                }
+            };
+            let owner = match (&entry.user_name, entry.root) {
+                (None, true) => KeyOwner::Root,
+                (Some(user), false) => {
+                    let arn = self
+                        .snapshot
+                        .identities
+                        .values()
+                        .find(|id| {
+                            id.principal.account() == Some(account)
+                                && id.principal.kind() == crate::policy::PrincipalKind::User
+                                && id.principal.name() == Some(user.as_str())
+                        })
+                        .map(|id| Arc::<str>::from(id.principal.arn()));
+                    match arn {
+                        Some(arn) => KeyOwner::User(arn),
+                        None => {
+                            self.errors.push(source.error(
+                                &[Step::Index(i), Step::key("UserName")],
+                                format!("user '{user}' is not in this account's iam.json"),
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    self.errors.push(source.error(
+                        &at,
+                        "a key belongs either to a UserName or to the Root user (\"Root\": true)",
+                    ));
+                    continue;
+                }
+            };
+            if entry.access_key_id.is_empty() || entry.secret_access_key.is_empty() {
+                self.errors
+                    .push(source.error(&at, "AccessKeyId and SecretAccessKey must not be empty"));
+                continue;
+            }
+            if self.snapshot.keys.contains_key(&entry.access_key_id) {
+                self.errors.push(source.error(
+                    &at,
+                    format!("access key {} is defined twice", entry.access_key_id),
+                ));
+                continue;
+            }
+            self.snapshot.keys.insert(
+                entry.access_key_id.clone(),
+                AccessKey::new(
+                    entry.access_key_id,
+                    entry.secret_access_key,
+                    active,
+                    account.to_owned(),
+                    owner,
+                ),
+            );
+        }
+    }
+
+    fn compile_resources(
+        &mut self,
+        account: &str,
+        source: &Source,
+        entries: BTreeMap<String, ResourceEntry>,
+    ) {
+        for (arn, entry) in entries {
+            let path = [Step::key(&arn)];
+            if !arn.starts_with("arn:") || arn.splitn(6, ':').count() != 6 {
+                self.errors
+                    .push(source.error(&path, format!("'{arn}' is not a resource ARN")));
+                continue;
+            }
+            if self.snapshot.resources.contains_key(&arn) {
+                self.errors.push(
+                    source.error(&path, format!("{arn} is declared by more than one account")),
+                );
+                continue;
+            }
+            let policy = match &entry.policy {
+                None => None,
+                Some(doc) => {
+                    let doc_path = [Step::key(&arn), Step::key("Policy")];
+                    match self.compile(source, &doc_path, &arn, PolicyKind::Resource, doc) {
+                        Some(p) => Some(PolicySet::new(vec![p])),
+                        None => continue,
+                    }
+                }
+            };
+            self.snapshot.resources.insert(
+                arn,
+                Resource {
+                    owner: account.to_owned(),
+                    policy,
+                    tags: entry.tags.into_iter().collect(),
+                },
+            );
+        }
+    }
+
+    fn finish(mut self) -> Snapshot {
+        self.snapshot.accounts = std::mem::take(&mut self.accounts);
+        self.snapshot.summary = Summary {
+            accounts: self.snapshot.accounts.len(),
+            principals: self.snapshot.identities.len(),
+            policies: self.documents,
+            statements: self.statements,
+            keys: self.snapshot.keys.len(),
+            resources: self.snapshot.resources.len(),
+        };
+        self.snapshot
+    }
+}
+
+fn tags(tags: &[Tag]) -> Vec<(String, String)> {
+    tags.iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
+}

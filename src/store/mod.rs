@@ -1,0 +1,19 @@
+//! The policy store: a folder of accounts, compiled into an immutable [`Snapshot`].
+//!
+//! ```text
+//! policies/
+//!   <account-id>/        12 digits; one folder per account
+//!     iam.json           what `aws iam get-account-authorization-details` prints
+//!     credentials.json   [{"AccessKeyId", "SecretAccessKey", "UserName" | "Root": true, "Status"}]
+//!     resources.json     {"<resource ARN>": {"Policy": {...}, "Tags": {"k": "v"}}}
+//! ```
+
+mod files;
+mod load;
+pub mod position;
+mod snapshot;
+mod watch;
+
+pub use load::{load, LoadError, LoadErrors};
+pub use snapshot::{AccessKey, Identity, KeyOwner, Resource, Snapshot, Summary};
+pub use watch::{LiveStore, ReloadStats, WatchGuard, DEBOUNCE};

@@ -1,0 +1,199 @@
+//! The snapshot: every identity, key, policy and resource of the store, compiled and immutable.
+//! A request reads the snapshot it started with from beginning to end.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use crate::policy::{Context, PolicySet, Principal, PrincipalKind};
+
+/// A user or a role of the store, with its policies compiled together.
+#[derive(Debug)]
+pub struct Identity {
+    /// The principal: the user, or the role itself.
+    pub principal: Principal,
+    /// The unique id (`AIDA...`, `AROA...`).
+    pub id: String,
+    /// Every identity-based policy that applies: inline, attached, and the groups'.
+    pub policies: PolicySet,
+    /// The permissions boundary.
+    pub boundary: Option<PolicySet>,
+    /// Tags, which requests see as `aws:PrincipalTag/*`.
+    pub tags: Vec<(String, String)>,
+    /// For a role: its trust policy.
+    pub trust: Option<PolicySet>,
+    /// For a role: the longest session, in seconds.
+    pub max_session_duration: Option<u32>,
+}
+
+impl Identity {
+    /// The condition keys that describe this principal: `aws:username`, `aws:userid`,
+    /// `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType` and `aws:PrincipalTag/*`.
+    pub fn context(&self) -> Context {
+        let mut context = Context::new();
+        let p = &self.principal;
+        context.insert("aws:PrincipalArn", p.arn());
+        if let Some(account) = p.account() {
+            context.insert("aws:PrincipalAccount", account);
+        }
+        context.insert("aws:PrincipalType", p.kind().as_str());
+        if p.kind() == PrincipalKind::User {
+            if let Some(name) = p.name() {
+                context.insert("aws:username", name);
+            }
+        }
+        context.insert("aws:userid", self.id.as_str());
+        for (k, v) in &self.tags {
+            context.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+        }
+        context
+    }
+}
+
+/// Whom an access key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOwner {
+    /// A user of the store.
+    User(Arc<str>),
+    /// The account's root user.
+    Root,
+}
+
+/// A long-term access key.
+pub struct AccessKey {
+    /// The access key id.
+    pub id: String,
+    secret: String,
+    signing: crate::sigv4::SecretKey,
+    /// Whether the key may sign requests.
+    pub active: bool,
+    /// The account of the key.
+    pub account: String,
+    /// Its owner.
+    pub owner: KeyOwner,
+}
+
+impl AccessKey {
+    pub(crate) fn new(
+        id: String,
+        secret: String,
+        active: bool,
+        account: String,
+        owner: KeyOwner,
+    ) -> AccessKey {
+        let signing = crate::sigv4::SecretKey::new(secret.as_bytes());
+        AccessKey {
+            id,
+            secret,
+            signing,
+            active,
+            account,
+            owner,
+        }
+    }
+
+    /// The secret access key. Never log it.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// The secret, prepared for the SigV4 verifier (its fingerprint keys the signing key cache).
+    pub fn signing_secret(&self) -> &crate::sigv4::SecretKey {
+        &self.signing
+    }
+}
+
+impl fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("active", &self.active)
+            .field("account", &self.account)
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A resource with a policy or tags.
+#[derive(Debug)]
+pub struct Resource {
+    /// The account that owns it.
+    pub owner: String,
+    /// Its resource-based policy.
+    pub policy: Option<PolicySet>,
+    /// Its tags, which requests see as `aws:ResourceTag/*`.
+    pub tags: Vec<(String, String)>,
+}
+
+/// What a snapshot holds, for the start-up summary and `validate`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Accounts.
+    pub accounts: usize,
+    /// Users and roles.
+    pub principals: usize,
+    /// Distinct policy documents compiled.
+    pub policies: usize,
+    /// Statements in them.
+    pub statements: usize,
+    /// Access keys.
+    pub keys: usize,
+    /// Resources with a policy or tags.
+    pub resources: usize,
+}
+
+/// The compiled store.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub(crate) accounts: Vec<String>,
+    pub(crate) identities: HashMap<String, Arc<Identity>>,
+    pub(crate) groups: HashMap<String, PolicySet>,
+    pub(crate) keys: HashMap<String, AccessKey>,
+    pub(crate) resources: HashMap<String, Resource>,
+    pub(crate) summary: Summary,
+}
+
+impl Snapshot {
+    /// The accounts, in order.
+    pub fn accounts(&self) -> &[String] {
+        &self.accounts
+    }
+
+    /// A user or role by ARN.
+    pub fn identity(&self, arn: &str) -> Option<&Arc<Identity>> {
+        self.identities.get(arn)
+    }
+
+    /// A group's policies, by the group's ARN.
+    pub fn group(&self, arn: &str) -> Option<&PolicySet> {
+        self.groups.get(arn)
+    }
+
+    /// An access key by id.
+    pub fn key(&self, id: &str) -> Option<&AccessKey> {
+        self.keys.get(id)
+    }
+
+    /// The resource entry that governs `arn`: its own, or for an S3 object its bucket's.
+    pub fn resource(&self, arn: &str) -> Option<&Resource> {
+        if let Some(r) = self.resources.get(arn) {
+            return Some(r);
+        }
+        let object = arn.strip_prefix("arn:aws:s3:::")?;
+        let (bucket, _key) = object.split_once('/')?;
+        self.resources.get(&format!("arn:aws:s3:::{bucket}"))
+    }
+
+    /// Counts, for the start-up summary.
+    pub fn summary(&self) -> Summary {
+        self.summary
+    }
+
+    /// Users and roles, sorted by ARN.
+    pub fn identities(&self) -> BTreeMap<&str, &Arc<Identity>> {
+        self.identities
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .collect()
+    }
+}

@@ -1,0 +1,147 @@
+//! Hot reload: a watcher turns every change in the store into a new snapshot, swapped in
+//! atomically; a change that does not load keeps the last good snapshot.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use notify::{RecursiveMode, Watcher};
+
+use super::{load, LoadErrors, Snapshot};
+
+/// How long the store must be quiet before a burst of changes is loaded, once.
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// Outcome counters of reloads, for metrics.
+#[derive(Debug, Default)]
+pub struct ReloadStats {
+    /// Reloads that produced a new snapshot.
+    pub succeeded: AtomicU64,
+    /// Reloads that failed and kept the previous snapshot.
+    pub failed: AtomicU64,
+    /// How long the last successful load took, in microseconds.
+    pub last_load_micros: AtomicU64,
+}
+
+/// The current snapshot, shared by every request. A request loads it once and keeps it.
+pub struct LiveStore {
+    dir: PathBuf,
+    current: ArcSwap<Snapshot>,
+    generation: AtomicU64,
+    /// Reload counters.
+    pub stats: ReloadStats,
+}
+
+impl LiveStore {
+    /// Loads the store in `dir`; fails when the first load fails.
+    pub fn open(dir: &Path) -> Result<Arc<LiveStore>, LoadErrors> {
+        let started = Instant::now();
+        let snapshot = load(dir)?;
+        let store = LiveStore {
+            dir: dir.to_owned(),
+            current: ArcSwap::from_pointee(snapshot),
+            generation: AtomicU64::new(1),
+            stats: ReloadStats::default(),
+        };
+        store
+            .stats
+            .last_load_micros
+            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        Ok(Arc::new(store))
+    }
+
+    /// The snapshot in force now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// How many snapshots have been swapped in, the first included.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Loads the store again; on success swaps the new snapshot in, otherwise keeps the old.
+    pub fn reload(&self) -> Result<u64, LoadErrors> {
+        let started = Instant::now();
+        match load(&self.dir) {
+            Ok(snapshot) => {
+                let summary = snapshot.summary();
+                self.current.store(Arc::new(snapshot));
+                let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+                let took = started.elapsed();
+                self.stats.succeeded.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .last_load_micros
+                    .store(took.as_micros() as u64, Ordering::Relaxed);
+                tracing::info!(
+                    generation,
+                    principals = summary.principals,
+                    statements = summary.statements,
+                    took_ms = took.as_secs_f64() * 1000.0,
+                    "policy store reloaded"
+                );
+                Ok(generation)
+            }
+            Err(errors) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                for e in &errors.0 {
+                    tracing::warn!(
+                        file = %e.file.display(),
+                        line = e.position.map(|p| p.0),
+                        column = e.position.map(|p| p.1),
+                        "policy store change not loaded, keeping generation {}: {}",
+                        self.generation(),
+                        e.message
+                    );
+                }
+                Err(errors)
+            }
+        }
+    }
+
+    /// Watches the store's folder and reloads after each burst of changes. The watcher stops
+    /// when the returned guard is dropped.
+    pub fn watch(self: &Arc<Self>) -> notify::Result<WatchGuard> {
+        let (tx, rx) = mpsc::channel::<()>();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if let Ok(event) = event {
+                    if !matches!(event.kind, notify::EventKind::Access(_)) {
+                        let _ = tx.send(());
+                    }
+                }
+            })?;
+        watcher.watch(&self.dir, RecursiveMode::Recursive)?;
+        let store = Arc::clone(self);
+        let thread = std::thread::Builder::new()
+            .name("iamgate-reload".into())
+            .spawn(move || debounce_loop(&store, &rx))
+            .map_err(|e| notify::Error::generic(&e.to_string()))?;
+        Ok(WatchGuard {
+            _watcher: watcher,
+            _thread: thread,
+        })
+    }
+}
+
+fn debounce_loop(store: &LiveStore, rx: &mpsc::Receiver<()>) {
+    while rx.recv().is_ok() {
+        loop {
+            match rx.recv_timeout(DEBOUNCE) {
+                Ok(()) => continue,
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        let _ = store.reload();
+    }
+}
+
+/// Keeps a store's watcher running.
+pub struct WatchGuard {
+    _watcher: notify::RecommendedWatcher,
+    _thread: std::thread::JoinHandle<()>,
+}

@@ -1,0 +1,268 @@
+//! XML: a tiny writer with proper escaping for responses, and quick-xml parsers for the two request
+//! bodies the store reads (DeleteObjects and CompleteMultipartUpload).
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+use super::error::{Result, StoreError};
+
+/// The S3 namespace of every response document.
+pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// Escapes text for element content. Characters XML 1.0 cannot carry at all (most C0 controls)
+/// are written as character references so the document stays parseable by lenient readers;
+/// clients that list such keys should ask for `encoding-type=url`.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\r' => out.push_str("&#13;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {
+                out.push_str(&format!("&#{};", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A response document under construction.
+pub struct XmlWriter {
+    buf: String,
+}
+
+impl XmlWriter {
+    /// Starts a document whose root element carries the S3 namespace.
+    pub fn new(root: &str) -> XmlWriter {
+        XmlWriter {
+            buf: format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns=\"{S3_NS}\">"),
+        }
+    }
+
+    /// Starts a document whose root element has no namespace (error documents).
+    pub fn plain(root: &str) -> XmlWriter {
+        XmlWriter {
+            buf: format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root}>"),
+        }
+    }
+
+    /// Opens an element.
+    pub fn open(&mut self, tag: &str) -> &mut Self {
+        self.buf.push('<');
+        self.buf.push_str(tag);
+        self.buf.push('>');
+        self
+    }
+
+    /// Closes an element.
+    pub fn close(&mut self, tag: &str) -> &mut Self {
+        self.buf.push_str("</");
+        self.buf.push_str(tag);
+        self.buf.push('>');
+        self
+    }
+
+    /// Writes `<tag>escaped text</tag>`.
+    pub fn elem(&mut self, tag: &str, text: &str) -> &mut Self {
+        self.open(tag);
+        self.buf.push_str(&escape(text));
+        self.close(tag)
+    }
+
+    /// Finishes the document by closing the root.
+    pub fn finish(mut self, root: &str) -> String {
+        self.close(root);
+        self.buf
+    }
+}
+
+/// A parsed element tree, enough for the small request documents S3 defines.
+#[derive(Debug, Default)]
+struct Node {
+    name: String,
+    text: String,
+    children: Vec<Node>,
+}
+
+impl Node {
+    fn child(&self, name: &str) -> Option<&Node> {
+        self.children.iter().find(|c| c.name == name)
+    }
+}
+
+fn local(name: &[u8]) -> Result<String> {
+    let name = match name.iter().rposition(|c| *c == b':') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    };
+    String::from_utf8(name.to_vec()).map_err(|_| StoreError::malformed_xml())
+}
+
+/// Parses a whole (size-limited) document into a tree.
+fn parse_tree(body: &[u8]) -> Result<Node> {
+    let text = std::str::from_utf8(body).map_err(|_| StoreError::malformed_xml())?;
+    let mut reader = Reader::from_str(text);
+    let mut stack: Vec<Node> = vec![Node::default()];
+    let bad = |_| StoreError::malformed_xml();
+    loop {
+        match reader.read_event().map_err(bad)? {
+            Event::Start(e) => {
+                if stack.len() > 16 {
+                    return Err(StoreError::malformed_xml());
+                }
+                stack.push(Node {
+                    name: local(e.name().as_ref())?,
+                    ..Node::default()
+                });
+            }
+            Event::Empty(e) => {
+                let node = Node {
+                    name: local(e.name().as_ref())?,
+                    ..Node::default()
+                };
+                stack
+                    .last_mut()
+                    .ok_or_else(StoreError::malformed_xml)?
+                    .children
+                    .push(node);
+            }
+            Event::End(_) => {
+                let node = stack.pop().ok_or_else(StoreError::malformed_xml)?;
+                stack
+                    .last_mut()
+                    .ok_or_else(StoreError::malformed_xml)?
+                    .children
+                    .push(node);
+            }
+            Event::Text(t) => {
+                let s = t.xml10_content().map_err(|_| StoreError::malformed_xml())?;
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&s);
+                }
+            }
+            Event::CData(t) => {
+                let s = t.decode().map_err(|_| StoreError::malformed_xml())?;
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&s);
+                }
+            }
+            Event::GeneralRef(r) => {
+                let resolved = match r
+                    .resolve_char_ref()
+                    .map_err(|_| StoreError::malformed_xml())?
+                {
+                    Some(c) => c.to_string(),
+                    None => {
+                        let name = r.decode().map_err(|_| StoreError::malformed_xml())?;
+                        quick_xml::escape::resolve_predefined_entity(&name)
+                            .ok_or_else(StoreError::malformed_xml)?
+                            .to_string()
+                    }
+                };
+                if let Some(top) = stack.last_mut() {
+                    top.text.push_str(&resolved);
+                }
+            }
+            Event::DocType(_) => return Err(StoreError::malformed_xml()),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if stack.len() != 1 {
+        return Err(StoreError::malformed_xml());
+    }
+    let mut top = stack.pop().ok_or_else(StoreError::malformed_xml)?;
+    if top.children.len() != 1 {
+        return Err(StoreError::malformed_xml());
+    }
+    top.children.pop().ok_or_else(StoreError::malformed_xml)
+}
+
+/// One object named in a DeleteObjects request.
+#[derive(Debug)]
+pub struct DeleteEntry {
+    /// The key to delete.
+    pub key: String,
+}
+
+/// Parses `<Delete><Quiet>..</Quiet><Object><Key>..</Key></Object>..</Delete>`.
+pub fn parse_delete(body: &[u8]) -> Result<(bool, Vec<DeleteEntry>)> {
+    let root = parse_tree(body)?;
+    if root.name != "Delete" {
+        return Err(StoreError::malformed_xml());
+    }
+    let quiet = root
+        .child("Quiet")
+        .map(|q| q.text.trim().eq_ignore_ascii_case("true"))
+        .unwrap_or(false);
+    let mut out = Vec::new();
+    for obj in root.children.iter().filter(|c| c.name == "Object") {
+        let key = obj.child("Key").ok_or_else(StoreError::malformed_xml)?;
+        out.push(DeleteEntry {
+            key: key.text.clone(),
+        });
+    }
+    if out.is_empty() || out.len() > 1000 {
+        return Err(StoreError::malformed_xml());
+    }
+    Ok((quiet, out))
+}
+
+/// Parses `<CompleteMultipartUpload><Part><PartNumber>n</PartNumber><ETag>..</ETag></Part>..`.
+pub fn parse_complete(body: &[u8]) -> Result<Vec<(u32, String)>> {
+    let root = parse_tree(body)?;
+    if root.name != "CompleteMultipartUpload" {
+        return Err(StoreError::malformed_xml());
+    }
+    let mut out = Vec::new();
+    for part in root.children.iter().filter(|c| c.name == "Part") {
+        let number = part
+            .child("PartNumber")
+            .and_then(|n| n.text.trim().parse::<u32>().ok())
+            .ok_or_else(StoreError::malformed_xml)?;
+        let etag = part
+            .child("ETag")
+            .map(|e| e.text.trim().to_string())
+            .ok_or_else(StoreError::malformed_xml)?;
+        out.push((number, etag));
+    }
+    if out.is_empty() {
+        return Err(StoreError::malformed_xml());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_delete_with_entities() {
+        let body = br#"<?xml version="1.0"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet><Object><Key>a&amp;b&#x41;</Key></Object><Object><Key>c</Key><VersionId>x</VersionId></Object></Delete>"#;
+        let (quiet, entries) = parse_delete(body).unwrap();
+        assert!(quiet);
+        assert_eq!(entries[0].key, "a&bA");
+        assert_eq!(entries[1].key, "c");
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        assert!(parse_delete(b"<Delete><Object>").is_err());
+        assert!(parse_delete(b"<Other/>").is_err());
+        assert!(parse_complete(b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>").is_err());
+    }
+
+    #[test]
+    fn parses_complete() {
+        let parts = parse_complete(b"<CompleteMultipartUpload><Part><ETag>\"abc\"</ETag><PartNumber>1</PartNumber></Part><Part><PartNumber>2</PartNumber><ETag>&quot;def&quot;</ETag></Part></CompleteMultipartUpload>").unwrap();
+        assert_eq!(
+            parts,
+            vec![(1, "\"abc\"".to_string()), (2, "\"def\"".to_string())]
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! Replays the fuzzers' regression seeds (`fuzz/regressions/<target>/*`) through the very code
+//! the fuzz targets run, so that plain `cargo test` catches a regression without libFuzzer.
+
+use std::path::{Path, PathBuf};
+
+mod policy_parse {
+    include!("../fuzz/src/policy_parse.rs");
+}
+
+mod wildcard {
+    include!("../fuzz/src/wildcard.rs");
+}
+
+fn seeds(target: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| {
+            path.is_file()
+                && !path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no regression seed in {}", dir.display());
+    files
+}
+
+/// Runs `check` on every seed of `target`, each under `catch_unwind`, and fails naming every
+/// seed that panicked.
+fn replay(target: &str, check: fn(&[u8])) {
+    let mut failed = Vec::new();
+    for path in seeds(target) {
+        let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if std::panic::catch_unwind(|| check(&data)).is_err() {
+            failed.push(path.display().to_string());
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{target}: regression seeds panicked: {failed:#?}"
+    );
+}
+
+#[test]
+fn policy_parse_regressions() {
+    replay("policy_parse", policy_parse::check_policy_parse);
+}
+
+#[test]
+fn wildcard_regressions() {
+    replay("wildcard", wildcard::check_wildcard);
+}
+
+#[test]
+fn reference_matcher_sanity() {
+    use wildcard::reference_matches as m;
+    assert!(m("", ""));
+    assert!(m("*", ""));
+    assert!(m("a*b*c", "aXbYbZc"));
+    assert!(!m("a*b*c", "aXbYbZ"));
+    assert!(m("?", "é"));
+    assert!(!m("??", "é"));
+    assert!(!m("?", ""));
+    assert!(m("*?*", "x"));
+}

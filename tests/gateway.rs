@@ -1,0 +1,663 @@
+//! The gateway in process, end to end: real listeners, the built-in object store, an in-process
+//! HTTP upstream behind a route table, requests signed by the official `aws-sigv4` crate.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_sigv4::http_request::{
+    sign, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use iamgate::config::Config;
+use iamgate::proxy::{start, Running};
+use sha2::{Digest, Sha256};
+
+const BOB: (&str, &str) = (
+    "AKIAI44QH8DHBEXAMPLE",
+    "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+);
+const ALICE: (&str, &str) = (
+    "AKIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+);
+
+/// What the in-process upstream saw.
+#[derive(Default)]
+struct Seen {
+    requests: Vec<(String, http::HeaderMap)>,
+}
+
+/// A scratch folder with a copy of the demo store.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("iamgate-gw-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+            &dir.join("policies"),
+        );
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Starts an upstream that records requests; `delay` holds each answer back.
+async fn upstream(seen: Arc<Mutex<Seen>>, delay: Duration) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let seen = Arc::clone(&seen);
+                        async move {
+                            tokio::time::sleep(delay).await;
+                            let target = req.uri().to_string();
+                            seen.lock()
+                                .unwrap()
+                                .requests
+                                .push((target.clone(), req.headers().clone()));
+                            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(
+                                format!("upstream saw {target}"),
+                            ))))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+fn config(scratch: &Scratch, orders: SocketAddr, extra: &str) -> Config {
+    let text = format!(
+        r#"
+        region = "us-east-1"
+        policies = "policies"
+        [listen]
+        http = "127.0.0.1:0"
+        [limits]
+        upstream_response_timeout_secs = 1
+        {extra}
+        [upstreams.s3]
+        kind = "s3"
+        local = "data"
+        owner = "111122223333"
+        [upstreams.orders]
+        kind = "routes"
+        url = "http://{orders}"
+        hosts = ["orders.localhost"]
+        service = "orders"
+        [[upstreams.orders.actions]]
+        name = "GetOrder"
+        resource_types = ["order"]
+        [[upstreams.orders.actions]]
+        name = "UpdateOrder"
+        resource_types = ["order"]
+        [[upstreams.orders.routes]]
+        method = "POST"
+        path = "/orders/{{id}}"
+        action = "UpdateOrder"
+        resource_type = "order"
+        resource = "arn:aws:orders:{{region}}:{{account}}:order/{{id}}"
+        [[upstreams.orders.routes]]
+        method = "GET"
+        path = "/orders/{{id}}"
+        action = "GetOrder"
+        resource_type = "order"
+        resource = "arn:aws:orders:{{region}}:{{account}}:order/{{id}}"
+        "#
+    );
+    Config::parse(&text, &scratch.0.join("iamgate.toml"), &scratch.0).unwrap()
+}
+
+struct Signed {
+    method: &'static str,
+    uri: String,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+}
+
+/// Signs with the official signer, as the SDKs do.
+fn signed(
+    method: &'static str,
+    uri: &str,
+    host: &str,
+    service: &str,
+    key: (&str, &str),
+    body: &[u8],
+    claimed_sha256: Option<&str>,
+) -> Signed {
+    let body_hash = hex::encode(Sha256::digest(body));
+    let sha_header = claimed_sha256.unwrap_or(&body_hash).to_owned();
+    // The signer adds x-amz-date itself.
+    let mut headers = vec![("host".to_owned(), host.to_owned())];
+    if service == "s3" {
+        headers.push(("x-amz-content-sha256".to_owned(), sha_header.clone()));
+    }
+    let identity = aws_credential_types::Credentials::new(key.0, key.1, None, None, "test").into();
+    let mut settings = SigningSettings::default();
+    if service == "s3" {
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    }
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(service)
+        .time(SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap()
+        .into();
+    let signable_body = if service == "s3" {
+        SignableBody::Precomputed(sha_header)
+    } else {
+        SignableBody::Bytes(body)
+    };
+    let url = format!("http://{host}{uri}");
+    let request = SignableRequest::new(
+        method,
+        &url,
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        signable_body,
+    )
+    .unwrap();
+    let (instructions, _) = sign(request, &params).unwrap().into_parts();
+    for (name, value) in instructions.headers() {
+        headers.push((name.to_owned(), value.to_owned()));
+    }
+    Signed {
+        method,
+        uri: uri.to_owned(),
+        headers,
+        body: Bytes::copy_from_slice(body),
+    }
+}
+
+struct Answer {
+    status: u16,
+    headers: http::HeaderMap,
+    body: String,
+}
+
+async fn send(gateway: SocketAddr, req: Signed) -> Answer {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut builder = hyper::Request::builder()
+        .method(req.method)
+        .uri(format!("http://{gateway}{}", req.uri));
+    for (k, v) in &req.headers {
+        builder = builder.header(k, v);
+    }
+    let response = client
+        .request(builder.body(Full::new(req.body)).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn unsigned(method: &'static str, uri: &str, host: &str) -> Signed {
+    Signed {
+        method,
+        uri: uri.to_owned(),
+        headers: vec![("host".into(), host.into())],
+        body: Bytes::new(),
+    }
+}
+
+async fn gateway(scratch: &Scratch, orders: SocketAddr) -> (Running, SocketAddr) {
+    let running = start(config(scratch, orders, "")).await.unwrap();
+    let addr = running.http.unwrap();
+    (running, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_allowed_denied_and_authentication_errors() {
+    let scratch = Scratch::new("s3");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let orders = upstream(Arc::clone(&seen), Duration::ZERO).await;
+    let (running, gw) = gateway(&scratch, orders).await;
+    let host = "127.0.0.1";
+
+    let public = send(gw, unsigned("GET", "/public/index.html", host)).await;
+    assert_eq!(public.status, 200);
+    assert!(public.body.contains("public bucket"));
+
+    let denied = send(gw, unsigned("GET", "/reports/2026/q1.csv", host)).await;
+    assert_eq!(denied.status, 403);
+    assert!(
+        denied.body.contains("<Code>AccessDenied</Code>"),
+        "{}",
+        denied.body
+    );
+    let id = denied.headers["x-amz-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(denied
+        .body
+        .contains(&format!("<RequestId>{id}</RequestId>")));
+
+    let read = send(
+        gw,
+        signed("GET", "/reports/2026/q1.csv", host, "s3", BOB, b"", None),
+    )
+    .await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert!(read.body.starts_with("month,revenue"));
+
+    let secret = send(
+        gw,
+        signed(
+            "GET",
+            "/reports/confidential/salaries.csv",
+            host,
+            "s3",
+            BOB,
+            b"",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(secret.status, 403);
+    assert!(secret.body.contains("AccessDenied"));
+
+    let wrong = send(
+        gw,
+        signed(
+            "GET",
+            "/reports/2026/q1.csv",
+            host,
+            "s3",
+            (BOB.0, "not-the-secret"),
+            b"",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(wrong.status, 403);
+    assert!(
+        wrong.body.contains("SignatureDoesNotMatch"),
+        "{}",
+        wrong.body
+    );
+
+    let unknown = send(
+        gw,
+        signed(
+            "GET",
+            "/reports/2026/q1.csv",
+            host,
+            "s3",
+            ("AKIAUNKNOWN000000000", "x"),
+            b"",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(unknown.status, 403);
+    assert!(unknown.body.contains("InvalidAccessKeyId"));
+
+    // Virtual-hosted style names the bucket in the host.
+    let vhost = send(
+        gw,
+        signed(
+            "GET",
+            "/2026/q1.csv",
+            "reports.s3.localhost",
+            "s3",
+            BOB,
+            b"",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(vhost.status, 200, "{}", vhost.body);
+
+    // A body that does not match its signed hash never lands.
+    let lie = hex::encode(Sha256::digest(b"something else"));
+    let put = send(
+        gw,
+        signed(
+            "PUT",
+            "/reports/new.txt",
+            host,
+            "s3",
+            ALICE,
+            b"payload",
+            Some(&lie),
+        ),
+    )
+    .await;
+    assert_eq!(put.status, 400, "{}", put.body);
+    assert!(
+        put.body.contains("XAmzContentSHA256Mismatch"),
+        "{}",
+        put.body
+    );
+    let after = send(
+        gw,
+        signed("GET", "/reports/new.txt", host, "s3", ALICE, b"", None),
+    )
+    .await;
+    assert_eq!(after.status, 404, "{}", after.body);
+
+    let ok = send(
+        gw,
+        signed(
+            "PUT",
+            "/reports/new.txt",
+            host,
+            "s3",
+            ALICE,
+            b"payload",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let bob_put = send(
+        gw,
+        signed("PUT", "/reports/bob.txt", host, "s3", BOB, b"x", None),
+    )
+    .await;
+    assert_eq!(bob_put.status, 403);
+
+    // DeleteObjects: every key is authorised; bob may delete none of them.
+    let xml = b"<Delete><Object><Key>new.txt</Key></Object><Object><Key>2026/q1.csv</Key></Object></Delete>";
+    let bob_delete = send(
+        gw,
+        signed("POST", "/reports?delete", host, "s3", BOB, xml, None),
+    )
+    .await;
+    assert_eq!(
+        bob_delete.status, 200,
+        "S3 refuses key by key: {}",
+        bob_delete.body
+    );
+    assert!(
+        bob_delete
+            .body
+            .contains("<Error><Key>new.txt</Key><Code>AccessDenied</Code>"),
+        "{}",
+        bob_delete.body
+    );
+    assert!(
+        !bob_delete.body.contains("<Deleted>"),
+        "{}",
+        bob_delete.body
+    );
+    let still = send(
+        gw,
+        signed("GET", "/reports/new.txt", host, "s3", ALICE, b"", None),
+    )
+    .await;
+    assert_eq!(still.status, 200);
+    let alice_delete = send(
+        gw,
+        signed("POST", "/reports?delete", host, "s3", ALICE, xml, None),
+    )
+    .await;
+    assert_eq!(alice_delete.status, 200, "{}", alice_delete.body);
+    assert!(
+        alice_delete.body.contains("<Deleted>"),
+        "{}",
+        alice_delete.body
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_table_upstream_sees_only_what_was_allowed() {
+    let scratch = Scratch::new("routes");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let orders = upstream(Arc::clone(&seen), Duration::ZERO).await;
+    let (running, gw) = gateway(&scratch, orders).await;
+    let host = "orders.localhost";
+
+    let mut bob = signed("GET", "/orders/42", host, "orders", BOB, b"", None);
+    let denied = send(gw, bob).await;
+    assert_eq!(denied.status, 403);
+    assert!(
+        denied.body.contains("AccessDeniedException"),
+        "{}",
+        denied.body
+    );
+    assert!(
+        seen.lock().unwrap().requests.is_empty(),
+        "a denied request never reaches the upstream"
+    );
+
+    let anonymous = send(gw, unsigned("GET", "/orders/42", host)).await;
+    assert_eq!(anonymous.status, 403);
+    assert!(
+        anonymous.body.contains("MissingAuthenticationToken"),
+        "{}",
+        anonymous.body
+    );
+
+    let forged = send(
+        gw,
+        signed(
+            "GET",
+            "/orders/42",
+            host,
+            "orders",
+            (ALICE.0, "wrong"),
+            b"",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(
+        forged.body.contains("SignatureDoesNotMatch"),
+        "{}",
+        forged.body
+    );
+    let forged_body = send(
+        gw,
+        signed(
+            "POST",
+            "/orders/42",
+            host,
+            "orders",
+            (ALICE.0, "wrong"),
+            b"{}",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(forged_body.status, 403, "{}", forged_body.body);
+    assert!(
+        forged_body.body.contains("SignatureDoesNotMatch"),
+        "{}",
+        forged_body.body
+    );
+    assert!(
+        seen.lock().unwrap().requests.is_empty(),
+        "a forged request never reaches the upstream"
+    );
+    let posted = send(
+        gw,
+        signed(
+            "POST",
+            "/orders/42",
+            host,
+            "orders",
+            ALICE,
+            b"{\"qty\": 2}",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    seen.lock().unwrap().requests.clear();
+
+    let mut alice = signed("GET", "/orders/42", host, "orders", ALICE, b"", None);
+    alice.headers.push((
+        "x-iamgate-principal-arn".into(),
+        "arn:aws:iam::111122223333:root".into(),
+    ));
+    let allowed = send(gw, alice).await;
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
+    assert_eq!(allowed.body, "upstream saw /orders/42");
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.requests.len(), 1);
+        let headers = &seen.requests[0].1;
+        let claimed: Vec<_> = headers.get_all("x-iamgate-principal-arn").iter().collect();
+        assert_eq!(
+            claimed,
+            vec!["arn:aws:iam::111122223333:user/alice"],
+            "the client's claim is replaced"
+        );
+        assert_eq!(headers["x-iamgate-action"], "orders:GetOrder");
+        assert!(headers.get("authorization").is_none());
+    }
+
+    let no_route = send(
+        gw,
+        signed("DELETE", "/orders/42", host, "orders", ALICE, b"", None),
+    )
+    .await;
+    assert_eq!(no_route.status, 404, "{}", no_route.body);
+    // Signed for another service: refused before anything else.
+    bob = signed("GET", "/orders/42", host, "s3", ALICE, b"", None);
+    let wrong_service = send(gw, bob).await;
+    assert_eq!(wrong_service.status, 400, "{}", wrong_service.body);
+    assert_eq!(seen.lock().unwrap().requests.len(), 1);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_failures_are_502_and_504() {
+    let scratch = Scratch::new("failures");
+    // Nothing listens on a port just freed.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let (running, gw) = gateway(&scratch, dead).await;
+    let bad = send(
+        gw,
+        signed(
+            "GET",
+            "/orders/1",
+            "orders.localhost",
+            "orders",
+            ALICE,
+            b"",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(bad.status, 502, "{}", bad.body);
+    assert!(bad.body.contains("BadGateway"));
+    running.stop().await;
+
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let slow = upstream(seen, Duration::from_secs(3)).await;
+    let (running, gw) = gateway(&scratch, slow).await;
+    let late = send(
+        gw,
+        signed(
+            "GET",
+            "/orders/1",
+            "orders.localhost",
+            "orders",
+            ALICE,
+            b"",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(late.status, 504, "{}", late.body);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_reload_applies_changes_and_keeps_the_last_good_snapshot() {
+    let scratch = Scratch::new("reload");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let orders = upstream(seen, Duration::ZERO).await;
+    let (running, gw) = gateway(&scratch, orders).await;
+    let host = "127.0.0.1";
+    let read = || signed("GET", "/reports/2026/q1.csv", host, "s3", BOB, b"", None);
+    assert_eq!(send(gw, read()).await.status, 200);
+    let generation = running.gateway.store().generation();
+
+    // A broken change: the last good snapshot stays.
+    let iam = scratch.0.join("policies/111122223333/iam.json");
+    let good = std::fs::read_to_string(&iam).unwrap();
+    std::fs::write(&iam, "{ this is not json").unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(running.gateway.store().generation(), generation);
+    assert_eq!(send(gw, read()).await.status, 200);
+
+    // A good change (write to a temporary file, rename over): live within a second.
+    let denied = good.replace(
+        "\"Resource\": \"arn:aws:s3:::reports/confidential/*\"",
+        "\"Resource\": [\"arn:aws:s3:::reports/confidential/*\", \"arn:aws:s3:::reports/2026/*\"]",
+    );
+    assert_ne!(denied, good);
+    let tmp = scratch.0.join("policies/111122223333/.iam.json.tmp");
+    std::fs::write(&tmp, &denied).unwrap();
+    std::fs::rename(&tmp, &iam).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let status = send(gw, read()).await.status;
+        if status == 403 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change was not live within a second"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(running.gateway.store().generation() > generation);
+    running.stop().await;
+}

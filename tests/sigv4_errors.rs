@@ -1,0 +1,446 @@
+//! Every error path of the head verifier: status and code as AWS gives them.
+
+mod sigv4_common;
+
+use aws_sigv4::http_request::SignableBody;
+use iamgate::sigv4::{
+    AuthError, Config, Dialect, FixedClock, KeyStatus, Outcome, RequestHead, ServiceRules, Verifier,
+};
+use sigv4_common::*;
+
+fn signed_get(presign: Option<u64>, token: Option<&str>) -> http::request::Parts {
+    let headers: &[(&str, &str)] = if presign.is_some() {
+        &[]
+    } else {
+        &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]
+    };
+    let body = SignableBody::UnsignedPayload;
+    aws_sign(
+        "s3",
+        "GET",
+        "http://s3.amazonaws.com/bucket/key?x-id=GetObject",
+        headers,
+        body,
+        presign,
+        token,
+        T0,
+    )
+    .into_parts()
+    .0
+}
+
+fn err(v: &Verifier<Store, FixedClock>, parts: &http::request::Parts) -> AuthError {
+    match v.verify(&RequestHead::from_parts(parts)) {
+        Err(e) => e,
+        Ok(o) => panic!("accepted: {o:?}"),
+    }
+}
+
+fn assert_s3(e: &AuthError, status: u16, code: &str) {
+    assert_eq!((e.status(), e.code()), (status, code), "{e:?}");
+    let (s, ct, body) = e.render(Dialect::S3Xml, "REQ1");
+    assert_eq!(s, status);
+    assert_eq!(ct, "application/xml");
+    assert!(
+        body.contains(&format!("<Code>{code}</Code>"))
+            && body.contains("<RequestId>REQ1</RequestId>")
+    );
+}
+
+fn with_header(parts: &http::request::Parts, name: &str, value: &str) -> http::request::Parts {
+    let mut p = parts.clone();
+    p.headers.insert(
+        http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+        value.parse().unwrap(),
+    );
+    p
+}
+
+#[test]
+fn good_requests_and_anonymous() {
+    let v = s3_verifier(T0);
+    for p in [signed_get(None, None), signed_get(Some(600), None)] {
+        match v.verify(&RequestHead::from_parts(&p)).unwrap() {
+            Outcome::Authenticated(a) => {
+                assert_eq!(a.principal, format!("principal:{AKID}"));
+                assert_eq!(a.scope.service, "s3");
+                assert_eq!(a.signature_version, "AWS4-HMAC-SHA256");
+                assert!(a.signature_verified);
+                assert_eq!(a.payload, iamgate::sigv4::PayloadMode::Unsigned);
+                let t = a.auth_type.s3_auth_type();
+                assert!(t == "REST-HEADER" || t == "REST-QUERY-STRING");
+            }
+            Outcome::Anonymous => panic!(),
+        }
+    }
+    let anon = http::Request::get("http://s3.amazonaws.com/b/k?list-type=2")
+        .body(())
+        .unwrap()
+        .into_parts()
+        .0;
+    assert!(matches!(
+        v.verify(&RequestHead::from_parts(&anon)).unwrap(),
+        Outcome::Anonymous
+    ));
+    // the caller's answer to anonymous on a service that needs a signature
+    let e = AuthError::MissingAuthenticationToken;
+    assert_eq!(
+        (e.status_for(Dialect::Json), e.code_for(Dialect::Json)),
+        (403, "MissingAuthenticationToken")
+    );
+    let (_, ct, body) = e.render(Dialect::Json, "r");
+    assert_eq!(ct, "application/x-amz-json-1.1");
+    assert!(body.contains("\"__type\":\"MissingAuthenticationToken\""));
+}
+
+#[test]
+fn http2_authority_counts_as_host() {
+    let p = signed_get(None, None);
+    let mut head_headers: Vec<(String, Vec<u8>)> = p
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect();
+    head_headers.retain(|h| h.0 != "host");
+    head_headers.insert(0, (":authority".into(), b"s3.amazonaws.com".to_vec()));
+    let headers = head_headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect();
+    let head = RequestHead::new("GET", b"/bucket/key", b"x-id=GetObject", headers);
+    assert!(matches!(
+        s3_verifier(T0).verify(&head).unwrap(),
+        Outcome::Authenticated(_)
+    ));
+}
+
+#[test]
+fn signature_and_key_errors() {
+    let p = signed_get(None, None);
+    let mut wrong = Store::with(AKID, "another secret", None);
+    let v = Verifier::with_clock(
+        Config::new("us-east-1"),
+        Store::with(AKID, "x", None),
+        FixedClock(T0),
+    );
+    assert_s3(&err(&v, &p), 403, "SignatureDoesNotMatch");
+    let v = Verifier::with_clock(Config::new("us-east-1"), Store::default(), FixedClock(T0));
+    assert_s3(&err(&v, &p), 403, "InvalidAccessKeyId");
+    assert_eq!(err(&v, &p).code_for(Dialect::Json), "InvalidClientTokenId");
+    wrong.keys.get_mut(AKID).unwrap().1 = KeyStatus::Inactive;
+    let v = Verifier::with_clock(Config::new("us-east-1"), wrong, FixedClock(T0));
+    let e = err(&v, &p);
+    assert_eq!(e, AuthError::InactiveAccessKey);
+    assert_s3(&e, 403, "InvalidAccessKeyId");
+    // a changed signature
+    let auth = p.headers["authorization"].to_str().unwrap();
+    let flipped = format!("{}0", &auth[..auth.len() - 1]);
+    let flipped = if flipped == auth {
+        format!("{}1", &auth[..auth.len() - 1])
+    } else {
+        flipped
+    };
+    assert_s3(
+        &err(
+            &s3_verifier(T0),
+            &with_header(&p, "authorization", &flipped),
+        ),
+        403,
+        "SignatureDoesNotMatch",
+    );
+}
+
+#[test]
+fn time_errors() {
+    let p = signed_get(None, None);
+    assert_s3(
+        &err(&s3_verifier(T0 + 901), &p),
+        403,
+        "RequestTimeTooSkewed",
+    );
+    assert_s3(
+        &err(&s3_verifier(T0 - 901), &p),
+        403,
+        "RequestTimeTooSkewed",
+    );
+    assert_eq!(
+        err(&s3_verifier(T0 + 901), &p).code_for(Dialect::Json),
+        "RequestExpired"
+    );
+    let q = signed_get(Some(600), None);
+    let e = err(&s3_verifier(T0 + 601), &q);
+    assert_s3(&e, 403, "AccessDenied");
+    assert_eq!(e.message(), "Request has expired");
+    assert_s3(&err(&s3_verifier(T0 - 901), &q), 403, "AccessDenied");
+    let mut no_date = p.clone();
+    no_date.headers.remove("x-amz-date");
+    assert_s3(&err(&s3_verifier(T0), &no_date), 403, "AccessDenied");
+}
+
+#[test]
+fn malformed_header_errors() {
+    let p = signed_get(None, None);
+    let auth = p.headers["authorization"].to_str().unwrap().to_owned();
+    let v = s3_verifier(T0);
+    for bad in [
+        auth.replace("us-east-1", "eu-west-1"),
+        auth.replace("/s3/", "/dynamodb/"),
+        auth.replace("aws4_request", "aws4_reques"),
+        auth.replace("20130524/", "20130525/"),
+        auth.replace("SignedHeaders=host;", "SignedHeaders="),
+        auth.replace("Credential=", "Credentials="),
+        auth.replace(", Signature=", ", Sig="),
+        auth.replace("Signature=", "Signature=zz"),
+        format!("{auth}, Signature=00"),
+        "AWS4-HMAC-SHA256".to_owned(),
+    ] {
+        let e = err(&v, &with_header(&p, "authorization", &bad));
+        assert_s3(&e, 400, "AuthorizationHeaderMalformed");
+        assert_eq!(
+            (e.status_for(Dialect::Json), e.code_for(Dialect::Json)),
+            (400, "IncompleteSignature"),
+            "{bad}"
+        );
+    }
+    let e = err(
+        &v,
+        &with_header(
+            &p,
+            "authorization",
+            "AWS AKIAIOSFODNN7EXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=",
+        ),
+    );
+    assert_s3(&e, 400, "InvalidRequest");
+    let e = err(
+        &v,
+        &with_header(&p, "authorization", "AWS4-ECDSA-P256-SHA256 Credential=x"),
+    );
+    assert_s3(&e, 400, "InvalidRequest");
+}
+
+#[test]
+fn malformed_query_errors() {
+    let q = signed_get(Some(600), None);
+    let v = s3_verifier(T0);
+    let uri = q.uri.to_string();
+    let with_uri = |u: String| {
+        let mut p = q.clone();
+        p.uri = u.parse().unwrap();
+        p
+    };
+    for bad in [
+        uri.replace("X-Amz-Expires=600", "X-Amz-Expires=604801"),
+        uri.replace("X-Amz-Expires=600", "X-Amz-Expires=0"),
+        uri.replace("X-Amz-Expires=600", "X-Amz-Expires=-1"),
+        uri.replace("X-Amz-Expires=600", "X-Amz-Expires=ten"),
+        uri.replace(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+            "X-Amz-Algorithm=AWS4-HMAC-SHA1",
+        ),
+        uri.replace("X-Amz-Signature=", "X-Amz-Signaturx="),
+        uri.replace("X-Amz-Credential=", "X-Amz-Credentia="),
+        uri.replace("us-east-1", "eu-west-1"),
+        uri.replace("X-Amz-Signature=", "X-Amz-Signature=ab"),
+        format!("{uri}&X-Amz-Date=20130524T000000Z"),
+    ] {
+        assert_s3(
+            &err(&v, &with_uri(bad.clone())),
+            400,
+            "AuthorizationQueryParametersError",
+        );
+    }
+    // X-Amz-* presign parameters without the rest are never anonymous
+    let lone = "http://s3.amazonaws.com/b/k?X-Amz-Signature=00".to_owned();
+    assert_s3(
+        &err(&v, &with_uri(lone)),
+        400,
+        "AuthorizationQueryParametersError",
+    );
+    // both header and query
+    let p = signed_get(None, None);
+    let mut both = with_uri(uri);
+    both.headers
+        .insert("authorization", p.headers["authorization"].clone());
+    assert_s3(&err(&v, &both), 400, "InvalidArgument");
+    // a presigned date in the query that differs from the credential's date
+    let bad_date = q
+        .uri
+        .to_string()
+        .replace("X-Amz-Date=20130524T", "X-Amz-Date=20130525T");
+    assert!(err(&s3_verifier(T0), &with_uri(bad_date)).status() >= 400);
+}
+
+#[test]
+fn payload_header_errors() {
+    let p = signed_get(None, None);
+    let v = s3_verifier(T0);
+    let mut none = p.clone();
+    none.headers.remove("x-amz-content-sha256");
+    assert_s3(&err(&v, &none), 400, "InvalidRequest");
+    assert_s3(
+        &err(
+            &v,
+            &with_header(&p, "x-amz-content-sha256", "SIGNED-PAYLOAD"),
+        ),
+        400,
+        "InvalidArgument",
+    );
+    let streaming = aws_sign(
+        "s3",
+        "PUT",
+        "http://s3.amazonaws.com/b/k",
+        &[("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")],
+        SignableBody::Precomputed("STREAMING-AWS4-HMAC-SHA256-PAYLOAD".into()),
+        None,
+        None,
+        T0,
+    )
+    .into_parts()
+    .0;
+    let e = err(&v, &streaming);
+    assert_eq!((e.status(), e.code()), (411, "MissingContentLength"));
+    let trailer = aws_sign(
+        "s3",
+        "PUT",
+        "http://s3.amazonaws.com/b/k",
+        &[
+            ("x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"),
+            ("x-amz-trailer", "x-amz-meta-foo"),
+        ],
+        SignableBody::StreamingUnsignedPayloadTrailer,
+        None,
+        None,
+        T0,
+    )
+    .into_parts()
+    .0;
+    assert_s3(&err(&v, &trailer), 400, "InvalidRequest");
+    assert_s3(
+        &AuthError::ContentSha256Mismatch,
+        400,
+        "XAmzContentSHA256Mismatch",
+    );
+    assert_s3(&AuthError::IncompleteBody, 400, "IncompleteBody");
+}
+
+#[test]
+fn session_token_errors() {
+    let p = signed_get(None, Some("TOKEN"));
+    let mut store = Store::with(AKID, SECRET, Some("TOKEN"));
+    let v = Verifier::with_clock(Config::new("us-east-1"), store, FixedClock(T0));
+    match v.verify(&RequestHead::from_parts(&p)).unwrap() {
+        Outcome::Authenticated(a) => assert!(a.session_token_present),
+        Outcome::Anonymous => panic!(),
+    }
+    store = Store::with(AKID, SECRET, Some("OTHER"));
+    let v = Verifier::with_clock(Config::new("us-east-1"), store, FixedClock(T0));
+    let e = err(&v, &p);
+    assert_s3(&e, 400, "InvalidToken");
+    assert_eq!(
+        (e.status_for(Dialect::Json), e.code_for(Dialect::Json)),
+        (403, "InvalidClientTokenId")
+    );
+    let mut store = Store::with(AKID, SECRET, Some("TOKEN"));
+    store.expired_tokens.push("TOKEN".into());
+    let v = Verifier::with_clock(Config::new("us-east-1"), store, FixedClock(T0));
+    let e = err(&v, &p);
+    assert_s3(&e, 400, "ExpiredToken");
+    assert_eq!(
+        (e.status_for(Dialect::Json), e.code_for(Dialect::Json)),
+        (403, "ExpiredToken")
+    );
+    // presigned with a token
+    let q = signed_get(Some(60), Some("TOKEN"));
+    let v = Verifier::with_clock(
+        Config::new("us-east-1"),
+        Store::with(AKID, SECRET, Some("TOKEN")),
+        FixedClock(T0),
+    );
+    assert!(v.verify(&RequestHead::from_parts(&q)).is_ok());
+}
+
+#[test]
+fn other_services_use_json_and_normalised_paths() {
+    let mut config = Config::new("us-east-1");
+    config.services = vec![ServiceRules::other("sts")];
+    let v = Verifier::with_clock(config, Store::with(AKID, SECRET, None), FixedClock(T0));
+    let p = aws_sign(
+        "sts",
+        "GET",
+        "http://sts.amazonaws.com/a//b/../c%20d?Action=GetCallerIdentity&Version=2011-06-15",
+        &[],
+        SignableBody::Bytes(b""),
+        None,
+        None,
+        T0,
+    )
+    .into_parts()
+    .0;
+    assert!(matches!(
+        v.verify(&RequestHead::from_parts(&p)).unwrap(),
+        Outcome::Authenticated(_)
+    ));
+    let q = aws_sign(
+        "sts",
+        "GET",
+        "http://sts.amazonaws.com/?Action=GetCallerIdentity",
+        &[],
+        SignableBody::Bytes(b""),
+        Some(60),
+        None,
+        T0,
+    )
+    .into_parts()
+    .0;
+    assert!(matches!(
+        v.verify(&RequestHead::from_parts(&q)).unwrap(),
+        Outcome::Authenticated(_)
+    ));
+}
+
+/// S3 keys with characters that need encoding, encoded as botocore does (`quote(key, safe="/~")`),
+/// signed by the aws-sigv4 crate in S3 mode (single encoding, no normalisation).
+#[test]
+fn s3_keys_with_special_characters() {
+    let v = s3_verifier(T0);
+    for path in [
+        "/bucket/a%20b",
+        "/bucket/%E2%82%AC/report%2B2026%3Dfinal%21.csv",
+        "/bucket/dir//double/./dot/../x",
+        "/bucket/%7Etilde~/%28paren%29%2A",
+        "/bucket/",
+    ] {
+        for query in [
+            "",
+            "?prefix=a%20b&delimiter=%2F",
+            "?uploads",
+            "?list-type=2&start-after=x%2By",
+        ] {
+            let uri = format!("http://s3.amazonaws.com{path}{query}");
+            for presign in [None, Some(60)] {
+                let headers: &[(&str, &str)] = if presign.is_some() {
+                    &[]
+                } else {
+                    &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]
+                };
+                let p = aws_sign(
+                    "s3",
+                    "GET",
+                    &uri,
+                    headers,
+                    SignableBody::UnsignedPayload,
+                    presign,
+                    None,
+                    T0,
+                )
+                .into_parts()
+                .0;
+                let r = v.verify(&RequestHead::from_parts(&p));
+                assert!(
+                    matches!(r, Ok(Outcome::Authenticated(_))),
+                    "{uri} {presign:?}: {r:?}"
+                );
+            }
+        }
+    }
+}

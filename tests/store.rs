@@ -1,0 +1,246 @@
+//! Loading the policy store: the demo, real-export shapes, and every kind of broken file named
+//! with its file, line and column.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use iamgate::store::{load, KeyOwner};
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
+/// A scratch copy of the demo store.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("iamgate-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        copy_dir(&demo(), &dir);
+        Scratch(dir)
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.0.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    fn errors(&self) -> Vec<String> {
+        match load(&self.0) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_demo_loads() {
+    let snapshot = load(&demo()).unwrap();
+    let s = snapshot.summary();
+    assert_eq!(
+        (s.accounts, s.principals, s.keys, s.resources),
+        (2, 4, 4, 2)
+    );
+    let bob = snapshot
+        .identity("arn:aws:iam::111122223333:user/bob")
+        .unwrap();
+    assert_eq!(bob.policies.policies().len(), 1);
+    let alice = snapshot
+        .identity("arn:aws:iam::111122223333:user/alice")
+        .unwrap();
+    assert_eq!(
+        alice.policies.policies()[0].name(),
+        "arn:aws:iam::111122223333:policy/AdminAll",
+        "group policies reach the user"
+    );
+    let ctx = bob.context();
+    assert_eq!(ctx.single("aws:principaltag/team"), Some("data"));
+    assert_eq!(ctx.single("aws:username"), Some("bob"));
+    let root = snapshot.key("AKIAROOTEXAMPLE00001").unwrap();
+    assert_eq!(root.owner, KeyOwner::Root);
+    assert!(
+        !format!("{root:?}").contains(root.secret()),
+        "Debug never shows a secret"
+    );
+    let auditor = snapshot
+        .identity("arn:aws:iam::111122223333:role/auditor")
+        .unwrap();
+    assert!(auditor.trust.is_some());
+    let object = snapshot
+        .resource("arn:aws:s3:::reports/shared/summary.txt")
+        .unwrap();
+    assert_eq!(
+        object.owner, "111122223333",
+        "a bucket's entry governs its objects"
+    );
+    assert!(snapshot.resource("arn:aws:s3:::elsewhere/x").is_none());
+}
+
+#[test]
+fn json_syntax_errors_name_file_line_and_column() {
+    let s = Scratch::new("syntax");
+    s.write(
+        "111122223333/resources.json",
+        "{\n  \"arn:aws:s3:::x\": {\n    \"Tags\": {\"a\": }\n  }\n}\n",
+    );
+    let errors = s.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("111122223333/resources.json:3:"),
+        "{}",
+        errors[0]
+    );
+}
+
+#[test]
+fn policy_errors_point_at_the_element() {
+    let s = Scratch::new("element");
+    let path = s.0.join("111122223333/iam.json");
+    let text = fs::read_to_string(&path).unwrap().replace(
+        "\"Sid\": \"NoConfidential\",\n                \"Effect\": \"Deny\"",
+        "\"Sid\": \"NoConfidential\",\n                \"Effect\": \"Denied\"",
+    );
+    fs::write(&path, &text).unwrap();
+    let errors = s.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let line = text.lines().position(|l| l.contains("\"Denied\"")).unwrap() + 1;
+    let column = text
+        .lines()
+        .nth(line - 1)
+        .unwrap()
+        .find("\"Denied\"")
+        .unwrap()
+        + 1;
+    assert!(
+        errors[0].contains(&format!("iam.json:{line}:{column}:")),
+        "expected line {line} column {column}: {}",
+        errors[0]
+    );
+    assert!(
+        errors[0].contains("statement 2 (Sid \"NoConfidential\")"),
+        "{}",
+        errors[0]
+    );
+    assert!(errors[0].contains("Effect"), "{}", errors[0]);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let s = Scratch::new("many");
+    s.write(
+        "111122223333/credentials.json",
+        r#"[{"AccessKeyId": "AKIA1", "SecretAccessKey": "s", "UserName": "nobody"},
+            {"AccessKeyId": "AKIA2", "SecretAccessKey": "s", "UserName": "bob", "Status": "Sleeping"}]"#,
+    );
+    s.write(
+        "444455556666/resources.json",
+        r#"{"arn:aws:s3:::reports": {"Tags": {}}, "bucket": {}}"#,
+    );
+    s.write("not-an-account/iam.json", "{}");
+    let errors = s.errors();
+    assert_eq!(errors.len(), 5, "{errors:#?}");
+    let all = errors.join("\n");
+    for fragment in [
+        "user 'nobody'",
+        "Sleeping",
+        "more than one account",
+        "'bucket' is not a resource ARN",
+        "12-digit",
+    ] {
+        assert!(all.contains(fragment), "missing '{fragment}' in {all}");
+    }
+}
+
+#[test]
+fn references_must_resolve() {
+    let s = Scratch::new("refs");
+    let path = s.0.join("111122223333/iam.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    doc["UserDetailList"][0]["GroupList"] = serde_json::json!(["admins", "ghosts"]);
+    doc["GroupDetailList"][0]["AttachedManagedPolicies"][0]["PolicyArn"] =
+        serde_json::json!("arn:aws:iam::111122223333:policy/Missing");
+    let text = serde_json::to_string_pretty(&doc).unwrap();
+    fs::write(&path, text).unwrap();
+    let all = s.errors().join("\n");
+    assert!(all.contains("group 'ghosts'"), "{all}");
+    assert!(
+        all.contains("policy/Missing is not among the exported Policies"),
+        "{all}"
+    );
+}
+
+#[test]
+fn url_encoded_documents_as_aws_prints_them() {
+    let s = Scratch::new("encoded");
+    s.write(
+        "555555555555/iam.json",
+        r#"{"UserDetailList": [{"UserName": "dave", "Arn": "arn:aws:iam::555555555555:user/dave",
+            "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3A%2A%22%2C%22Resource%22%3A%22%2A%22%7D%7D"}]}]}"#,
+    );
+    let snapshot = load(&s.0).unwrap();
+    let dave = snapshot
+        .identity("arn:aws:iam::555555555555:user/dave")
+        .unwrap();
+    assert_eq!(dave.policies.policies()[0].statement_count(), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn kubernetes_configmap_layout_loads() {
+    // A ConfigMap volume: visible names are links into `..data`, itself a link to a timestamped folder.
+    let dir = std::env::temp_dir().join(format!("iamgate-store-k8s-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    let account = dir.join("111122223333");
+    let stamp = account.join("..2026_11_27_00_00_00.1");
+    copy_dir(&demo().join("111122223333"), &stamp);
+    std::os::unix::fs::symlink("..2026_11_27_00_00_00.1", account.join("..data")).unwrap();
+    for f in ["iam.json", "credentials.json", "resources.json"] {
+        std::os::unix::fs::symlink(format!("..data/{f}"), account.join(f)).unwrap();
+    }
+    let snapshot = load(&dir).unwrap();
+    assert_eq!(snapshot.summary().principals, 3);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn validate_command_exit_codes() {
+    let bin = env!("CARGO_BIN_EXE_iamgate");
+    let ok = std::process::Command::new(bin)
+        .args(["validate", "--policies"])
+        .arg(demo())
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("2 accounts, 4 principals"));
+    let s = Scratch::new("validate");
+    s.write("111122223333/credentials.json", "[{]");
+    let bad = std::process::Command::new(bin)
+        .args(["validate", "--policies"])
+        .arg(&s.0)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("credentials.json:1:"));
+}
