@@ -23,17 +23,6 @@ const CALLER: &str = "arn:aws:iam::111122223333:user/bob";
 /// engine's per-service index cannot skip any of it.
 const SIZES: [(usize, usize); 3] = [(1, 10), (100, 10), (100, 100)];
 
-<<<<<<< HEAD
-=======
-/// The actions each service has; wildcards are expanded against them for Cedar.
-#[cfg(feature = "cedar")]
-const VERBS: [&str; 8] = [
-    "Get", "List", "Describe", "Put", "Create", "Update", "Delete", "Tag",
-];
-#[cfg(feature = "cedar")]
-const NOUNS: [&str; 6] = ["Object", "Item", "Table", "Queue", "Config", "Policy"];
-
->>>>>>> main
 /// The request context a gateway would build: the keys the policies test and a few more.
 const CONTEXT: [(&str, &str); 6] = [
     ("aws:CurrentTime", "2026-11-27T12:00:00Z"),
