@@ -23,14 +23,6 @@ const CALLER: &str = "arn:aws:iam::111122223333:user/bob";
 /// engine's per-service index cannot skip any of it.
 const SIZES: [(usize, usize); 3] = [(1, 10), (100, 10), (100, 100)];
 
-/// The actions each service has; wildcards are expanded against them for Cedar.
-#[cfg(feature = "cedar")]
-const VERBS: [&str; 8] = [
-    "Get", "List", "Describe", "Put", "Create", "Update", "Delete", "Tag",
-];
-#[cfg(feature = "cedar")]
-const NOUNS: [&str; 6] = ["Object", "Item", "Table", "Queue", "Config", "Policy"];
-
 /// The request context a gateway would build: the keys the policies test and a few more.
 const CONTEXT: [(&str, &str); 6] = [
     ("aws:CurrentTime", "2026-11-27T12:00:00Z"),
@@ -268,6 +260,46 @@ fn bench(c: &mut Criterion) {
     let sets: Vec<PolicySet> = cases.iter().map(|c| iam_set(&c.policies)).collect();
     #[cfg(feature = "cedar")]
     let cedar_sets: Vec<cedar::Fixture> = cases.iter().map(cedar::Fixture::new).collect();
+    // The translation is only fair if both engines agree, on more than the two timed requests.
+    #[cfg(feature = "cedar")]
+    for (i, &(services, _)) in SIZES.iter().enumerate() {
+        let svc = service_name(services - 1);
+        let context = Context::from_pairs(CONTEXT);
+        for name in [
+            "GetObject",
+            "PutObject",
+            "ListTable",
+            "DeleteItem",
+            "GetItem",
+        ] {
+            let action = format!("{svc}:{name}");
+            for (j, rest) in [
+                "data/reports/x",
+                "app-1/x",
+                "app-7/y",
+                "app-4/items/z",
+                "a/app-8-b",
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let resource = arn(&svc, "eu-west-1", ACCOUNT, rest);
+                let iam = iam_decide(
+                    &sets[i],
+                    &principal,
+                    &Action::new(&action),
+                    &resource,
+                    &context,
+                );
+                let cedar = cedar_sets[i].allows(&action, &resource);
+                assert_eq!(
+                    iam == Outcome::Allowed,
+                    cedar,
+                    "{action} on {resource} ({j})"
+                );
+            }
+        }
+    }
 
     for (label, allowed) in [("allowed", true), ("denied", false)] {
         let mut group = c.benchmark_group(format!("decision/{label}"));
@@ -349,7 +381,13 @@ mod cedar {
     use criterion::{BenchmarkGroup, BenchmarkId};
     use iamgate::policy::testing::wildcard_matches;
 
-    use super::{Case, Stmt, CALLER, CONTEXT, NOUNS, VERBS};
+    use super::{Case, Stmt, CALLER, CONTEXT};
+
+    /// The actions each service has; wildcards are expanded against them for Cedar.
+    const VERBS: [&str; 8] = [
+        "Get", "List", "Describe", "Put", "Create", "Update", "Delete", "Tag",
+    ];
+    const NOUNS: [&str; 6] = ["Object", "Item", "Table", "Queue", "Config", "Policy"];
 
     /// A Cedar policy set with its requests, all built before timing.
     pub struct Fixture {
@@ -443,7 +481,7 @@ mod cedar {
     }
 
     /// The request and the one entity it needs (the resource, with its ARN).
-    fn request(case: &Case, resource: &str) -> (Request, Entities) {
+    fn request(action: &str, resource: &str) -> (Request, Entities) {
         let resource_uid = uid("Resource", resource);
         let attrs = HashMap::from([(
             "arn".to_owned(),
@@ -453,7 +491,7 @@ mod cedar {
         let entities = Entities::from_entities([entity], None).expect("entities");
         let request = Request::new(
             uid("User", CALLER),
-            uid("Action", &case.action),
+            uid("Action", action),
             resource_uid,
             context(),
             None,
@@ -475,6 +513,15 @@ mod cedar {
             }
         }
 
+        /// Whether Cedar allows `action` on `resource`, for the agreement check.
+        pub fn allows(&self, action: &str, resource: &str) -> bool {
+            let (request, entities) = request(action, resource);
+            let response = self
+                .authorizer
+                .is_authorized(&request, &self.policies, &entities);
+            response.decision() == Decision::Allow
+        }
+
         pub fn bench(
             &self,
             group: &mut BenchmarkGroup<'_, WallTime>,
@@ -482,7 +529,7 @@ mod cedar {
             resource: &str,
             allowed: bool,
         ) {
-            let (request, entities) = request(case, resource);
+            let (request, entities) = request(&case.action, resource);
             let expected = if allowed {
                 Decision::Allow
             } else {
@@ -512,7 +559,8 @@ mod cedar {
         pub fn bench_with_build(&self, group: &mut BenchmarkGroup<'_, WallTime>, case: &Case) {
             group.bench_function(BenchmarkId::new("cedar", case.size), |b| {
                 b.iter(|| {
-                    let (request, entities) = request(case, black_box(&case.allowed_resource));
+                    let (request, entities) =
+                        request(&case.action, black_box(&case.allowed_resource));
                     self.authorizer
                         .is_authorized(&request, black_box(&self.policies), &entities)
                         .decision()
