@@ -101,6 +101,7 @@ fn config(scratch: &Scratch, orders: SocketAddr, extra: &str) -> Config {
         policies = "policies"
         [listen]
         http = "127.0.0.1:0"
+        admin = "127.0.0.1:0"
         [limits]
         upstream_response_timeout_secs = 1
         {extra}
@@ -618,6 +619,15 @@ async fn hot_reload_applies_changes_and_keeps_the_last_good_snapshot() {
     let read = || signed("GET", "/reports/2026/q1.csv", host, "s3", BOB, b"", None);
     assert_eq!(send(gw, read()).await.status, 200);
     let generation = running.gateway.store().generation();
+    let admin = running.admin.unwrap();
+    let health = send(admin, unsigned("GET", "/healthz", "127.0.0.1")).await;
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    let ready = send(admin, unsigned("GET", "/readyz", "127.0.0.1")).await;
+    assert!(
+        ready.body.contains(&format!("generation {generation}")),
+        "{}",
+        ready.body
+    );
 
     // A broken change: the last good snapshot stays.
     let iam = scratch.0.join("policies/111122223333/iam.json");

@@ -134,6 +134,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
         tracing::info!(
             http = ?running.http,
             https = ?running.https,
+            admin = ?running.admin,
             upstreams = running.gateway.config.upstreams.len(),
             accounts = s.accounts,
             principals = s.principals,

@@ -3,6 +3,7 @@
 //! Every request goes through the phases of [`pipeline`], in order: authenticate, route, build
 //! the context, evaluate, then forward or reject, then record.
 
+pub mod admin;
 mod delete_objects;
 pub mod forward;
 pub mod listener;
@@ -236,6 +237,8 @@ pub struct Running {
     pub http: Option<SocketAddr>,
     /// The HTTPS address, if listening.
     pub https: Option<SocketAddr>,
+    /// The admin address, if listening.
+    pub admin: Option<SocketAddr>,
     /// The gateway.
     pub gateway: Arc<Gateway>,
     shutdown: watch::Sender<bool>,
@@ -263,6 +266,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let http_addr = config.http;
     let https_addr = config.https;
+    let admin_addr = config.admin;
     let gateway = Gateway::new(config).await?;
     let watch_guard = match gateway.store.watch() {
         Ok(guard) => Some(guard),
@@ -303,9 +307,20 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             shutdown_rx.clone(),
         )));
     }
+    let mut bound_admin = None;
+    if let Some(addr) = admin_addr {
+        let listener = bind(addr).await?;
+        bound_admin = listener.local_addr().ok();
+        tasks.push(tokio::spawn(admin::serve(
+            Arc::clone(&gateway),
+            listener,
+            shutdown_rx.clone(),
+        )));
+    }
     Ok(Running {
         http: bound_http,
         https: bound_https,
+        admin: bound_admin,
         gateway,
         shutdown,
         tasks,
