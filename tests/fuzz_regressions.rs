@@ -11,6 +11,18 @@ mod wildcard {
     include!("../fuzz/src/wildcard.rs");
 }
 
+mod sigv4_header {
+    include!("../fuzz/src/sigv4_header.rs");
+}
+
+mod sigv4_query {
+    include!("../fuzz/src/sigv4_query.rs");
+}
+
+mod chunk_decoder {
+    include!("../fuzz/src/chunk_decoder.rs");
+}
+
 fn seeds(target: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/regressions")
@@ -54,6 +66,21 @@ fn policy_parse_regressions() {
 #[test]
 fn wildcard_regressions() {
     replay("wildcard", wildcard::check_wildcard);
+}
+
+#[test]
+fn sigv4_header_regressions() {
+    replay("sigv4_header", sigv4_header::check_sigv4_header);
+}
+
+#[test]
+fn sigv4_query_regressions() {
+    replay("sigv4_query", sigv4_query::check_sigv4_query);
+}
+
+#[test]
+fn chunk_decoder_regressions() {
+    replay("chunk_decoder", chunk_decoder::check_chunk_decoder);
 }
 
 #[test]
