@@ -73,6 +73,7 @@ pub mod error;
 pub mod key;
 pub mod parse;
 pub mod payload;
+pub mod v4a;
 pub mod verify;
 
 pub use body::VerifiedBody;
