@@ -81,6 +81,7 @@ pub use canonical::PathMode;
 pub use error::{AuthError, ChecksumAlgorithm, Dialect};
 pub use key::{SecretKey, SigningKeyCache};
 pub use payload::BodyVerifier;
+pub use v4a::{V4aKeyCache, V4aPublicKey, ALGORITHM_V4A};
 pub use verify::{
     AuthType, Authenticated, Clock, Config, Credential, CredentialStore, Explanation, FixedClock,
     KeyStatus, Outcome, PayloadMode, RequestHead, Scope, ServiceRules, SystemClock, TokenCheck,

@@ -109,11 +109,14 @@ impl std::fmt::Debug for V4aPublicKey {
     }
 }
 
+/// Access key id → (secret fingerprint, public key).
+type KeyMap = HashMap<Box<str>, ([u8; 32], V4aPublicKey)>;
+
 /// A bounded cache of derived SigV4A public keys, keyed by access key id and secret fingerprint
 /// (a rotated secret never hits a stale key). Holds up to `capacity` access key ids; emptied
 /// when full.
 pub struct V4aKeyCache {
-    map: RwLock<HashMap<Box<str>, ([u8; 32], V4aPublicKey)>>,
+    map: RwLock<KeyMap>,
     capacity: usize,
 }
 
