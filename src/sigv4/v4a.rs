@@ -168,8 +168,8 @@ impl std::fmt::Debug for V4aKeyCache {
 }
 
 /// True when `region` is in the comma-separated region set `set` (`X-Amz-Region-Set`). Entries
-/// are trimmed; `*` in an entry matches any run of characters (`*`, `us-*`, `*-west-2`); the
-/// comparison is ASCII case-insensitive.
+/// are trimmed; `*` in an entry matches any run of characters (`*`, `us-*`, `*-west-2`); other
+/// characters must be equal (region names are lower case).
 pub fn region_set_matches(set: &str, region: &str) -> bool {
     set.split(',')
         .map(|e| e.trim_matches([' ', '\t']))
@@ -182,7 +182,7 @@ fn glob(pattern: &[u8], s: &[u8]) -> bool {
     let (mut p, mut i) = (0usize, 0usize);
     let (mut star, mut mark) = (None::<usize>, 0usize);
     while i < s.len() {
-        if p < pattern.len() && pattern[p] != b'*' && pattern[p].eq_ignore_ascii_case(&s[i]) {
+        if p < pattern.len() && pattern[p] != b'*' && pattern[p] == s[i] {
             p += 1;
             i += 1;
         } else if p < pattern.len() && pattern[p] == b'*' {
@@ -217,6 +217,7 @@ mod tests {
         assert!(!region_set_matches("us-east", "us-east-1"));
         assert!(!region_set_matches("", "us-east-1"));
         assert!(!region_set_matches(",", "us-east-1"));
+        assert!(!region_set_matches("US-EAST-1", "us-east-1"));
     }
 
     #[test]
