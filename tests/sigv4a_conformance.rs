@@ -352,3 +352,175 @@ fn the_suites_signature_under_another_key_is_refused() {
         );
     }
 }
+
+/// The SigV4A private key, computed here independently of `iamgate::sigv4::v4a` (AWS's KDF).
+fn private_key(akid: &str, secret: &str) -> p256::ecdsa::SigningKey {
+    use hmac::Mac;
+    let n_minus_2 =
+        hex::decode("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc63254f").unwrap();
+    for counter in 1u8..=254 {
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(format!("AWS4A{secret}").as_bytes())
+                .unwrap();
+        mac.update(&1u32.to_be_bytes());
+        mac.update(b"AWS4-ECDSA-P256-SHA256\0");
+        mac.update(akid.as_bytes());
+        mac.update(&[counter]);
+        mac.update(&256u32.to_be_bytes());
+        let k: [u8; 32] = mac.finalize().into_bytes().into();
+        if k.as_slice() <= n_minus_2.as_slice() {
+            let mut d = k;
+            for b in d.iter_mut().rev() {
+                let (v, c) = b.overflowing_add(1);
+                *b = v;
+                if !c {
+                    break;
+                }
+            }
+            return p256::ecdsa::SigningKey::from_slice(&d).unwrap();
+        }
+    }
+    unreachable!()
+}
+
+fn sign(key: &p256::ecdsa::SigningKey, sts: &str) -> String {
+    use p256::ecdsa::signature::hazmat::PrehashSigner;
+    let z = <sha2::Sha256 as sha2::Digest>::digest(sts.as_bytes());
+    let sig: p256::ecdsa::Signature = key.sign_prehash(&z).unwrap();
+    hex::encode(sig.to_der().as_bytes())
+}
+
+/// Requests signed here (S3 header form with a wildcard region set, a presigned S3 URL, a
+/// deferred non-S3 POST) verify; a signed SigV4A streaming body is refused.
+#[test]
+fn requests_signed_here_verify() {
+    use sigv4_common::{s3_verifier, AKID, SECRET, T0};
+    let key = private_key(AKID, SECRET);
+    let v = s3_verifier(T0);
+    let date = "20130524T000000Z";
+    let cred = format!("{AKID}/20130524/s3/aws4_request");
+    let dummy = "3006020101020101";
+
+    // Header form, S3, region set with a wildcard.
+    for (set, ok) in [("us-*", true), ("eu-west-1,*", true), ("eu-*", false)] {
+        let auth = |sig: &str| {
+            format!(
+                "AWS4-ECDSA-P256-SHA256 Credential={cred}, SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-region-set, Signature={sig}"
+            )
+        };
+        let mk = |a: String| RawRequest {
+            method: b"GET".to_vec(),
+            path: b"/bucket/key".to_vec(),
+            query: Vec::new(),
+            headers: vec![
+                (b"host".to_vec(), b"s3.amazonaws.com".to_vec()),
+                (b"x-amz-date".to_vec(), date.as_bytes().to_vec()),
+                (b"x-amz-region-set".to_vec(), set.as_bytes().to_vec()),
+                (
+                    b"x-amz-content-sha256".to_vec(),
+                    b"UNSIGNED-PAYLOAD".to_vec(),
+                ),
+                (b"authorization".to_vec(), a.into_bytes()),
+            ],
+            body: Vec::new(),
+        };
+        let (r, e) = v.verify_explained(&mk(auth(dummy)).head());
+        if !ok {
+            assert!(matches!(r, Err(AuthError::AuthorizationHeaderMalformed(_))));
+            continue;
+        }
+        assert_eq!(r.unwrap_err(), AuthError::SignatureDoesNotMatch);
+        let sig = sign(&key, &e.string_to_sign.unwrap());
+        let req = mk(auth(&sig));
+        let Ok(Outcome::Authenticated(a)) = v.verify(&req.head()) else {
+            panic!("{set}")
+        };
+        assert_eq!(a.signature_version, "AWS4-ECDSA-P256-SHA256");
+        assert_eq!(a.scope.service, "s3");
+        assert_eq!(a.payload, PayloadMode::Unsigned);
+        // A signed SigV4A streaming body is not supported.
+        let mut streaming = req.clone();
+        streaming.headers[3].1 = b"STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD".to_vec();
+        streaming
+            .headers
+            .push((b"x-amz-decoded-content-length".to_vec(), b"5".to_vec()));
+        assert_eq!(
+            v.verify(&streaming.head()).unwrap_err(),
+            AuthError::InvalidContentSha256
+        );
+    }
+
+    // Presigned S3 URL.
+    let q = |sig: &str| {
+        format!(
+            "X-Amz-Algorithm=AWS4-ECDSA-P256-SHA256&X-Amz-Credential={}&X-Amz-Date={date}&X-Amz-Expires=600&X-Amz-Region-Set=%2A&X-Amz-SignedHeaders=host&X-Amz-Signature={sig}",
+            cred.replace('/', "%2F")
+        )
+    };
+    let mk = |query: String| RawRequest {
+        method: b"GET".to_vec(),
+        path: b"/bucket/key".to_vec(),
+        query: query.into_bytes(),
+        headers: vec![(b"host".to_vec(), b"s3.amazonaws.com".to_vec())],
+        body: Vec::new(),
+    };
+    let (r, e) = v.verify_explained(&mk(q(dummy)).head());
+    assert_eq!(r.unwrap_err(), AuthError::SignatureDoesNotMatch);
+    let req = mk(q(&sign(&key, &e.string_to_sign.unwrap())));
+    let Ok(Outcome::Authenticated(a)) = v.verify(&req.head()) else {
+        panic!("presigned")
+    };
+    assert_eq!(a.auth_type, AuthType::Query);
+    assert_eq!(a.region_set.as_deref(), Some("*"));
+
+    // Deferred: a non-S3 POST without x-amz-content-sha256; the signature covers the body hash.
+    let body = b"Action=GetCallerIdentity&Version=2011-06-15".to_vec();
+    let cred = format!("{AKID}/20130524/service/aws4_request");
+    let mk = |sig: &str, body: &[u8]| {
+        RawRequest {
+        method: b"POST".to_vec(),
+        path: b"/".to_vec(),
+        query: Vec::new(),
+        headers: vec![
+            (b"host".to_vec(), b"service.amazonaws.com".to_vec()),
+            (b"x-amz-date".to_vec(), date.as_bytes().to_vec()),
+            (b"x-amz-region-set".to_vec(), b"us-east-1".to_vec()),
+            (
+                b"content-length".to_vec(),
+                body.len().to_string().into_bytes(),
+            ),
+            (
+                b"authorization".to_vec(),
+                format!("AWS4-ECDSA-P256-SHA256 Credential={cred}, SignedHeaders=host;x-amz-date;x-amz-region-set, Signature={sig}").into_bytes(),
+            ),
+        ],
+        body: body.to_vec(),
+    }
+    };
+    let (r, e) = v.verify_explained(&mk(dummy, &body).head());
+    let Ok(Outcome::Authenticated(a)) = r else {
+        panic!("deferred head")
+    };
+    assert_eq!(a.payload, PayloadMode::Deferred);
+    let cr = format!(
+        "{}{}",
+        e.canonical_request.unwrap(),
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body))
+    );
+    let sts = format!(
+        "AWS4-ECDSA-P256-SHA256\n{date}\n20130524/service/aws4_request\n{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(cr.as_bytes()))
+    );
+    let sig = sign(&key, &sts);
+    accepts(&v, &mk(&sig, &body)).unwrap();
+    let mut other = body.clone();
+    other[0] ^= 1;
+    assert_eq!(
+        accepts(&v, &mk(&sig, &other)),
+        Err(AuthError::SignatureDoesNotMatch)
+    );
+    assert_eq!(
+        accepts(&v, &mk(dummy, &body)),
+        Err(AuthError::SignatureDoesNotMatch)
+    );
+}
