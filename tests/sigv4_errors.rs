@@ -213,9 +213,15 @@ fn malformed_header_errors() {
     assert_s3(&e, 400, "InvalidRequest");
     let e = err(
         &v,
-        &with_header(&p, "authorization", "AWS4-ECDSA-P256-SHA256 Credential=x"),
+        &with_header(&p, "authorization", "AWS4-HMAC-SHA512 Credential=x"),
     );
     assert_s3(&e, 400, "InvalidRequest");
+    // SigV4A is understood: a malformed SigV4A header is malformed, not unsupported.
+    let e = err(
+        &v,
+        &with_header(&p, "authorization", "AWS4-ECDSA-P256-SHA256 Credential=x"),
+    );
+    assert_s3(&e, 400, "AuthorizationHeaderMalformed");
 }
 
 #[test]

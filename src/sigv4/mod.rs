@@ -1,7 +1,8 @@
 //! SigV4 request authentication (issue 3).
 //!
-//! A sans-IO verifier of AWS Signature Version 4 (`AWS4-HMAC-SHA256`) requests, in the
-//! `Authorization` header form and the presigned query form, plus streaming verifiers for every
+//! A sans-IO verifier of AWS Signature Version 4 (`AWS4-HMAC-SHA256`) and SigV4A
+//! (`AWS4-ECDSA-P256-SHA256`, [`v4a`]) requests, in the `Authorization` header form and the
+//! presigned query form, plus streaming verifiers for every
 //! payload mode of `x-amz-content-sha256`. Nothing here does IO: the proxy hands in the request
 //! head and the body bytes. See `docs/SIGV4.md` for what is verified and why.
 //!
@@ -73,6 +74,7 @@ pub mod error;
 pub mod key;
 pub mod parse;
 pub mod payload;
+pub mod v4a;
 pub mod verify;
 
 pub use body::VerifiedBody;
@@ -80,6 +82,7 @@ pub use canonical::PathMode;
 pub use error::{AuthError, ChecksumAlgorithm, Dialect};
 pub use key::{SecretKey, SigningKeyCache};
 pub use payload::BodyVerifier;
+pub use v4a::{V4aKeyCache, V4aPublicKey, ALGORITHM_V4A};
 pub use verify::{
     AuthType, Authenticated, Clock, Config, Credential, CredentialStore, Explanation, FixedClock,
     KeyStatus, Outcome, PayloadMode, RequestHead, Scope, ServiceRules, SystemClock, TokenCheck,

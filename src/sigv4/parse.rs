@@ -4,8 +4,36 @@
 use super::canonical::{parse_query, QueryParam};
 use super::error::AuthError;
 
-/// The only algorithm supported (SigV4A is not).
+/// The SigV4 algorithm.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub use super::v4a::ALGORITHM_V4A;
+
+/// A request's signature, decoded from hex: its type says the algorithm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestSignature {
+    /// `AWS4-HMAC-SHA256`: 32 bytes of HMAC-SHA256.
+    Hmac([u8; 32]),
+    /// `AWS4-ECDSA-P256-SHA256` (SigV4A): an ASN.1 DER ECDSA signature (at most 72 bytes).
+    Ecdsa(Vec<u8>),
+}
+
+impl RequestSignature {
+    /// The algorithm name.
+    pub fn algorithm(&self) -> &'static str {
+        match self {
+            Self::Hmac(_) => ALGORITHM,
+            Self::Ecdsa(_) => ALGORITHM_V4A,
+        }
+    }
+}
+
+/// Decodes a SigV4A signature: an even number of hex digits, 8 to 144 of them.
+pub fn decode_ecdsa_signature(s: &str) -> Option<Vec<u8>> {
+    if !(8..=144).contains(&s.len()) {
+        return None;
+    }
+    hex::decode(s).ok()
+}
 /// The credential scope terminator.
 pub const TERMINATOR: &str = "aws4_request";
 /// The presigned query parameter names (case-sensitive, as AWS treats them).
@@ -26,7 +54,8 @@ pub struct CredentialScope<'a> {
     pub access_key_id: &'a str,
     /// The scope date `YYYYMMDD`.
     pub date: &'a str,
-    /// The region.
+    /// The region; empty in a SigV4A credential (`AKID/date/service/aws4_request`), whose
+    /// regions come in `X-Amz-Region-Set`.
     pub region: &'a str,
     /// The service.
     pub service: &'a str,
@@ -35,8 +64,12 @@ pub struct CredentialScope<'a> {
 }
 
 impl CredentialScope<'_> {
-    /// `date/region/service/terminator`, as it appears in the string to sign.
+    /// `date/region/service/terminator`, as it appears in the string to sign
+    /// (`date/service/terminator` for SigV4A, whose region is empty).
     pub fn scope_string(&self) -> String {
+        if self.region.is_empty() {
+            return format!("{}/{}/{}", self.date, self.service, self.terminator);
+        }
         format!(
             "{}/{}/{}/{}",
             self.date, self.region, self.service, self.terminator
@@ -65,7 +98,29 @@ pub fn parse_credential(s: &str) -> Option<CredentialScope<'_>> {
     Some(c)
 }
 
-/// A parsed `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…` header.
+/// Splits a SigV4A credential `AKID/date/service/terminator` (region left empty); `None` unless
+/// exactly four non-empty parts.
+pub fn parse_credential_v4a(s: &str) -> Option<CredentialScope<'_>> {
+    let mut it = s.split('/');
+    let c = CredentialScope {
+        access_key_id: it.next()?,
+        date: it.next()?,
+        region: "",
+        service: it.next()?,
+        terminator: it.next()?,
+    };
+    if it.next().is_some()
+        || [c.access_key_id, c.date, c.service, c.terminator]
+            .iter()
+            .any(|p| p.is_empty())
+    {
+        return None;
+    }
+    Some(c)
+}
+
+/// A parsed `Authorization: AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…` header
+/// (or `AWS4-ECDSA-P256-SHA256 …`, SigV4A).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationHeader<'a> {
     /// The credential scope.
@@ -73,8 +128,11 @@ pub struct AuthorizationHeader<'a> {
     /// The `SignedHeaders` value as sent (`;`-separated, lower case expected).
     pub signed_headers: &'a str,
     /// The signature, decoded from hex.
-    pub signature: [u8; 32],
+    pub signature: RequestSignature,
 }
+
+const CREDENTIAL_HINT_V4A: &str =
+    "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/SERVICE/aws4_request\".";
 
 const CREDENTIAL_HINT: &str =
     "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".";
@@ -93,9 +151,11 @@ pub fn decode_signature(s: &str) -> Option<[u8; 32]> {
 pub fn parse_authorization_header(value: &str) -> Result<AuthorizationHeader<'_>, AuthError> {
     let value = value.trim_matches(|c| c == ' ' || c == '\t');
     let (alg, rest) = value.split_once([' ', '\t']).unwrap_or((value, ""));
-    if alg != ALGORITHM {
-        return Err(AuthError::UnsupportedAlgorithm);
-    }
+    let v4a = match alg {
+        ALGORITHM => false,
+        ALGORITHM_V4A => true,
+        _ => return Err(AuthError::UnsupportedAlgorithm),
+    };
     let (mut cred, mut sh, mut sig) = (None, None, None);
     for part in rest.split(',') {
         let part = part.trim_matches(|c| c == ' ' || c == '\t');
@@ -124,14 +184,27 @@ pub fn parse_authorization_header(value: &str) -> Result<AuthorizationHeader<'_>
         }
     }
     let cred = cred.ok_or_else(|| malformed("missing Credential."))?;
-    let credential = parse_credential(cred).ok_or_else(|| malformed(CREDENTIAL_HINT))?;
+    let credential = if v4a {
+        parse_credential_v4a(cred).ok_or_else(|| malformed(CREDENTIAL_HINT_V4A))?
+    } else {
+        parse_credential(cred).ok_or_else(|| malformed(CREDENTIAL_HINT))?
+    };
     let signed_headers = sh.ok_or_else(|| malformed("missing SignedHeaders."))?;
     if signed_headers.is_empty() {
         return Err(malformed("SignedHeaders is empty."));
     }
     let sig = sig.ok_or_else(|| malformed("missing Signature."))?;
-    let signature = decode_signature(sig)
-        .ok_or_else(|| malformed("the Signature is not 64 hexadecimal digits."))?;
+    let signature = if v4a {
+        RequestSignature::Ecdsa(
+            decode_ecdsa_signature(sig)
+                .ok_or_else(|| malformed("the Signature is not a hex DER ECDSA signature."))?,
+        )
+    } else {
+        RequestSignature::Hmac(
+            decode_signature(sig)
+                .ok_or_else(|| malformed("the Signature is not 64 hexadecimal digits."))?,
+        )
+    };
     Ok(AuthorizationHeader {
         credential,
         signed_headers,
@@ -150,8 +223,8 @@ pub struct PresignedQuery {
     pub expires: u32,
     /// `X-Amz-SignedHeaders`.
     pub signed_headers: String,
-    /// `X-Amz-Signature`, decoded from hex.
-    pub signature: [u8; 32],
+    /// `X-Amz-Signature`, decoded from hex (its type follows `X-Amz-Algorithm`).
+    pub signature: RequestSignature,
     /// `X-Amz-Security-Token`, if present.
     pub security_token: Option<String>,
 }
@@ -199,9 +272,14 @@ pub fn presigned_from_params(
     else {
         return Err(qerr(required));
     };
-    if alg != ALGORITHM {
-        return Err(qerr("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\""));
-    }
+    let v4a =
+        match alg.as_str() {
+            ALGORITHM => false,
+            ALGORITHM_V4A => true,
+            _ => return Err(qerr(
+                "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\" and \"AWS4-ECDSA-P256-SHA256\"",
+            )),
+        };
     let expires: i64 = expires
         .parse()
         .map_err(|_| qerr("X-Amz-Expires should be a number"))?;
@@ -216,8 +294,17 @@ pub fn presigned_from_params(
     if signed_headers.is_empty() {
         return Err(qerr(required));
     }
-    let signature = decode_signature(&sig)
-        .ok_or_else(|| qerr("X-Amz-Signature must be 64 hexadecimal digits."))?;
+    let signature = if v4a {
+        RequestSignature::Ecdsa(
+            decode_ecdsa_signature(&sig)
+                .ok_or_else(|| qerr("X-Amz-Signature must be a hex DER ECDSA signature."))?,
+        )
+    } else {
+        RequestSignature::Hmac(
+            decode_signature(&sig)
+                .ok_or_else(|| qerr("X-Amz-Signature must be 64 hexadecimal digits."))?,
+        )
+    };
     Ok(Some(PresignedQuery {
         credential,
         date,

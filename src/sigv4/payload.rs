@@ -16,7 +16,8 @@ use super::chunked::{ChunkSigner, ChunkedDecoder};
 use super::error::{AuthError, ChecksumAlgorithm};
 use super::key::hmac_sha256;
 use super::verify::{
-    body_headers, string_to_sign, Authenticated, BodyHeaders, BodySigning, PayloadMode, RequestHead,
+    body_headers, string_to_sign, string_to_sign_v4a, Authenticated, BodyHeaders, BodySigning,
+    PayloadMode, RequestHead,
 };
 
 #[derive(Debug)]
@@ -103,6 +104,10 @@ impl BodyVerifier {
         let needs_signing = || signing.ok_or(AuthError::InvalidContentSha256);
         let signer = || -> Result<ChunkSigner, AuthError> {
             let s = needs_signing()?;
+            if s.v4a.is_some() {
+                // SigV4A signed chunks are not supported (the verifier refuses them first).
+                return Err(AuthError::InvalidContentSha256);
+            }
             Ok(ChunkSigner {
                 key: s.key,
                 amz_date: s.amz_date.clone(),
@@ -271,9 +276,18 @@ impl BodyVerifier {
             Kind::Deferred { hasher, signing } => {
                 let mut cr = signing.canonical_prefix.clone();
                 cr.extend_from_slice(&super::canonical::hex32(&hasher.finalize().into()));
-                let sts = string_to_sign(&signing.amz_date, &signing.scope, &cr);
-                let sig = hmac_sha256(&signing.key, sts.as_bytes());
-                if !bool::from(sig.ct_eq(&signing.seed_signature)) {
+                let ok = match &signing.v4a {
+                    Some((pk, der)) => {
+                        let sts = string_to_sign_v4a(&signing.amz_date, &signing.scope, &cr);
+                        pk.verify(sts.as_bytes(), der)
+                    }
+                    None => {
+                        let sts = string_to_sign(&signing.amz_date, &signing.scope, &cr);
+                        let sig = hmac_sha256(&signing.key, sts.as_bytes());
+                        bool::from(sig.ct_eq(&signing.seed_signature))
+                    }
+                };
+                if !ok {
                     return Err(AuthError::SignatureDoesNotMatch);
                 }
             }

@@ -12,9 +12,10 @@ use super::canonical::{
 use super::error::{AuthError, ChecksumAlgorithm, Dialect};
 use super::key::{hmac_sha256, SecretKey, SigningKeyCache};
 use super::parse::{
-    parse_amz_date, parse_authorization_header, parse_credential, presigned_from_params,
-    CredentialScope, ALGORITHM, TERMINATOR,
+    parse_amz_date, parse_authorization_header, parse_credential, parse_credential_v4a,
+    presigned_from_params, CredentialScope, RequestSignature, ALGORITHM, ALGORITHM_V4A, TERMINATOR,
 };
+use super::v4a::{region_set_matches, V4aKeyCache, V4aPublicKey};
 
 /// Hex SHA-256 of the empty string.
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -325,6 +326,9 @@ pub struct BodySigning {
     pub(crate) seed_signature: [u8; 32],
     /// Deferred mode: the canonical request up to (excluding) the payload hash.
     pub(crate) canonical_prefix: Vec<u8>,
+    /// SigV4A: the public key and DER signature (then `key` and `seed_signature` are zero and
+    /// signed streaming modes are refused).
+    pub(crate) v4a: Option<(V4aPublicKey, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for BodySigning {
@@ -346,13 +350,16 @@ pub struct Authenticated<P> {
     pub principal: P,
     /// The signed header names, lower case, as listed by the client.
     pub signed_headers: Vec<String>,
-    /// Credential scope.
+    /// Credential scope. SigV4A: `region` is the configured region, which the signed
+    /// [`Authenticated::region_set`] matched.
     pub scope: Scope,
+    /// SigV4A: the signed `X-Amz-Region-Set`, as sent.
+    pub region_set: Option<String>,
     /// Payload mode.
     pub payload: PayloadMode,
     /// Header or presigned.
     pub auth_type: AuthType,
-    /// Always `AWS4-HMAC-SHA256`.
+    /// `AWS4-HMAC-SHA256` or `AWS4-ECDSA-P256-SHA256` (SigV4A).
     pub signature_version: &'static str,
     /// Whether a session token came with the request (validated by the store).
     pub session_token_present: bool,
@@ -375,7 +382,7 @@ pub struct Authenticated<P> {
 }
 
 impl<P> Authenticated<P> {
-    /// The request's signature (the seed of chunk signatures).
+    /// The request's signature (the seed of chunk signatures); zero for SigV4A.
     pub fn seed_signature(&self) -> [u8; 32] {
         self.body_signing.seed_signature
     }
@@ -405,6 +412,7 @@ pub struct Verifier<S, C = SystemClock> {
     store: S,
     clock: C,
     cache: SigningKeyCache,
+    v4a_cache: V4aKeyCache,
 }
 
 impl<S: CredentialStore> Verifier<S, SystemClock> {
@@ -417,7 +425,7 @@ impl<S: CredentialStore> Verifier<S, SystemClock> {
 struct Signed<'a> {
     credential: CredentialScope<'a>,
     signed_headers: &'a str,
-    signature: [u8; 32],
+    signature: RequestSignature,
     amz_date: &'a str,
     expires: Option<u32>,
     token: Option<String>,
@@ -427,11 +435,13 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
     /// A verifier on the given clock.
     pub fn with_clock(config: Config, store: S, clock: C) -> Self {
         let cache = SigningKeyCache::new(config.key_cache_capacity);
+        let v4a_cache = V4aKeyCache::new(config.key_cache_capacity);
         Self {
             config,
             store,
             clock,
             cache,
+            v4a_cache,
         }
     }
 
@@ -508,15 +518,22 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             (None, Ok(Some(q))) => {
                 presigned_owned = q;
                 let q = &presigned_owned;
-                let credential = parse_credential(&q.credential).ok_or_else(|| {
-                    AuthError::AuthorizationQueryParametersError(
-                        "X-Amz-Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".".into(),
-                    )
-                })?;
+                let credential = match q.signature {
+                    RequestSignature::Hmac(_) => parse_credential(&q.credential).ok_or_else(|| {
+                        AuthError::AuthorizationQueryParametersError(
+                            "X-Amz-Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".".into(),
+                        )
+                    })?,
+                    RequestSignature::Ecdsa(_) => parse_credential_v4a(&q.credential).ok_or_else(|| {
+                        AuthError::AuthorizationQueryParametersError(
+                            "X-Amz-Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/SERVICE/aws4_request\".".into(),
+                        )
+                    })?,
+                };
                 Signed {
                     credential,
                     signed_headers: &q.signed_headers,
-                    signature: q.signature,
+                    signature: q.signature.clone(),
                     amz_date: &q.date,
                     expires: Some(q.expires),
                     token: q.security_token.clone(),
@@ -554,7 +571,8 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
                 c.service
             ))
         })?;
-        if c.region != self.config.region {
+        let v4a = matches!(s.signature, RequestSignature::Ecdsa(_));
+        if !v4a && c.region != self.config.region {
             return Err(malformed(format!(
                 "the region '{}' is wrong; expecting '{}'",
                 c.region, self.config.region
@@ -609,6 +627,32 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             return Err(malformed("'Host' must be a signed header.".into()));
         }
 
+        // SigV4A: the signed region set must contain the configured region.
+        let region_set = if v4a {
+            let set = if query_form {
+                params
+                    .iter()
+                    .find(|(n, _)| &n[..] == b"X-Amz-Region-Set")
+                    .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            } else if signed.iter().any(|h| h == "x-amz-region-set") {
+                head.header_str("x-amz-region-set").map(str::to_owned)
+            } else {
+                return Err(malformed(
+                    "'X-Amz-Region-Set' must be a signed header.".into(),
+                ));
+            };
+            let set = set.ok_or_else(|| malformed("X-Amz-Region-Set is missing.".into()))?;
+            if !region_set_matches(&set, &self.config.region) {
+                return Err(malformed(format!(
+                    "the region set '{set}' does not include '{}'.",
+                    self.config.region
+                )));
+            }
+            Some(set)
+        } else {
+            None
+        };
+
         // Payload mode and the canonical request's payload line.
         let content_sha = head.header_str("x-amz-content-sha256");
         let (payload, payload_line): (PayloadMode, Option<&str>) = match content_sha {
@@ -633,7 +677,9 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             None if head.body_empty => (PayloadMode::Sha256(empty_sha256()), Some(EMPTY_SHA256)),
             None => (PayloadMode::Deferred, None),
         };
-        if query_form
+        // Signed chunks of SigV4A uploads (STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD…) are not
+        // supported yet; they, and HMAC-signed chunks under an ECDSA seed, are refused.
+        if (query_form || v4a)
             && matches!(
                 payload,
                 PayloadMode::StreamingSigned | PayloadMode::StreamingSignedTrailer
@@ -682,20 +728,43 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         cr.push(b'\n');
 
         let scope = c.scope_string();
-        let (key, mut mac) =
-            self.cache
-                .get_keyed(c.access_key_id, &cred.secret, c.date, c.region, c.service);
+        let (key, seed_signature, v4a_signing) = match &s.signature {
+            RequestSignature::Hmac(sig) => {
+                let (key, mac) = self.cache.get_keyed(
+                    c.access_key_id,
+                    &cred.secret,
+                    c.date,
+                    c.region,
+                    c.service,
+                );
+                (key, *sig, Err(mac))
+            }
+            RequestSignature::Ecdsa(der) => {
+                let pk = self
+                    .v4a_cache
+                    .get(c.access_key_id, &cred.secret)
+                    .ok_or(AuthError::SignatureDoesNotMatch)?;
+                ([0u8; 32], [0u8; 32], Ok((pk, der.clone())))
+            }
+        };
         let signature_verified = match payload_line {
             Some(line) => {
                 cr.extend_from_slice(line.as_bytes());
-                let sts = string_to_sign(s.amz_date, &scope, &cr);
-                hmac::Mac::update(&mut mac, sts.as_bytes());
-                let sig: [u8; 32] = hmac::Mac::finalize(mac).into_bytes().into();
+                let sts = string_to_sign_with(s.signature.algorithm(), s.amz_date, &scope, &cr);
+                let ok = match &v4a_signing {
+                    Err(mac) => {
+                        let mut mac = mac.clone();
+                        hmac::Mac::update(&mut mac, sts.as_bytes());
+                        let sig: [u8; 32] = hmac::Mac::finalize(mac).into_bytes().into();
+                        bool::from(sig.ct_eq(&seed_signature))
+                    }
+                    Ok((pk, der)) => pk.verify(sts.as_bytes(), der),
+                };
                 if let Some(e) = explain {
                     e.canonical_request = Some(String::from_utf8_lossy(&cr).into_owned());
                     e.string_to_sign = Some(sts);
                 }
-                if !bool::from(sig.ct_eq(&s.signature)) {
+                if !ok {
                     return Err(AuthError::SignatureDoesNotMatch);
                 }
                 true
@@ -721,16 +790,21 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             signed_headers: signed,
             scope: Scope {
                 date: c.date.to_owned(),
-                region: c.region.to_owned(),
+                region: if v4a {
+                    self.config.region.clone()
+                } else {
+                    c.region.to_owned()
+                },
                 service: c.service.to_owned(),
             },
+            region_set,
             payload,
             auth_type: if query_form {
                 AuthType::Query
             } else {
                 AuthType::Header
             },
-            signature_version: ALGORITHM,
+            signature_version: s.signature.algorithm(),
             session_token_present: s.token.is_some(),
             request_time,
             signature_age_secs: age,
@@ -743,8 +817,9 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
                 key,
                 amz_date: s.amz_date.to_owned(),
                 scope,
-                seed_signature: s.signature,
+                seed_signature,
                 canonical_prefix: if signature_verified { Vec::new() } else { cr },
+                v4a: v4a_signing.ok(),
             },
         })))
     }
@@ -815,9 +890,23 @@ pub fn compute_signature(
 
 /// The string to sign of a canonical request.
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &[u8]) -> String {
+    string_to_sign_with(ALGORITHM, amz_date, scope, canonical_request)
+}
+
+/// The SigV4A string to sign of a canonical request (`scope` is `date/service/aws4_request`).
+pub fn string_to_sign_v4a(amz_date: &str, scope: &str, canonical_request: &[u8]) -> String {
+    string_to_sign_with(ALGORITHM_V4A, amz_date, scope, canonical_request)
+}
+
+fn string_to_sign_with(
+    algorithm: &str,
+    amz_date: &str,
+    scope: &str,
+    canonical_request: &[u8],
+) -> String {
     let h = Sha256::digest(canonical_request);
-    let mut s = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 68);
-    s.push_str(ALGORITHM);
+    let mut s = String::with_capacity(algorithm.len() + amz_date.len() + scope.len() + 68);
+    s.push_str(algorithm);
     s.push('\n');
     s.push_str(amz_date);
     s.push('\n');
