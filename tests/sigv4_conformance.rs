@@ -11,7 +11,7 @@ use iamgate::sigv4::{
     AuthError, BodyVerifier, Config, FixedClock, Outcome, PathMode, PayloadMode, ServiceRules,
     Verifier,
 };
-use sigv4_common::{suite_path, RawRequest, Store};
+use sigv4_common::{flipped, mutation_sites, suite_path, RawRequest, Store};
 
 struct Case {
     name: String,
@@ -154,29 +154,9 @@ fn every_flipped_signed_byte_is_refused() {
                 panic!("{}", case.name)
             };
             let signed: Vec<String> = a.signed_headers.clone();
-            let mut sites: Vec<(&'static str, usize, usize)> = Vec::new(); // (part, header idx, byte idx)
-            sites.extend((0..req.method.len()).map(|i| ("method", 0, i)));
-            sites.extend((0..req.path.len()).map(|i| ("path", 0, i)));
-            sites.extend((0..req.query.len()).map(|i| ("query", 0, i)));
-            sites.extend((0..req.body.len()).map(|i| ("body", 0, i)));
-            for (hi, (n, val)) in req.headers.iter().enumerate() {
-                let name = String::from_utf8_lossy(n).to_ascii_lowercase();
-                if signed.contains(&name) || name == "authorization" {
-                    sites.extend((0..val.len()).map(|i| ("value", hi, i)));
-                    sites.extend((0..n.len()).map(|i| ("name", hi, i)));
-                }
-            }
-            for (part, hi, i) in sites {
-                let mut m = req.clone();
-                let byte = match part {
-                    "method" => &mut m.method[i],
-                    "path" => &mut m.path[i],
-                    "query" => &mut m.query[i],
-                    "body" => &mut m.body[i],
-                    "value" => &mut m.headers[hi].1[i],
-                    _ => &mut m.headers[hi].0[i],
-                };
-                *byte ^= 1;
+            for site in mutation_sites(&req, &signed) {
+                let (part, hi, i) = site;
+                let m = flipped(&req, site);
                 tried += 1;
                 if accepts(&v, &m).is_ok() {
                     assert!(

@@ -213,3 +213,39 @@ pub fn s3_verifier(now: i64) -> iamgate::sigv4::Verifier<Store, iamgate::sigv4::
         iamgate::sigv4::FixedClock(now),
     )
 }
+
+/// A place to flip one byte of a signed part: (part, header index, byte index).
+pub type Site = (&'static str, usize, usize);
+
+/// Every byte of the method, path, query and body, and of each signed header's name and value
+/// (and of `Authorization`).
+pub fn mutation_sites(req: &RawRequest, signed: &[String]) -> Vec<Site> {
+    let mut sites: Vec<Site> = Vec::new();
+    sites.extend((0..req.method.len()).map(|i| ("method", 0, i)));
+    sites.extend((0..req.path.len()).map(|i| ("path", 0, i)));
+    sites.extend((0..req.query.len()).map(|i| ("query", 0, i)));
+    sites.extend((0..req.body.len()).map(|i| ("body", 0, i)));
+    for (hi, (n, val)) in req.headers.iter().enumerate() {
+        let name = String::from_utf8_lossy(n).to_ascii_lowercase();
+        if signed.contains(&name) || name == "authorization" {
+            sites.extend((0..val.len()).map(|i| ("value", hi, i)));
+            sites.extend((0..n.len()).map(|i| ("name", hi, i)));
+        }
+    }
+    sites
+}
+
+/// `req` with the byte at `site` flipped.
+pub fn flipped(req: &RawRequest, (part, hi, i): Site) -> RawRequest {
+    let mut m = req.clone();
+    let byte = match part {
+        "method" => &mut m.method[i],
+        "path" => &mut m.path[i],
+        "query" => &mut m.query[i],
+        "body" => &mut m.body[i],
+        "value" => &mut m.headers[hi].1[i],
+        _ => &mut m.headers[hi].0[i],
+    };
+    *byte ^= 1;
+    m
+}
