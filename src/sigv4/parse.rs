@@ -67,13 +67,19 @@ impl CredentialScope<'_> {
     /// `date/region/service/terminator`, as it appears in the string to sign
     /// (`date/service/terminator` for SigV4A, whose region is empty).
     pub fn scope_string(&self) -> String {
-        if self.region.is_empty() {
-            return format!("{}/{}/{}", self.date, self.service, self.terminator);
+        let mut scope = String::with_capacity(
+            self.date.len() + self.region.len() + self.service.len() + self.terminator.len() + 3,
+        );
+        for part in [self.date, self.region, self.service, self.terminator] {
+            if part.is_empty() {
+                continue;
+            }
+            if !scope.is_empty() {
+                scope.push('/');
+            }
+            scope.push_str(part);
         }
-        format!(
-            "{}/{}/{}/{}",
-            self.date, self.region, self.service, self.terminator
-        )
+        scope
     }
 }
 

@@ -348,8 +348,9 @@ pub struct Authenticated<P> {
     pub access_key_id: String,
     /// The store's principal handle.
     pub principal: P,
-    /// The signed header names, lower case, as listed by the client.
-    pub signed_headers: Vec<String>,
+    /// The signed header names, lower-case, `;`-separated as in `SignedHeaders`
+    /// (see [`Authenticated::signed_header_names`]).
+    pub signed_headers: String,
     /// Credential scope. SigV4A: `region` is the configured region, which the signed
     /// [`Authenticated::region_set`] matched.
     pub scope: Scope,
@@ -382,6 +383,11 @@ pub struct Authenticated<P> {
 }
 
 impl<P> Authenticated<P> {
+    /// The signed header names, lower-case.
+    pub fn signed_header_names(&self) -> impl Iterator<Item = &str> {
+        self.signed_headers.split(';')
+    }
+
     /// The request's signature (the seed of chunk signatures); zero for SigV4A.
     pub fn seed_signature(&self) -> [u8; 32] {
         self.body_signing.seed_signature
@@ -613,17 +619,19 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         }
 
         // Signed headers: host must be among them.
-        let signed: Vec<String> = s
-            .signed_headers
-            .split(';')
-            .map(|h| h.to_ascii_lowercase())
-            .collect();
-        if signed.iter().any(|h| h.is_empty()) {
+        // Clients send the names lower-case; only copy when one did not.
+        let signed: std::borrow::Cow<'_, str> =
+            if s.signed_headers.bytes().any(|b| b.is_ascii_uppercase()) {
+                std::borrow::Cow::Owned(s.signed_headers.to_ascii_lowercase())
+            } else {
+                std::borrow::Cow::Borrowed(s.signed_headers)
+            };
+        if signed.split(';').any(str::is_empty) {
             return Err(malformed(
                 "SignedHeaders contains an empty header name.".into(),
             ));
         }
-        if !signed.iter().any(|h| h == "host") {
+        if !signed.split(';').any(|h| h == "host") {
             return Err(malformed("'Host' must be a signed header.".into()));
         }
 
@@ -634,7 +642,7 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
                     .iter()
                     .find(|(n, _)| &n[..] == b"X-Amz-Region-Set")
                     .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
-            } else if signed.iter().any(|h| h == "x-amz-region-set") {
+            } else if signed.split(';').any(|h| h == "x-amz-region-set") {
                 head.header_str("x-amz-region-set").map(str::to_owned)
             } else {
                 return Err(malformed(
@@ -712,7 +720,7 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             n == b"X-Amz-Signature" || (omit_token && query_form && n == b"X-Amz-Security-Token")
         });
         cr.push(b'\n');
-        for name in &signed {
+        for name in signed.split(';') {
             cr.extend_from_slice(name.as_bytes());
             cr.push(b':');
             for (i, v) in head.values(name).enumerate() {
@@ -787,7 +795,7 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         Ok(Outcome::Authenticated(Box::new(Authenticated {
             access_key_id: c.access_key_id.to_owned(),
             principal: cred.principal,
-            signed_headers: signed,
+            signed_headers: signed.into_owned(),
             scope: Scope {
                 date: c.date.to_owned(),
                 region: if v4a {
