@@ -433,8 +433,8 @@ impl Gateway {
             .owner
             .as_deref()
             .or_else(|| snapshot.accounts().first().map(String::as_str));
-        let mut decisions = Vec::with_capacity(routed.checks.len());
-        for check in &routed.checks {
+        // One check, against the resource's own policy, owner and tags.
+        let decide_check = |check: &Check| {
             let entry = snapshot.resource(&check.resource);
             let tagged;
             let ctx = match entry {
@@ -451,7 +451,7 @@ impl Gateway {
                 None if check.resource == "*" => None,
                 None => default_owner,
             };
-            let decision = policy::evaluate(
+            policy::evaluate(
                 &Policies {
                     identity: identity_policies,
                     boundary,
@@ -465,32 +465,20 @@ impl Gateway {
                     resource: &check.resource,
                     context: ctx,
                 },
-            );
-            decisions.push((check.clone(), decision));
-        }
+            )
+        };
+        let decisions: Vec<(Check, Decision)> = routed
+            .checks
+            .iter()
+            .map(|check| (check.clone(), decide_check(check)))
+            .collect();
         // A missing key is hidden from a caller who may not list the bucket (see `handle`).
         let may_list = match (&upstream.model, &routed.bucket, &routed.key) {
             (Model::S3(_), Some(bucket), Some(_))
                 if matches!(parts.method, Method::GET | Method::HEAD) =>
             {
-                let arn = route::s3::bucket_arn(bucket);
-                let entry = snapshot.resource(&arn);
-                policy::evaluate(
-                    &Policies {
-                        identity: identity_policies,
-                        boundary,
-                        session: None,
-                        resource: entry.and_then(|r| r.policy.as_ref()),
-                        resource_owner: entry.map(|r| r.owner.as_str()).or(default_owner),
-                    },
-                    &PolicyRequest {
-                        principal: &principal,
-                        action: &Action::new("s3:ListBucket"),
-                        resource: &arn,
-                        context: &context,
-                    },
-                )
-                .is_allowed()
+                decide_check(&Check::new("s3:ListBucket", route::s3::bucket_arn(bucket)))
+                    .is_allowed()
             }
             _ => true,
         };

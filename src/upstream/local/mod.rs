@@ -207,6 +207,14 @@ fn empty(status: StatusCode) -> Response<LocalBody> {
     resp
 }
 
+/// The answer to a copy (CopyObject, UploadPartCopy): the new ETag and modification time.
+fn copy_result(root: &str, meta: &ObjectMeta) -> Response<LocalBody> {
+    let mut w = XmlWriter::new(root);
+    w.elem("LastModified", &iso_date(meta.last_modified_ms))
+        .elem("ETag", &meta.etag);
+    xml_response(StatusCode::OK, w.finish(root))
+}
+
 fn xml_response(status: StatusCode, doc: String) -> Response<LocalBody> {
     let mut resp = Response::new(full_body(doc));
     *resp.status_mut() = status;
@@ -1131,11 +1139,7 @@ impl LocalStore {
                 .map_err(into_io),
             || StoreError::no_such_bucket(bucket),
         )?;
-        let root = "CopyObjectResult";
-        let mut w = XmlWriter::new(root);
-        w.elem("LastModified", &iso_date(meta.last_modified_ms))
-            .elem("ETag", &meta.etag);
-        Ok(xml_response(StatusCode::OK, w.finish(root)))
+        Ok(copy_result("CopyObjectResult", &meta))
     }
 }
 

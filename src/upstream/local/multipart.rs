@@ -13,8 +13,8 @@ use super::error::{Result, StoreError};
 use super::fsio::{hex, now_ms, parse_hex, random_hex, read_meta, ObjectMeta, TempFile};
 use super::xml::{self, XmlWriter};
 use super::{
-    check_received, collect_meta, content_length, content_md5, empty, header_str, into_io,
-    iso_date, not_found_is, read_limited, refuse_aws_chunked, set_header, strip_quotes,
+    check_received, collect_meta, content_length, content_md5, copy_result, empty, header_str,
+    into_io, iso_date, not_found_is, read_limited, refuse_aws_chunked, set_header, strip_quotes,
     xml_response, LocalBody, LocalStore, Target, MAX_OBJECT, MAX_XML_BODY, MIN_PART, OWNER_ID,
     URL_ENCODE,
 };
@@ -200,11 +200,7 @@ impl LocalStore {
                 .map_err(into_io),
             || StoreError::no_such_upload(id),
         )?;
-        let root = "CopyPartResult";
-        let mut w = XmlWriter::new(root);
-        w.elem("LastModified", &iso_date(meta.last_modified_ms))
-            .elem("ETag", &meta.etag);
-        Ok(xml_response(StatusCode::OK, w.finish(root)))
+        Ok(copy_result("CopyPartResult", &meta))
     }
 
     pub(super) async fn complete_upload<B>(
