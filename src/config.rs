@@ -122,11 +122,52 @@ fn default_domain() -> String {
     "s3.localhost".into()
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSts {
+    #[serde(default = "yes")]
+    enabled: bool,
+    #[serde(default)]
+    hosts: Vec<String>,
     #[serde(default)]
     token_keys: Vec<String>,
+}
+
+impl Default for RawSts {
+    fn default() -> Self {
+        RawSts {
+            enabled: true,
+            hosts: Vec::new(),
+            token_keys: Vec::new(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The built-in STS (`[sts]`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StsConfig {
+    /// Whether the gateway answers STS calls at all.
+    pub enabled: bool,
+    /// Host names whose every request goes to the STS (besides requests signed for `sts`).
+    pub hosts: Vec<String>,
+    /// Keys that seal session tokens (base64 of 32 bytes each; the first seals, all open).
+    /// `IAMGATE_STS_TOKEN_KEYS` (comma-separated) replaces them when set.
+    pub token_keys: Vec<String>,
+}
+
+impl std::fmt::Debug for StsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a key.
+        f.debug_struct("StsConfig")
+            .field("enabled", &self.enabled)
+            .field("hosts", &self.hosts)
+            .field("token_keys", &self.token_keys.len())
+            .finish()
+    }
 }
 
 /// Limits that protect the gateway; each has a safe default.
@@ -311,8 +352,8 @@ pub struct Config {
     pub limits: Limits,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
-    /// Keys that seal session tokens (base64, 32 bytes each; the first seals).
-    pub sts_token_keys: Vec<String>,
+    /// The built-in STS.
+    pub sts: StsConfig,
     /// Upstreams, in name order; the first S3 one is the default.
     pub upstreams: Vec<Upstream>,
 }
@@ -527,7 +568,16 @@ impl Config {
             s3_domain: raw.s3.domain.to_ascii_lowercase(),
             limits: raw.limits,
             trusted_proxies,
-            sts_token_keys: raw.sts.token_keys,
+            sts: StsConfig {
+                enabled: raw.sts.enabled,
+                hosts: raw
+                    .sts
+                    .hosts
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
+                token_keys: raw.sts.token_keys,
+            },
             upstreams,
         })
     }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod context;
@@ -14,4 +15,5 @@ pub mod proxy;
 pub mod route;
 pub mod sigv4;
 pub mod store;
+pub mod sts;
 pub mod upstream;

@@ -9,6 +9,7 @@ pub mod forward;
 pub mod listener;
 mod pipeline;
 pub mod respond;
+mod sts;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -48,6 +49,9 @@ pub enum StartError {
         /// What is wrong.
         message: String,
     },
+    /// The STS cannot start (its token keys are unusable).
+    #[error("sts: {0}")]
+    Sts(String),
     /// A listener or the store's folder cannot be used.
     #[error("{what}: {source}")]
     Io {
@@ -58,23 +62,71 @@ pub enum StartError {
     },
 }
 
-/// Whom a long-term access key belongs to, as the verifier hands it to the pipeline.
+/// Whom an access key belongs to, as the verifier hands it to the pipeline.
 #[derive(Debug, Clone)]
 pub struct KeyPrincipal {
     /// The key's account.
     pub account: String,
-    /// The user or the root user.
+    /// The user or the root user (for a session: whoever the session is).
     pub owner: KeyOwner,
+    /// For temporary credentials: the session their token carries.
+    pub session: Option<Arc<crate::sts::Session>>,
 }
 
-/// The verifier's view of the store: keys of the snapshot in force.
-pub struct StoreKeys(Arc<LiveStore>);
+/// The verifier's view of the store: long-term keys of the snapshot in force, and temporary
+/// keys through their session tokens.
+pub struct StoreKeys {
+    store: Arc<LiveStore>,
+    sts: Option<Arc<crate::sts::Sts>>,
+}
 
 impl sigv4::CredentialStore for StoreKeys {
     type Principal = KeyPrincipal;
 
+    fn lookup_session(
+        &self,
+        access_key_id: &str,
+        token: &str,
+    ) -> Result<sigv4::Credential<KeyPrincipal>, sigv4::TokenCheck> {
+        let sts = self.sts.as_ref().ok_or(sigv4::TokenCheck::Invalid)?;
+        let session = sts.open_session(token, now_epoch()).map_err(|e| match e {
+            crate::sts::TokenError::Expired => sigv4::TokenCheck::Expired,
+            crate::sts::TokenError::Invalid => sigv4::TokenCheck::Invalid,
+        })?;
+        // A token is good only with the key it was issued with.
+        if session.claims.access_key_id != access_key_id {
+            return Err(sigv4::TokenCheck::Invalid);
+        }
+        let owner = match session.identity_arn() {
+            Some(arn) => KeyOwner::User(Arc::from(arn)),
+            None => KeyOwner::Root,
+        };
+        Ok(sigv4::Credential {
+            secret: sigv4::SecretKey::new(session.claims.secret_access_key.as_bytes()),
+            status: sigv4::KeyStatus::Active,
+            principal: KeyPrincipal {
+                account: session.claims.account.clone(),
+                owner,
+                session: Some(session),
+            },
+        })
+    }
+
+    fn check_session_token(
+        &self,
+        _access_key_id: &str,
+        principal: &KeyPrincipal,
+        token: Option<&str>,
+    ) -> sigv4::TokenCheck {
+        // Temporary keys were found through their token; long-term keys carry none.
+        match (&principal.session, token) {
+            (Some(_), Some(_)) | (None, None) => sigv4::TokenCheck::Valid,
+            _ => sigv4::TokenCheck::Invalid,
+        }
+    }
+
     fn lookup(&self, access_key_id: &str) -> Option<sigv4::Credential<KeyPrincipal>> {
-        let snapshot = self.0.snapshot();
+        let snapshot = self.store.snapshot();
         let key = snapshot.key(access_key_id)?;
         Some(sigv4::Credential {
             secret: key.signing_secret().clone(),
@@ -86,6 +138,7 @@ impl sigv4::CredentialStore for StoreKeys {
             principal: KeyPrincipal {
                 account: key.account.clone(),
                 owner: key.owner.clone(),
+                session: None,
             },
         })
     }
@@ -123,6 +176,7 @@ pub struct Gateway {
     pub(crate) store: Arc<LiveStore>,
     pub(crate) verifier: sigv4::Verifier<StoreKeys>,
     pub(crate) upstreams: Vec<UpstreamRuntime>,
+    pub(crate) sts: Option<Arc<crate::sts::Sts>>,
     pub(crate) forwarder: forward::Forwarder,
     pub(crate) ids: respond::RequestIds,
     /// Open client connections.
@@ -199,7 +253,21 @@ impl Gateway {
                 Model::Routes(t) => sigv4::ServiceRules::other(t.service()),
             })
             .collect();
-        let verifier = sigv4::Verifier::new(sigv4_config, StoreKeys(Arc::clone(&store)));
+        let sts = if config.sts.enabled {
+            sigv4_config
+                .services
+                .push(sigv4::ServiceRules::other("sts"));
+            Some(Arc::new(crate::sts::Sts::new(token_keys(&config)?)))
+        } else {
+            None
+        };
+        let verifier = sigv4::Verifier::new(
+            sigv4_config,
+            StoreKeys {
+                store: Arc::clone(&store),
+                sts: sts.clone(),
+            },
+        );
         let limits = &config.limits;
         let forwarder = forward::Forwarder::new(
             Duration::from_secs(limits.upstream_connect_timeout_secs),
@@ -214,6 +282,7 @@ impl Gateway {
             store,
             verifier,
             upstreams,
+            sts,
             forwarder,
             ids: respond::RequestIds::new(),
             connections: ConnectionCount::default(),
@@ -229,6 +298,40 @@ impl Gateway {
     pub fn store(&self) -> &Arc<LiveStore> {
         &self.store
     }
+}
+
+/// The session token keys: `IAMGATE_STS_TOKEN_KEYS` (comma-separated) when set, else the
+/// configuration's, else one random key for this process alone.
+fn token_keys(config: &Config) -> Result<crate::sts::TokenKeys, StartError> {
+    let from_env: Vec<String> = std::env::var("IAMGATE_STS_TOKEN_KEYS")
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let (keys, source) = if !from_env.is_empty() {
+        (from_env, "IAMGATE_STS_TOKEN_KEYS")
+    } else {
+        (config.sts.token_keys.clone(), "sts.token_keys")
+    };
+    if keys.is_empty() {
+        tracing::warn!(
+            "no session token keys configured (sts.token_keys or IAMGATE_STS_TOKEN_KEYS): using a random key; \
+             session tokens end with this process and other replicas refuse them"
+        );
+        return crate::sts::TokenKeys::generate().map_err(|e| StartError::Sts(e.to_string()));
+    }
+    crate::sts::TokenKeys::from_base64(&keys).map_err(|e| StartError::Sts(format!("{source}: {e}")))
+}
+
+/// Now, Unix seconds.
+pub(crate) fn now_epoch() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A running gateway: its bound addresses and the switch that stops it.

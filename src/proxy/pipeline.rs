@@ -22,54 +22,13 @@ use hyper::body::Incoming;
 use super::forward::{self, IdentityHeaders, ProxyBody};
 use super::listener::Connection;
 use super::respond::{set_request_id, Reject};
-use super::{Destination, Gateway, KeyPrincipal, Model, UpstreamRuntime};
+use super::{now_epoch, Destination, Gateway, KeyPrincipal, Model, UpstreamRuntime};
+use crate::caller::Caller;
 use crate::context::{self, Environment};
-use crate::policy::{
-    self, Action, Context, Decision, Outcome, Policies, Principal, Request as PolicyRequest,
-};
+use crate::policy::{self, Action, Decision, Outcome, Policies, Request as PolicyRequest};
 use crate::route::{self, Check};
 use crate::sigv4::{self, AuthError, Authenticated, Dialect, PayloadMode, RequestHead};
-use crate::store::{Identity, KeyOwner, Snapshot};
-
-/// Who the request is from, resolved against the snapshot.
-enum Caller {
-    Anonymous,
-    Root(Principal),
-    Known(Arc<Identity>),
-}
-
-impl Caller {
-    fn principal(&self) -> std::borrow::Cow<'_, Principal> {
-        match self {
-            Caller::Anonymous => std::borrow::Cow::Owned(Principal::anonymous()),
-            Caller::Root(p) => std::borrow::Cow::Borrowed(p),
-            Caller::Known(identity) => std::borrow::Cow::Borrowed(&identity.principal),
-        }
-    }
-
-    /// The condition keys that describe the principal.
-    fn context(&self) -> Context {
-        match self {
-            Caller::Anonymous => {
-                let mut c = Context::new();
-                c.insert("aws:PrincipalType", "Anonymous");
-                c.insert("aws:userid", "anonymous");
-                c
-            }
-            Caller::Root(p) => {
-                let mut c = Context::new();
-                c.insert("aws:PrincipalArn", p.arn());
-                if let Some(account) = p.account() {
-                    c.insert("aws:PrincipalAccount", account);
-                    c.insert("aws:userid", account);
-                }
-                c.insert("aws:PrincipalType", "Account");
-                c
-            }
-            Caller::Known(identity) => identity.context(),
-        }
-    }
-}
+use crate::store::Snapshot;
 
 /// What the route phase produced.
 struct Routed {
@@ -110,6 +69,11 @@ impl Gateway {
         let snapshot = self.store.snapshot();
         let (parts, body) = req.into_parts();
         let upstream = self.select_upstream(&parts);
+        if self.is_sts_request(&parts, upstream) {
+            return self
+                .serve_sts(&snapshot, parts, body, conn, &request_id, started)
+                .await;
+        }
         let dialect = match upstream.model {
             Model::S3(_) => Dialect::S3Xml,
             Model::Routes(_) => Dialect::Json,
@@ -264,29 +228,8 @@ impl Gateway {
 
     /// Phase 1: the upstream whose host the request names; otherwise the default.
     fn select_upstream(&self, parts: &request::Parts) -> &UpstreamRuntime {
-        let host = parts
-            .uri
-            .authority()
-            .map(|a| a.host().to_owned())
-            .or_else(|| {
-                parts
-                    .headers
-                    .get(HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .map(|h| {
-                        h.rsplit_once(':')
-                            .map_or(h, |(name, port)| {
-                                if port.bytes().all(|b| b.is_ascii_digit()) {
-                                    name
-                                } else {
-                                    h
-                                }
-                            })
-                            .to_owned()
-                    })
-            })
-            .map(|h| h.to_ascii_lowercase());
-        host.and_then(|h| self.upstreams.iter().find(|u| u.hosts.contains(&h)))
+        request_host(parts)
+            .and_then(|h| self.upstreams.iter().find(|u| u.hosts.contains(&h)))
             .unwrap_or(&self.upstreams[0])
     }
 
@@ -335,12 +278,14 @@ impl Gateway {
                     };
                     return Err((auth.access_key_id.clone(), Reject::Auth(error)));
                 }
-                resolve_caller(snapshot, &auth.principal).ok_or_else(|| {
-                    (
-                        auth.access_key_id.clone(),
-                        Reject::Auth(AuthError::InvalidAccessKeyId),
-                    )
-                })?
+                let key = &auth.principal;
+                Caller::resolve(snapshot, &key.account, &key.owner, key.session.as_ref())
+                    .ok_or_else(|| {
+                        (
+                            auth.access_key_id.clone(),
+                            Reject::Auth(AuthError::InvalidAccessKeyId),
+                        )
+                    })?
             }
         };
         let caller_arn = caller.principal().arn().to_owned();
@@ -391,7 +336,8 @@ impl Gateway {
         }
 
         // 5. contextualise
-        let mut context = caller.context();
+        let now = now_epoch();
+        let mut context = caller.context(now);
         let source_ip =
             context::source_ip(conn.peer.ip(), &parts.headers, &self.config.trusted_proxies);
         context::add_environment(
@@ -399,7 +345,7 @@ impl Gateway {
             &Environment {
                 source_ip,
                 secure: conn.secure,
-                now: now_epoch(),
+                now,
                 region: &self.config.region,
             },
             &parts.headers,
@@ -425,10 +371,7 @@ impl Gateway {
 
         // 6. evaluate every check
         let principal = caller.principal();
-        let (identity_policies, boundary) = match &caller {
-            Caller::Known(identity) => (Some(&identity.policies), identity.boundary.as_ref()),
-            _ => (None, None),
-        };
+        let caller_policies = caller.policies(snapshot);
         let default_owner = upstream
             .owner
             .as_deref()
@@ -453,9 +396,9 @@ impl Gateway {
             };
             policy::evaluate(
                 &Policies {
-                    identity: identity_policies,
-                    boundary,
-                    session: None,
+                    identity: caller_policies.identity,
+                    boundary: caller_policies.boundary,
+                    session: caller_policies.session.as_deref(),
                     resource: entry.and_then(|r| r.policy.as_ref()),
                     resource_owner: owner,
                 },
@@ -494,7 +437,7 @@ impl Gateway {
     }
 
     /// Reads a body that the route must see, verifying it as it comes, up to the configured limit.
-    async fn read_small_body(
+    pub(super) async fn read_small_body(
         &self,
         body: Incoming,
         auth: Option<&Authenticated<KeyPrincipal>>,
@@ -673,13 +616,30 @@ async fn collect_limited(mut body: ProxyBody, limit: usize) -> Result<Bytes, Str
     Ok(collected.freeze())
 }
 
-fn resolve_caller(snapshot: &Snapshot, key: &KeyPrincipal) -> Option<Caller> {
-    match &key.owner {
-        KeyOwner::Root => Principal::from_arn(&format!("arn:aws:iam::{}:root", key.account))
-            .ok()
-            .map(Caller::Root),
-        KeyOwner::User(arn) => snapshot.identity(arn).cloned().map(Caller::Known),
-    }
+/// The host a request names (the URI's authority, else `Host`), lower-case, without a port.
+pub(super) fn request_host(parts: &request::Parts) -> Option<String> {
+    parts
+        .uri
+        .authority()
+        .map(|a| a.host().to_owned())
+        .or_else(|| {
+            parts
+                .headers
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| {
+                    h.rsplit_once(':')
+                        .map_or(h, |(name, port)| {
+                            if port.bytes().all(|b| b.is_ascii_digit()) {
+                                name
+                            } else {
+                                h
+                            }
+                        })
+                        .to_owned()
+                })
+        })
+        .map(|h| h.to_ascii_lowercase())
 }
 
 /// Phase 3 for either model.
@@ -797,12 +757,6 @@ fn strip_presign_params(query: Option<&str>) -> Option<String> {
         })
         .collect();
     Some(kept.join("&"))
-}
-
-fn now_epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Phase 8, for requests that reached a decision.

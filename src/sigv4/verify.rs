@@ -88,6 +88,18 @@ pub trait CredentialStore {
     /// The credential of an access key id, if known.
     fn lookup(&self, access_key_id: &str) -> Option<Credential<Self::Principal>>;
 
+    /// The credential of a temporary access key id, found through its session token. Called
+    /// when [`lookup`](Self::lookup) does not know the key and the request carries a token. The
+    /// default knows no temporary credentials.
+    fn lookup_session(
+        &self,
+        access_key_id: &str,
+        token: &str,
+    ) -> Result<Credential<Self::Principal>, TokenCheck> {
+        let _ = (access_key_id, token);
+        Err(TokenCheck::Invalid)
+    }
+
     /// Validates the session token (`X-Amz-Security-Token`) sent with a request signed by a key.
     /// Called after the signature checked out (or, in deferred mode, after the head checks).
     /// The default accepts no token and refuses any token (long-term keys have none).
@@ -610,10 +622,15 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             Some(exp) if age > i64::from(exp) => return Err(AuthError::RequestExpired),
             _ => {}
         }
-        let cred = self
-            .store
-            .lookup(c.access_key_id)
-            .ok_or(AuthError::InvalidAccessKeyId)?;
+        let cred = match (self.store.lookup(c.access_key_id), s.token.as_deref()) {
+            (Some(cred), _) => cred,
+            (None, Some(token)) => match self.store.lookup_session(c.access_key_id, token) {
+                Ok(cred) => cred,
+                Err(TokenCheck::Expired) => return Err(AuthError::ExpiredToken),
+                Err(_) => return Err(AuthError::InvalidToken),
+            },
+            (None, None) => return Err(AuthError::InvalidAccessKeyId),
+        };
         if cred.status == KeyStatus::Inactive {
             return Err(AuthError::InactiveAccessKey);
         }

@@ -209,3 +209,57 @@ pub struct ResourceEntry {
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
 }
+
+/// One entry of `mfa.json`: a virtual MFA device, as `aws iam create-virtual-mfa-device`
+/// prints it (`SerialNumber`, `Base32StringSeed`) with the user it is enabled for.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct MfaEntry {
+    /// The device's ARN: `arn:aws:iam::ACCOUNT:mfa/NAME`.
+    pub serial_number: String,
+    /// The user the device is enabled for.
+    pub user_name: String,
+    /// The TOTP secret, base32.
+    pub base32_string_seed: String,
+    /// When it was enabled (accepted and ignored).
+    #[serde(rename = "EnableDate", default)]
+    _enable_date: serde::de::IgnoredAny,
+}
+
+impl fmt::Debug for MfaEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the seed.
+        f.debug_struct("MfaEntry")
+            .field("serial_number", &self.serial_number)
+            .field("user_name", &self.user_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One entry of `oidc-providers.json`: what `aws iam get-open-id-connect-provider` prints,
+/// with where the provider's signing keys come from.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct OidcProviderEntry {
+    /// The issuer, with or without `https://`.
+    pub url: String,
+    /// The audiences (client ids) accepted.
+    #[serde(rename = "ClientIDList", default)]
+    pub client_id_list: Vec<String>,
+    /// Certificate thumbprints (accepted and ignored: keys come from the JWKS).
+    #[serde(rename = "ThumbprintList", default)]
+    _thumbprint_list: serde::de::IgnoredAny,
+    #[serde(rename = "CreateDate", default)]
+    _create_date: serde::de::IgnoredAny,
+    #[serde(rename = "Tags", default)]
+    _tags: serde::de::IgnoredAny,
+    /// The JSON Web Key Set, inline.
+    #[serde(default)]
+    pub jwks: Option<Value>,
+    /// A file holding the JSON Web Key Set, relative to the account folder.
+    #[serde(default)]
+    pub jwks_file: Option<String>,
+    /// A URL serving the JSON Web Key Set, fetched and refreshed by the gateway.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+}

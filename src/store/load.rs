@@ -9,9 +9,14 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::files::{AttachedPolicy, CredentialEntry, IamExport, InlinePolicy, ResourceEntry, Tag};
+use super::files::{
+    AttachedPolicy, CredentialEntry, IamExport, InlinePolicy, MfaEntry, OidcProviderEntry,
+    ResourceEntry, Tag,
+};
 use super::position::{locate, Step};
-use super::snapshot::{AccessKey, Identity, KeyOwner, Resource, Snapshot, Summary};
+use super::snapshot::{
+    AccessKey, Identity, JwksSource, KeyOwner, MfaDevice, OidcProvider, Resource, Snapshot, Summary,
+};
 use crate::policy::{is_account_id, Policy, PolicyError, PolicyKind, PolicySet, Principal};
 
 /// A problem in the store: where, and what.
@@ -170,6 +175,179 @@ impl Loader {
             {
                 self.compile_resources(account, &source, entries);
             }
+            if let Some((source, entries)) = self.read::<Vec<MfaEntry>>(&path.join("mfa.json")) {
+                self.compile_mfa(account, &source, entries);
+            }
+            if let Some((source, entries)) =
+                self.read::<Vec<OidcProviderEntry>>(&path.join("oidc-providers.json"))
+            {
+                self.compile_oidc(account, path, &source, entries);
+            }
+        }
+    }
+
+    fn user_arn(&self, account: &str, user: &str) -> Option<Arc<str>> {
+        self.snapshot
+            .identities
+            .values()
+            .find(|id| {
+                id.principal.account() == Some(account)
+                    && id.principal.kind() == crate::policy::PrincipalKind::User
+                    && id.principal.name() == Some(user)
+            })
+            .map(|id| Arc::<str>::from(id.principal.arn()))
+    }
+
+    fn compile_mfa(&mut self, account: &str, source: &Source, entries: Vec<MfaEntry>) {
+        for (i, entry) in entries.into_iter().enumerate() {
+            let at = |key: &str| [Step::Index(i), Step::key(key)];
+            let Some(user_arn) = self.user_arn(account, &entry.user_name) else {
+                self.errors.push(source.error(
+                    &at("UserName"),
+                    format!(
+                        "user '{}' is not in this account's iam.json",
+                        entry.user_name
+                    ),
+                ));
+                continue;
+            };
+            let serial_ok = entry
+                .serial_number
+                .strip_prefix(&format!("arn:aws:iam::{account}:mfa/"))
+                .is_some_and(|name| !name.is_empty());
+            if !serial_ok {
+                self.errors.push(source.error(
+                    &at("SerialNumber"),
+                    format!("SerialNumber must be arn:aws:iam::{account}:mfa/NAME"),
+                ));
+                continue;
+            }
+            let seed = entry
+                .base32_string_seed
+                .trim_end_matches('=')
+                .to_ascii_uppercase();
+            let secret = match data_encoding::BASE32_NOPAD.decode(seed.as_bytes()) {
+                Ok(secret) if secret.len() >= 10 => secret,
+                _ => {
+                    self.errors.push(source.error(
+                        &at("Base32StringSeed"),
+                        "Base32StringSeed must be a base32 secret of at least 80 bits",
+                    ));
+                    continue;
+                }
+            };
+            if self.snapshot.mfa_devices.contains_key(&entry.serial_number) {
+                self.errors.push(source.error(
+                    &at("SerialNumber"),
+                    format!("MFA device {} is defined twice", entry.serial_number),
+                ));
+                continue;
+            }
+            self.snapshot.mfa_devices.insert(
+                entry.serial_number.clone(),
+                MfaDevice::new(entry.serial_number, user_arn, secret),
+            );
+        }
+    }
+
+    fn compile_oidc(
+        &mut self,
+        account: &str,
+        folder: &Path,
+        source: &Source,
+        entries: Vec<OidcProviderEntry>,
+    ) {
+        for (i, entry) in entries.into_iter().enumerate() {
+            let at = |key: &str| [Step::Index(i), Step::key(key)];
+            let url = entry
+                .url
+                .strip_prefix("https://")
+                .unwrap_or(&entry.url)
+                .trim_end_matches('/')
+                .to_owned();
+            if url.is_empty() || url.contains("://") {
+                self.errors.push(source.error(
+                    &at("Url"),
+                    "Url must be the issuer, such as https://token.example.com",
+                ));
+                continue;
+            }
+            if entry.client_id_list.is_empty() {
+                self.errors.push(source.error(
+                    &at("ClientIDList"),
+                    "ClientIDList must name at least one audience",
+                ));
+                continue;
+            }
+            let parse_set =
+                |value: Value| serde_json::from_value::<jsonwebtoken::jwk::JwkSet>(value);
+            let keys = match (entry.jwks, entry.jwks_file, entry.jwks_url) {
+                (Some(value), None, None) => match parse_set(value) {
+                    Ok(set) => JwksSource::Static(Arc::new(set)),
+                    Err(e) => {
+                        self.errors.push(
+                            source.error(&at("Jwks"), format!("not a JSON Web Key Set: {e}")),
+                        );
+                        continue;
+                    }
+                },
+                (None, Some(file), None) => {
+                    let file = folder.join(file);
+                    let parsed = std::fs::read_to_string(&file)
+                        .map_err(|e| (None, format!("cannot read: {e}")))
+                        .and_then(|text| {
+                            serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(&text).map_err(|e| {
+                                (
+                                    Some((e.line(), e.column())),
+                                    format!("not a JSON Web Key Set: {e}"),
+                                )
+                            })
+                        });
+                    match parsed {
+                        Ok(set) => JwksSource::Static(Arc::new(set)),
+                        Err((position, message)) => {
+                            self.errors.push(LoadError {
+                                file,
+                                position,
+                                message,
+                            });
+                            continue;
+                        }
+                    }
+                }
+                (None, None, Some(url))
+                    if url.starts_with("https://") || url.starts_with("http://") =>
+                {
+                    JwksSource::Url(url)
+                }
+                (None, None, Some(_)) => {
+                    self.errors
+                        .push(source.error(&at("JwksUrl"), "JwksUrl must be an http(s) URL"));
+                    continue;
+                }
+                _ => {
+                    self.errors.push(source.error(
+                        &[Step::Index(i)],
+                        "give the provider's signing keys as exactly one of Jwks, JwksFile or JwksUrl",
+                    ));
+                    continue;
+                }
+            };
+            let arn = format!("arn:aws:iam::{account}:oidc-provider/{url}");
+            if self.snapshot.oidc_providers.contains_key(&arn) {
+                self.errors
+                    .push(source.error(&at("Url"), format!("provider {arn} is defined twice")));
+                continue;
+            }
+            self.snapshot.oidc_providers.insert(
+                arn.clone(),
+                OidcProvider {
+                    arn,
+                    url,
+                    client_ids: entry.client_id_list,
+                    keys,
+                },
+            );
         }
     }
 
@@ -497,16 +675,7 @@ impl Loader {
             let owner = match (&entry.user_name, entry.root) {
                 (None, true) => KeyOwner::Root,
                 (Some(user), false) => {
-                    let arn = self
-                        .snapshot
-                        .identities
-                        .values()
-                        .find(|id| {
-                            id.principal.account() == Some(account)
-                                && id.principal.kind() == crate::policy::PrincipalKind::User
-                                && id.principal.name() == Some(user.as_str())
-                        })
-                        .map(|id| Arc::<str>::from(id.principal.arn()));
+                    let arn = self.user_arn(account, user);
                     match arn {
                         Some(arn) => KeyOwner::User(arn),
                         None => {
@@ -593,6 +762,7 @@ impl Loader {
 
     fn finish(mut self) -> Snapshot {
         self.snapshot.accounts = std::mem::take(&mut self.accounts);
+        self.snapshot.managed = std::mem::take(&mut self.managed);
         self.snapshot.summary = Summary {
             accounts: self.snapshot.accounts.len(),
             principals: self.snapshot.identities.len(),

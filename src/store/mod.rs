@@ -6,6 +6,8 @@
 //!     iam.json           what `aws iam get-account-authorization-details` prints
 //!     credentials.json   [{"AccessKeyId", "SecretAccessKey", "UserName" | "Root": true, "Status"}]
 //!     resources.json     {"<resource ARN>": {"Policy": {...}, "Tags": {"k": "v"}}}
+//!     mfa.json           [{"SerialNumber", "UserName", "Base32StringSeed"}]: virtual MFA devices
+//!     oidc-providers.json [{"Url", "ClientIDList", "Jwks" | "JwksFile" | "JwksUrl"}]
 //! ```
 
 mod files;
@@ -15,5 +17,7 @@ mod snapshot;
 mod watch;
 
 pub use load::{load, LoadError, LoadErrors};
-pub use snapshot::{AccessKey, Identity, KeyOwner, Resource, Snapshot, Summary};
+pub use snapshot::{
+    AccessKey, Identity, JwksSource, KeyOwner, MfaDevice, OidcProvider, Resource, Snapshot, Summary,
+};
 pub use watch::{LiveStore, ReloadStats, WatchGuard, DEBOUNCE};

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
-use crate::policy::{Context, PolicySet, Principal, PrincipalKind};
+use crate::policy::{Context, Policy, PolicySet, Principal, PrincipalKind};
 
 /// A user or a role of the store, with its policies compiled together.
 #[derive(Debug)]
@@ -125,6 +125,61 @@ pub struct Resource {
     pub tags: Vec<(String, String)>,
 }
 
+/// A virtual MFA device (RFC 6238 TOTP) enabled for a user.
+pub struct MfaDevice {
+    /// The device's ARN (`arn:aws:iam::ACCOUNT:mfa/NAME`), which clients send as `SerialNumber`.
+    pub serial: String,
+    /// The ARN of the user it is enabled for.
+    pub user_arn: Arc<str>,
+    secret: Vec<u8>,
+}
+
+impl MfaDevice {
+    pub(crate) fn new(serial: String, user_arn: Arc<str>, secret: Vec<u8>) -> MfaDevice {
+        MfaDevice {
+            serial,
+            user_arn,
+            secret,
+        }
+    }
+
+    /// The TOTP secret. Never log it.
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+}
+
+impl fmt::Debug for MfaDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MfaDevice")
+            .field("serial", &self.serial)
+            .field("user_arn", &self.user_arn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where an OpenID Connect provider's signing keys come from.
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    /// Given in the store (inline or from a file next to it): reloaded with the store.
+    Static(Arc<jsonwebtoken::jwk::JwkSet>),
+    /// Fetched from a URL by the gateway, and refreshed.
+    Url(String),
+}
+
+/// An OpenID Connect identity provider, which `AssumeRoleWithWebIdentity` trusts.
+#[derive(Debug, Clone)]
+pub struct OidcProvider {
+    /// `arn:aws:iam::ACCOUNT:oidc-provider/URL`.
+    pub arn: String,
+    /// The issuer without its scheme, as it prefixes condition keys (`URL:sub`, `URL:aud`).
+    pub url: String,
+    /// The accepted audiences.
+    pub client_ids: Vec<String>,
+    /// The signing keys.
+    pub keys: JwksSource,
+}
+
 /// What a snapshot holds, for the start-up summary and `validate`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -150,6 +205,9 @@ pub struct Snapshot {
     pub(crate) groups: HashMap<String, PolicySet>,
     pub(crate) keys: HashMap<String, AccessKey>,
     pub(crate) resources: HashMap<String, Resource>,
+    pub(crate) managed: HashMap<String, Arc<Policy>>,
+    pub(crate) mfa_devices: HashMap<String, MfaDevice>,
+    pub(crate) oidc_providers: HashMap<String, OidcProvider>,
     pub(crate) summary: Summary,
 }
 
@@ -182,6 +240,21 @@ impl Snapshot {
         let object = arn.strip_prefix("arn:aws:s3:::")?;
         let (bucket, _key) = object.split_once('/')?;
         self.resources.get(&format!("arn:aws:s3:::{bucket}"))
+    }
+
+    /// A managed policy by ARN (session policies name them in `PolicyArns`).
+    pub fn managed_policy(&self, arn: &str) -> Option<&Arc<Policy>> {
+        self.managed.get(arn)
+    }
+
+    /// A virtual MFA device by serial number (its ARN).
+    pub fn mfa_device(&self, serial: &str) -> Option<&MfaDevice> {
+        self.mfa_devices.get(serial)
+    }
+
+    /// An OpenID Connect provider by ARN.
+    pub fn oidc_provider(&self, arn: &str) -> Option<&OidcProvider> {
+        self.oidc_providers.get(arn)
     }
 
     /// Counts, for the start-up summary.

@@ -1,0 +1,380 @@
+//! The STS endpoint on the gateway's listeners: which requests are STS calls, and serving them.
+//!
+//! A request is an STS call when its host is one of `[sts] hosts`, when it is signed for the
+//! `sts` service, or when it is an unsigned form POST to `/` (where S3 has no operation), which
+//! is how clients send `AssumeRoleWithWebIdentity`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{request, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use jsonwebtoken::jwk::JwkSet;
+
+use super::forward::ProxyBody;
+use super::listener::Connection;
+use super::pipeline::request_host;
+use super::respond::set_request_id;
+use super::{now_epoch, Gateway, Model, UpstreamRuntime};
+use crate::caller::Caller;
+use crate::context::{self, Environment};
+use crate::policy::Context;
+use crate::sigv4::{self, AuthError, Dialect, RequestHead};
+use crate::store::{JwksSource, OidcProvider, Snapshot};
+use crate::sts::{Call, Params, Sts, StsError, StsResponse};
+
+/// The largest JWKS document read from a provider.
+const JWKS_MAX_BYTES: usize = 1 << 20;
+
+/// The service a request's credential is scoped to, without verifying anything.
+fn signed_service(parts: &request::Parts) -> Option<String> {
+    let credential = match parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(auth) => {
+            let start = auth.find("Credential=")? + "Credential=".len();
+            let rest = &auth[start..];
+            let end = rest
+                .find(|c: char| c == ',' || c.is_whitespace())
+                .unwrap_or(rest.len());
+            rest[..end].to_owned()
+        }
+        None => {
+            let query = parts.uri.query()?;
+            let raw = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("X-Amz-Credential="))?;
+            percent_encoding::percent_decode_str(raw)
+                .decode_utf8_lossy()
+                .into_owned()
+        }
+    };
+    let fields: Vec<&str> = credential.split('/').collect();
+    match fields.as_slice() {
+        [.., service, "aws4_request"] => Some((*service).to_owned()),
+        _ => None,
+    }
+}
+
+fn is_signed(parts: &request::Parts) -> bool {
+    parts.headers.contains_key(http::header::AUTHORIZATION)
+        || parts.uri.query().is_some_and(|q| {
+            q.split('&')
+                .any(|p| p.starts_with("X-Amz-Signature=") || p.starts_with("X-Amz-Credential="))
+        })
+}
+
+fn is_form(parts: &request::Parts) -> bool {
+    parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+}
+
+fn xml_response(status: u16, xml: String, request_id: &str) -> Response<ProxyBody> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(xml))
+            .map_err(|never| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    set_request_id(response.headers_mut(), request_id);
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-amzn-requestid", v);
+    }
+    response
+}
+
+/// An authentication error in STS's terms.
+fn auth_error(e: &AuthError) -> StsError {
+    StsError {
+        code: e.code_for(Dialect::Json),
+        status: e.status_for(Dialect::Json),
+        message: e.message_for(Dialect::Json),
+    }
+}
+
+impl Gateway {
+    /// Whether the request is an STS call (see the module's documentation).
+    pub(super) fn is_sts_request(
+        &self,
+        parts: &request::Parts,
+        upstream: &UpstreamRuntime,
+    ) -> bool {
+        if self.sts.is_none() {
+            return false;
+        }
+        if !self.config.sts.hosts.is_empty() {
+            if let Some(host) = request_host(parts) {
+                if self.config.sts.hosts.contains(&host) {
+                    return true;
+                }
+            }
+        }
+        if is_signed(parts) {
+            return signed_service(parts).as_deref() == Some("sts");
+        }
+        matches!(upstream.model, Model::S3(_))
+            && parts.uri.path() == "/"
+            && ((parts.method == Method::POST && is_form(parts))
+                || parts.uri.query().is_some_and(|q| {
+                    q.split('&')
+                        .any(|p| p == "Action=AssumeRoleWithWebIdentity")
+                }))
+    }
+
+    /// Serves one STS call.
+    pub(super) async fn serve_sts(
+        &self,
+        snapshot: &Arc<Snapshot>,
+        parts: request::Parts,
+        body: Incoming,
+        conn: Connection,
+        request_id: &str,
+        started: Instant,
+    ) -> Response<ProxyBody> {
+        let Some(sts) = self.sts.as_deref() else {
+            return xml_response(
+                403,
+                StsError::access_denied("STS is not enabled").to_xml(request_id),
+                request_id,
+            );
+        };
+        let (caller_arn, result) = match self.sts_call(sts, snapshot, &parts, body, conn).await {
+            Ok((caller, response)) => (caller, Ok(response)),
+            Err((caller, e)) => (caller, Err(e)),
+        };
+        match &result {
+            Ok(response) => tracing::info!(
+                target: "iamgate::decision",
+                request_id,
+                principal = %caller_arn,
+                operation = response.operation(),
+                upstream = "sts",
+                decision = "allowed",
+                micros = started.elapsed().as_micros() as u64,
+                "sts"
+            ),
+            Err(e) => tracing::info!(
+                target: "iamgate::decision",
+                request_id,
+                principal = %caller_arn,
+                upstream = "sts",
+                error = e.code,
+                reason = %e.message,
+                micros = started.elapsed().as_micros() as u64,
+                "sts rejected"
+            ),
+        }
+        match result {
+            Ok(response) => xml_response(200, response.to_xml(request_id), request_id),
+            Err(e) => xml_response(e.status, e.to_xml(request_id), request_id),
+        }
+    }
+
+    /// Authenticates, reads the parameters and runs the call. Says who called either way.
+    async fn sts_call(
+        &self,
+        sts: &Sts,
+        snapshot: &Snapshot,
+        parts: &request::Parts,
+        body: Incoming,
+        conn: Connection,
+    ) -> Result<(String, StsResponse), (String, StsError)> {
+        let unauthenticated = |e: StsError| ("unauthenticated".to_owned(), e);
+        let mut head = RequestHead::from_parts(parts);
+        if http_body::Body::is_end_stream(&body) {
+            head.body_empty = true;
+        }
+        let auth = match self.verifier.verify(&head) {
+            Ok(sigv4::Outcome::Anonymous) => None,
+            Ok(sigv4::Outcome::Authenticated(auth)) => Some(auth),
+            Err(e) => return Err(unauthenticated(auth_error(&e))),
+        };
+        if let Some(auth) = &auth {
+            if auth.scope.service != "sts" {
+                return Err(unauthenticated(StsError {
+                    code: "SignatureDoesNotMatch",
+                    status: 403,
+                    message: format!(
+                        "Credential should be scoped to correct service: 'sts'. (it is scoped to '{}')",
+                        auth.scope.service
+                    ),
+                }));
+            }
+        }
+        let caller = match &auth {
+            None => Caller::Anonymous,
+            Some(auth) => {
+                let key = &auth.principal;
+                Caller::resolve(snapshot, &key.account, &key.owner, key.session.as_ref())
+                    .ok_or_else(|| unauthenticated(auth_error(&AuthError::InvalidAccessKeyId)))?
+            }
+        };
+        let caller_arn = caller.principal().arn().to_owned();
+        let fail = |e: StsError| (caller_arn.clone(), e);
+
+        // The parameters: the query's, then a form body's (read whole, bounded, verified).
+        let mut params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+        if parts.method == Method::POST {
+            let bytes = self
+                .read_small_body(body, auth.as_deref())
+                .await
+                .map_err(|reject| {
+                    fail(StsError {
+                        code: reject.code(Dialect::Json),
+                        status: reject.status(Dialect::Json).as_u16(),
+                        message: reject.message(Dialect::Json),
+                    })
+                })?;
+            if is_form(parts) {
+                params.extend(&bytes);
+            }
+        }
+        if let Some(version) = params.get("Version") {
+            if version != crate::sts::actions::VERSION {
+                return Err(fail(StsError {
+                    code: "InvalidAction",
+                    status: 400,
+                    message: format!(
+                        "Could not find operation {} for version {version}",
+                        params.get("Action").unwrap_or("")
+                    ),
+                }));
+            }
+        }
+
+        let now = now_epoch();
+        let mut environment = Context::new();
+        let source_ip =
+            context::source_ip(conn.peer.ip(), &parts.headers, &self.config.trusted_proxies);
+        context::add_environment(
+            &mut environment,
+            &Environment {
+                source_ip,
+                secure: conn.secure,
+                now,
+                region: &self.config.region,
+            },
+            &parts.headers,
+        );
+        let call = Call {
+            snapshot,
+            environment: &environment,
+            now,
+        };
+        let action = params.get("Action").unwrap_or("").to_owned();
+        if matches!(caller, Caller::Anonymous) && action != "AssumeRoleWithWebIdentity" {
+            return Err(fail(StsError {
+                code: "MissingAuthenticationToken",
+                status: 403,
+                message: "Request is missing Authentication Token".into(),
+            }));
+        }
+        let response = match action.as_str() {
+            "GetCallerIdentity" => sts.get_caller_identity(&caller),
+            "GetSessionToken" => sts.get_session_token(&call, &caller, &params),
+            "AssumeRole" => sts.assume_role(&call, &caller, &params),
+            "AssumeRoleWithWebIdentity" => {
+                let (provider, head) =
+                    sts.web_identity_provider(snapshot, &params).map_err(fail)?;
+                let keys = self
+                    .provider_keys(sts, provider, head.key_id.as_deref())
+                    .await
+                    .map_err(fail)?;
+                sts.assume_role_with_web_identity(&call, &params, provider, &keys)
+            }
+            "" => Err(StsError {
+                code: "MissingAction",
+                status: 400,
+                message: "Missing Action".into(),
+            }),
+            other => Err(StsError {
+                code: "InvalidAction",
+                status: 400,
+                message: format!(
+                    "Could not find operation {other} for version {}",
+                    crate::sts::actions::VERSION
+                ),
+            }),
+        };
+        response.map(|r| (caller_arn.clone(), r)).map_err(fail)
+    }
+
+    /// A provider's signing keys: from the store, or fetched from its URL (cached, refreshed).
+    async fn provider_keys(
+        &self,
+        sts: &Sts,
+        provider: &OidcProvider,
+        kid: Option<&str>,
+    ) -> Result<Arc<JwkSet>, StsError> {
+        let url = match &provider.keys {
+            JwksSource::Static(set) => return Ok(Arc::clone(set)),
+            JwksSource::Url(url) => url,
+        };
+        let cache = sts.jwks_cache();
+        if let Some(set) = cache.fresh(url, kid) {
+            return Ok(set);
+        }
+        match self.fetch_jwks(url).await {
+            Ok(set) => Ok(cache.store(url, set)),
+            Err(why) => {
+                tracing::warn!(provider = %provider.arn, url = %url, "cannot fetch the provider's keys: {why}");
+                cache.stale(url).ok_or_else(|| StsError {
+                    code: "IDPCommunicationError",
+                    status: 400,
+                    message: format!(
+                        "Couldn't retrieve verification key from your identity provider: {why}"
+                    ),
+                })
+            }
+        }
+    }
+
+    async fn fetch_jwks(&self, url: &str) -> Result<JwkSet, String> {
+        let uri: http::Uri = url.parse().map_err(|e| format!("{e}"))?;
+        let mut request = Request::new(
+            Full::new(Bytes::new())
+                .map_err(|never| match never {})
+                .boxed(),
+        );
+        *request.uri_mut() = uri;
+        request.headers_mut().insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        let response = self
+            .forwarder
+            .send(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("HTTP {}", response.status()));
+        }
+        let mut body = response.into_body();
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| e.to_string())?;
+            if let Ok(data) = frame.into_data() {
+                if bytes.len() + data.len() > JWKS_MAX_BYTES {
+                    return Err("the key set is larger than 1 MiB".into());
+                }
+                bytes.extend_from_slice(&data);
+            }
+        }
+        serde_json::from_slice(&bytes).map_err(|e| format!("not a JSON Web Key Set: {e}"))
+    }
+}
