@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates target/pyenv, the Python environment of the real-client tests (tests/clients), and installs
-# into it the latest boto3, awscli, s3cmd, pytest and moto[server] from PyPI.
+# into it the latest boto3, awscli, s3cmd, pytest, moto[server], pyotp (MFA codes) and pyjwt[crypto]
+# (web identity tokens minted by the tests) from PyPI.
 #
 # `awscli` on PyPI is the AWS CLI v1 (v2 is not published on PyPI); for `aws s3 cp/ls/rm` and
 # `aws s3api ...` with --endpoint-url the two behave the same here.
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 VENV=${IAMGATE_PYENV:-target/pyenv}
 MARKER="$VENV/.iamgate-installed"
-PACKAGES=(boto3 awscli s3cmd pytest "moto[server]")
+PACKAGES=(boto3 awscli s3cmd pytest "moto[server]" pyotp "pyjwt[crypto]")
 
 die() { echo "setup-python.sh: $*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -41,7 +42,7 @@ PY="$VENV/bin/python"
 installed() {
     "$PY" - <<'PYEOF'
 from importlib import metadata
-for name in ("boto3", "awscli", "s3cmd", "pytest", "moto", "flask"):
+for name in ("boto3", "awscli", "s3cmd", "pytest", "moto", "flask", "pyotp", "pyjwt", "cryptography"):
     try:
         print(f"{name}=={metadata.version(name)}")
     except metadata.PackageNotFoundError:

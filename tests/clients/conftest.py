@@ -267,7 +267,7 @@ def pytest_runtest_makereport(item, call):
 
 
 # boto3
-def s3_client(gw: Gateway, who: Who, style: str = "path", scheme: str = "http", verify=None, **config):
+def s3_client(gw: Gateway, who: Who, style: str = "path", scheme: str = "http", verify=None, token=None, **config):
     import boto3
     from botocore import UNSIGNED
     from botocore.config import Config
@@ -287,6 +287,7 @@ def s3_client(gw: Gateway, who: Who, style: str = "path", scheme: str = "http", 
         endpoint_url=gw.endpoint(style, scheme),
         aws_access_key_id=who.key or "unused",
         aws_secret_access_key=who.secret or "unused",
+        aws_session_token=token,
         region_name=REGION,
         config=cfg,
         verify=verify if verify is not None else (str(CERT) if scheme == "https" else None),

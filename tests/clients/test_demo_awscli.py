@@ -20,6 +20,7 @@ def aws(gateway, tmp_path):
             cmd.append("--no-sign-request")
         return run(cmd + list(args), env=client_env(who, tmp_path / "home"), input=stdin)
 
+    call.endpoint = gateway.http
     return call
 
 
@@ -125,6 +126,23 @@ def test_bob(aws, tmp_path):
     assert ok(aws(BOB, "s3", "cp", "s3://reports/2026/q1.csv", "-")).stdout == SEED[("reports", "2026/q1.csv")]
     refused(aws(BOB, "s3api", "copy-object", "--bucket", "reports", "--key", "2026/copy.csv",
                 "--copy-source", "reports/2026/q1.csv"))
+
+
+def test_auditor(aws, tmp_path):
+    """bob assumes role auditor with `aws sts assume-role`, then reads the confidential report."""
+    out = ok(aws(BOB, "sts", "assume-role", "--role-arn", "arn:aws:iam::111122223333:role/auditor",
+                 "--role-session-name", "demo-cli")).stdout
+    c = json.loads(out)["Credentials"]
+    home = tmp_path / "auditor-home"
+    env = client_env(ANON, home)
+    env.update(AWS_ACCESS_KEY_ID=c["AccessKeyId"], AWS_SECRET_ACCESS_KEY=c["SecretAccessKey"],
+               AWS_SESSION_TOKEN=c["SessionToken"])
+    got = ok(run([AWS, "--endpoint-url", aws.endpoint, "s3", "cp", "s3://reports/confidential/salaries.csv", "-"],
+                 env=env)).stdout
+    assert got == SEED[("reports", "confidential/salaries.csv")]
+    ident = json.loads(ok(run([AWS, "--endpoint-url", aws.endpoint, "sts", "get-caller-identity"], env=env)).stdout)
+    assert ident["Arn"] == "arn:aws:sts::111122223333:assumed-role/auditor/demo-cli"
+    refused(aws(BOB, "s3", "cp", "s3://reports/confidential/salaries.csv", "-"), "An error occurred (403)")
 
 
 def test_carol(aws, tmp_path):

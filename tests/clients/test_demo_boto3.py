@@ -6,7 +6,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ALICE, ANON, BOB, CAROL, ROOT_USER, SEED, error_code, s3_client
+from conftest import ALICE, ANON, BOB, CAROL, ROOT_USER, SEED, Who, error_code, s3_client
 
 STYLES = ["path", "virtual"]
 
@@ -123,9 +123,22 @@ def test_anonymous_reads_public_index_only(gateway, style):
     assert body(s3.get_object(Bucket="public", Key="index.html")) == SEED[("public", "index.html")]
 
 
-@pytest.mark.skip(reason="STS: issue 5")
-def test_auditor_role_reads_all_reports(gateway):
+@pytest.mark.parametrize("style", STYLES)
+def test_auditor_role_reads_all_reports(gateway, style):
     """bob assumes role auditor through the built-in STS and reads reports, confidential included."""
+    import boto3
+
+    sts = boto3.session.Session().client(
+        "sts", endpoint_url=gateway.http, region_name="us-east-1",
+        aws_access_key_id=BOB.key, aws_secret_access_key=BOB.secret,
+    )
+    c = sts.assume_role(RoleArn="arn:aws:iam::111122223333:role/auditor", RoleSessionName="demo")["Credentials"]
+    role = Who("auditor", c["AccessKeyId"], c["SecretAccessKey"])
+    s3 = s3_client(gateway, role, style, token=c["SessionToken"])
+    for key in ("2026/q1.csv", "confidential/salaries.csv", "shared/summary.txt"):
+        assert body(s3.get_object(Bucket="reports", Key=key)) == SEED[("reports", key)]
+    assert_denied(lambda: s3.put_object(Bucket="reports", Key=uniq("auditor"), Body=b"x"))
+    assert_denied(lambda: s3_client(gateway, BOB, style).get_object(Bucket="reports", Key="confidential/salaries.csv"))
 
 
 @pytest.mark.parametrize("style", STYLES)
