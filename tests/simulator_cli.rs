@@ -173,3 +173,84 @@ fn policies_from_files() {
     assert!(!out.status.success());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn decisions(out: &Output) -> Vec<String> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["EvaluationResults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["EvalDecision"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn session_policies_cap_the_identity_policies() {
+    let session = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+        "Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/2026/*"}]}"#;
+    let common = [
+        "--policy-input-list",
+        READ,
+        "--action-names",
+        "s3:GetObject",
+        "--resource-arns",
+        "arn:aws:s3:::reports/2026/q1.csv",
+        "arn:aws:s3:::reports/confidential/x",
+        "--context-entries",
+        "ContextKeyName=aws:PrincipalTag/team,ContextKeyValues=data,ContextKeyType=string",
+    ];
+    assert_eq!(decisions(&run(&common)), ["allowed", "allowed"]);
+    let mut capped = common.to_vec();
+    capped.extend(["--session-policy-input-list", session]);
+    assert_eq!(decisions(&run(&capped)), ["allowed", "implicitDeny"]);
+}
+
+#[test]
+fn a_role_session_of_the_store_is_simulated_with_its_role_and_session_policies() {
+    let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
+    let principal = |extra: &[&str]| {
+        let mut args = vec![
+            "simulate-principal-policy",
+            "--policies",
+            policies,
+            "--policy-source-arn",
+            "arn:aws:sts::111122223333:assumed-role/auditor/bob-session",
+            "--action-names",
+            "s3:GetObject",
+            "s3:PutObject",
+            "--resource-arns",
+            "arn:aws:s3:::reports/confidential/salaries.csv",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_iamgate"))
+            .args(&args)
+            .output()
+            .expect("the binary runs")
+    };
+    assert_eq!(decisions(&principal(&[])), ["allowed", "implicitDeny"]);
+    let narrow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+        "Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/2026/*"}]}"#;
+    assert_eq!(
+        decisions(&principal(&["--session-policy-input-list", narrow])),
+        ["implicitDeny", "implicitDeny"]
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_iamgate"))
+        .args([
+            "simulate-principal-policy",
+            "--policies",
+            policies,
+            "--policy-source-arn",
+            "arn:aws:sts::111122223333:assumed-role/nobody/s",
+            "--action-names",
+            "s3:GetObject",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not in the store"));
+}

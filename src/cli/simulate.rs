@@ -47,6 +47,10 @@ pub struct CustomPolicyArgs {
     /// The caller: a user or assumed-role session ARN, or `anonymous`.
     #[arg(long, value_name = "ARN")]
     pub caller_arn: Option<String>,
+    /// Session policies (iamgate's addition to the AWS CLI's options): they cap the identity
+    /// policies as the `Policy` and `PolicyArns` of `AssumeRole` do. Inline JSON or file://PATH.
+    #[arg(long, num_args = 1.., value_name = "POLICY")]
+    pub session_policy_input_list: Vec<String>,
     /// Context entries: `ContextKeyName=k,ContextKeyValues=v,ContextKeyType=t`, or JSON.
     #[arg(long, num_args = 1.., value_name = "ENTRY")]
     pub context_entries: Vec<String>,
@@ -159,11 +163,16 @@ pub fn simulate_custom(args: &CustomPolicyArgs) -> Result<Simulation, SimulateEr
                 .map_err(|e| SimulateError::Invalid(e.to_string()))?
         }
     };
+    let session = load(
+        "SessionPolicyInputList",
+        &args.session_policy_input_list,
+        PolicyKind::Identity,
+    )?;
     let context = parse_context(&args.context_entries)?;
     let policies = Policies {
         identity: Some(&identity),
         boundary: (!boundary.is_empty()).then_some(&boundary),
-        session: None,
+        session: (!session.is_empty()).then_some(&session),
         resource: resource_policy.as_ref(),
         resource_owner: owner.as_deref(),
     };
@@ -221,9 +230,13 @@ pub struct PrincipalPolicyArgs {
     /// The policy store.
     #[arg(long, default_value = "policies", value_name = "DIR")]
     pub policies: PathBuf,
-    /// The user, group or role of the store whose policies to evaluate.
+    /// The user, group or role of the store whose policies to evaluate, or a session of one of
+    /// its roles (`arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`).
     #[arg(long, required = true, value_name = "ARN")]
     pub policy_source_arn: String,
+    /// Session policies that cap the principal's (iamgate's addition): inline JSON or file://PATH.
+    #[arg(long, num_args = 1.., value_name = "POLICY")]
+    pub session_policy_input_list: Vec<String>,
     /// More identity-based policies to include: inline JSON or file://PATH.
     #[arg(long, num_args = 1.., value_name = "POLICY")]
     pub policy_input_list: Vec<String>,
@@ -252,25 +265,67 @@ pub fn simulate_principal(args: &PrincipalPolicyArgs) -> Result<Simulation, Simu
         &args.policy_input_list,
         PolicyKind::Identity,
     )?;
+    let session = load(
+        "SessionPolicyInputList",
+        &args.session_policy_input_list,
+        PolicyKind::Identity,
+    )?;
     let source = &args.policy_source_arn;
-    let (caller, mut policies, boundary, mut context) =
-        if let Some(identity) = snapshot.identity(source) {
-            (
-                identity.principal.clone(),
-                identity.policies.policies().to_vec(),
-                identity.boundary.clone(),
-                identity.context(),
-            )
-        } else if let Some(group) = snapshot.group(source) {
-            let account = source.split(':').nth(4).unwrap_or_default();
-            let member = Principal::from_arn(&format!("arn:aws:iam::{account}:user/group-member"))
-                .map_err(|e| SimulateError::Invalid(e.to_string()))?;
-            (member, group.policies().to_vec(), None, Context::new())
-        } else {
-            return Err(SimulateError::Invalid(format!(
-                "--policy-source-arn {source} is no user, group or role of the store"
-            )));
-        };
+    let session_of_role = Principal::from_arn(source)
+        .ok()
+        .filter(|p| p.kind() == crate::policy::PrincipalKind::AssumedRole);
+    let (caller, mut policies, boundary, mut context) = if let Some(session) = session_of_role {
+        // The role by name in the session's account (its ARN in the store may carry a path).
+        let role = snapshot
+            .identities()
+            .into_values()
+            .find(|i| {
+                i.principal.kind() == crate::policy::PrincipalKind::Role
+                    && i.principal.account() == session.account()
+                    && session
+                        .role_arn()
+                        .and_then(|r| r.rsplit('/').next())
+                        .is_some_and(|name| i.principal.name() == Some(name))
+            })
+            .ok_or_else(|| {
+                SimulateError::Invalid(format!("the role of session {source} is not in the store"))
+            })?;
+        let name = session.name().unwrap_or_default();
+        let principal = Principal::assumed_role(role.principal.arn(), name)
+            .map_err(|e| SimulateError::Invalid(e.to_string()))?;
+        let mut context = Context::new();
+        context.insert("aws:PrincipalArn", role.principal.arn());
+        if let Some(account) = role.principal.account() {
+            context.insert("aws:PrincipalAccount", account);
+        }
+        context.insert("aws:PrincipalType", "AssumedRole");
+        context.insert("aws:userid", format!("{}:{name}", role.id));
+        for (k, v) in &role.tags {
+            context.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
+        }
+        (
+            principal,
+            role.policies.policies().to_vec(),
+            role.boundary.clone(),
+            context,
+        )
+    } else if let Some(identity) = snapshot.identity(source) {
+        (
+            identity.principal.clone(),
+            identity.policies.policies().to_vec(),
+            identity.boundary.clone(),
+            identity.context(),
+        )
+    } else if let Some(group) = snapshot.group(source) {
+        let account = source.split(':').nth(4).unwrap_or_default();
+        let member = Principal::from_arn(&format!("arn:aws:iam::{account}:user/group-member"))
+            .map_err(|e| SimulateError::Invalid(e.to_string()))?;
+        (member, group.policies().to_vec(), None, Context::new())
+    } else {
+        return Err(SimulateError::Invalid(format!(
+            "--policy-source-arn {source} is no user, group or role of the store"
+        )));
+    };
     policies.extend(extra.policies().iter().cloned());
     let identity = PolicySet::new(policies);
     context.merge(parse_context(&args.context_entries)?);
@@ -281,7 +336,7 @@ pub fn simulate_principal(args: &PrincipalPolicyArgs) -> Result<Simulation, Simu
             &Policies {
                 identity: Some(&identity),
                 boundary: boundary.as_ref(),
-                session: None,
+                session: (!session.is_empty()).then_some(&session),
                 resource: entry.and_then(|r| r.policy.as_ref()),
                 resource_owner: entry.map(|r| r.owner.as_str()),
             },
