@@ -6,6 +6,7 @@ tokens, and AssumeRoleWithWebIdentity with OIDC tokens minted here (PyJWT) from 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import os
@@ -536,3 +537,33 @@ def test_web_identity_keys_fetched_from_a_jwks_url(own_gateway):
         assert fetched == ["/.well-known/jwks.json"]
     finally:
         server.shutdown()
+
+
+# The endpoint itself, with curl
+
+
+def curl_sts(gw, form, who=None, extra=()):
+    cmd = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "-d", form, *extra]
+    if who is not None:
+        cmd += ["--aws-sigv4", f"aws:amz:{REGION}:sts", "--user", f"{who.key}:{who.secret}"]
+    p = subprocess.run(cmd + [gw.http + "/"], capture_output=True, timeout=60)
+    assert p.returncode == 0, describe(p)
+    body, _, status = p.stdout.decode().rpartition("\n")
+    return int(status), body
+
+
+def test_curl_signs_sts_calls_and_errors_are_sts_xml(gateway):
+    status, body = curl_sts(gateway, "Action=GetCallerIdentity&Version=2011-06-15", BOB)
+    assert status == 200, body
+    assert "<Arn>arn:aws:iam::111122223333:user/bob</Arn>" in body
+    assert body.startswith('<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">')
+    status, body = curl_sts(gateway, "Action=Nope&Version=2011-06-15", BOB)
+    assert status == 400 and "<Code>InvalidAction</Code>" in body, body
+    status, body = curl_sts(gateway, "Action=GetCallerIdentity&Version=2011-06-15")
+    assert status == 403 and "<Code>MissingAuthenticationToken</Code>" in body, body
+    assert "<ErrorResponse" in body and "<RequestId>" in body
+    status, body = curl_sts(gateway, "Action=AssumeRole&Version=2011-06-15&RoleArn=x&RoleSessionName=yy")
+    assert status == 403 and "<Code>MissingAuthenticationToken</Code>" in body, body
+    status, body = curl_sts(gateway, "Action=GetCallerIdentity&Version=2011-06-15",
+                            dataclasses.replace(BOB, secret="x" * 40))
+    assert status == 403 and "<Code>SignatureDoesNotMatch</Code>" in body, body
