@@ -115,7 +115,8 @@ impl Gateway {
         upstream: &UpstreamRuntime,
     ) -> bool {
         if self.sts.is_none() {
-            return false;
+            // Answered with RegionDisabledException rather than sent to an upstream.
+            return is_signed(parts) && signed_service(parts).as_deref() == Some("sts");
         }
         if !self.config.sts.hosts.is_empty() {
             if let Some(host) = request_host(parts) {
@@ -147,11 +148,16 @@ impl Gateway {
         started: Instant,
     ) -> Response<ProxyBody> {
         let Some(sts) = self.sts.as_deref() else {
-            return xml_response(
-                403,
-                StsError::access_denied("STS is not enabled").to_xml(request_id),
-                request_id,
-            );
+            let error = StsError {
+                code: "RegionDisabledException",
+                status: 403,
+                message: format!(
+                    "STS is not activated in region {} of this gateway ([sts] enabled = false).",
+                    self.config.region
+                ),
+            };
+            tracing::info!(target: "iamgate::decision", request_id, error = error.code, "sts rejected");
+            return xml_response(error.status, error.to_xml(request_id), request_id);
         };
         let (caller_arn, result) = match self.sts_call(sts, snapshot, &parts, body, conn).await {
             Ok((caller, response)) => (caller, Ok(response)),

@@ -567,3 +567,10 @@ def test_curl_signs_sts_calls_and_errors_are_sts_xml(gateway):
     status, body = curl_sts(gateway, "Action=GetCallerIdentity&Version=2011-06-15",
                             dataclasses.replace(BOB, secret="x" * 40))
     assert status == 403 and "<Code>SignatureDoesNotMatch</Code>" in body, body
+
+
+def test_sts_switched_off_is_region_disabled(own_gateway):
+    gw = own_gateway("sts-off", extra_config="[sts]\nenabled = false\n")
+    denied(lambda: client("sts", gw, **of(BOB)).get_caller_identity(), "RegionDisabledException", 403)
+    # S3 goes on as before.
+    assert read(client("s3", gw, **of(BOB)), Q1) == SEED[Q1]
