@@ -222,6 +222,13 @@ fn malformed_header_errors() {
         &with_header(&p, "authorization", "AWS4-ECDSA-P256-SHA256 Credential=x"),
     );
     assert_s3(&e, 400, "AuthorizationHeaderMalformed");
+    // A SigV2 presigned URL is refused as unsupported, never taken for an anonymous request.
+    let mut v2 = p.clone();
+    v2.uri = "/bucket/key?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=abc%3D&Expires=1795834503"
+        .parse()
+        .unwrap();
+    v2.headers.remove("authorization");
+    assert_s3(&err(&v, &v2), 400, "InvalidRequest");
 }
 
 #[test]

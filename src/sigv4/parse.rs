@@ -262,6 +262,11 @@ pub fn presigned_from_params(
         }
     }
     if !any {
+        // A SigV2 presigned URL is an attempt to authenticate, never an anonymous request.
+        let has = |n: &str| params.iter().any(|(name, _)| &name[..] == n.as_bytes());
+        if has("AWSAccessKeyId") && has("Signature") {
+            return Err(AuthError::UnsupportedAlgorithm);
+        }
         return Ok(None);
     }
     let text = |i: usize| -> Result<Option<String>, AuthError> {
