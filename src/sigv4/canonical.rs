@@ -61,20 +61,37 @@ pub fn unhex32(s: &[u8]) -> Option<[u8; 32]> {
         return None;
     }
     let mut out = [0u8; 32];
-    for (i, pair) in s.chunks_exact(2).enumerate() {
-        out[i] = hex_val(pair[0])? << 4 | hex_val(pair[1])?;
+    // A table lookup per digit, one validity check at the end: no branch per digit.
+    let mut invalid = 0u8;
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+        invalid |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
     }
-    Some(out)
+    (invalid & 0x80 == 0).then_some(out)
 }
+
+/// The value of each hex digit; 0xff for bytes that are not one.
+static HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 #[inline]
 fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+    let v = HEX_VALUE[b as usize];
+    (v != 0xff).then_some(v)
 }
 
 /// Percent-decodes `bytes` (`+` stays `+`); an invalid escape is kept literally.
@@ -194,16 +211,46 @@ fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// Whether a header value is already canonical: no whitespace at either end, no tab, CR or LF,
+/// no run of spaces. Checked eight bytes at a time: most values (hosts, dates, hashes) have no
+/// byte below `!` at all.
+#[inline]
+fn is_simple_value(value: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let (Some(&first), Some(&last)) = (value.first(), value.last()) else {
+        return false;
+    };
+    if is_ws(first) || is_ws(last) {
+        return false;
+    }
+    let mut chunks = value.chunks_exact(8);
+    let mut any_low = false;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // Nonzero exactly when some byte is below 0x21 (space and controls): the classic
+        // "has less than" word test, exact for existence.
+        if x.wrapping_sub(ONES * 0x21) & !x & HIGHS != 0 {
+            any_low = true;
+            break;
+        }
+    }
+    if !any_low && chunks.remainder().iter().all(|&b| b > b' ') {
+        return true;
+    }
+    // Some space or control byte: the careful check.
+    !value
+        .windows(2)
+        .any(|w| matches!(w[0], b'\t' | b'\r' | b'\n') || (w[0] == b' ' && w[1] == b' '))
+}
+
 /// Appends one header value canonicalised: leading and trailing whitespace trimmed, inner runs of
 /// whitespace (folded lines included) collapsed to one space.
 pub fn canonical_header_value(out: &mut Vec<u8>, value: &[u8]) {
     // Fast path: nothing to trim or collapse.
-    let simple = value.first().is_some_and(|&b| !is_ws(b))
-        && value.last().is_some_and(|&b| !is_ws(b))
-        && !value
-            .windows(2)
-            .any(|w| matches!(w[0], b'\t' | b'\r' | b'\n') || (w[0] == b' ' && w[1] == b' '));
-    if simple {
+    if is_simple_value(value) {
         out.extend_from_slice(value);
         return;
     }
@@ -226,6 +273,53 @@ pub fn canonical_header_value(out: &mut Vec<u8>, value: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_word_at_a_time_check_agrees_with_the_plain_one() {
+        let plain = |v: &[u8]| {
+            v.first().is_some_and(|&b| !is_ws(b))
+                && v.last().is_some_and(|&b| !is_ws(b))
+                && !v.windows(2).any(|w| {
+                    matches!(w[0], b'\t' | b'\r' | b'\n') || (w[0] == b' ' && w[1] == b' ')
+                })
+        };
+        let alphabet = [
+            b' ', b'\t', b'\r', b'\n', b'!', b'a', 0x00, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xff,
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..40 {
+            for _ in 0..400 {
+                let v: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        alphabet[(seed % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                assert_eq!(is_simple_value(&v), plain(&v), "{v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn unhex32_takes_both_cases_and_nothing_else() {
+        let hex = "00112233445566778899aabbccddeeffAABBCCDDEEFF00112233445566778899";
+        let bytes = unhex32(hex.as_bytes()).unwrap();
+        assert_eq!(bytes[..4], [0x00, 0x11, 0x22, 0x33]);
+        assert_eq!(
+            bytes[24..],
+            [0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99]
+        );
+        for bad in [b'g', b'G', b' ', b'/', b':', b'@', b'`', 0x80, 0xff] {
+            for at in [0, 1, 33, 63] {
+                let mut h = hex.as_bytes().to_vec();
+                h[at] = bad;
+                assert_eq!(unhex32(&h), None);
+            }
+        }
+        assert_eq!(unhex32(&hex.as_bytes()[..62]), None);
+    }
 
     fn path(p: &str, m: PathMode) -> String {
         let mut o = Vec::new();

@@ -6,14 +6,15 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::canonical::{
-    canonical_header_value, canonical_path, canonical_query, parse_query, push_hex32, unhex32,
-    PathMode,
+    canonical_header_value, canonical_path, canonical_query, hex32, parse_query, push_hex32,
+    unhex32, PathMode,
 };
 use super::error::{AuthError, ChecksumAlgorithm, Dialect};
 use super::key::{hmac_sha256, SecretKey, SigningKeyCache};
 use super::parse::{
     parse_amz_date, parse_authorization_header, parse_credential, parse_credential_v4a,
-    presigned_from_params, CredentialScope, RequestSignature, ALGORITHM, ALGORITHM_V4A, TERMINATOR,
+    presigned_from_params, split_ascii, CredentialScope, RequestSignature, ALGORITHM,
+    ALGORITHM_V4A, TERMINATOR,
 };
 use super::v4a::{region_set_matches, V4aKeyCache, V4aPublicKey};
 
@@ -397,7 +398,7 @@ pub struct Authenticated<P> {
 impl<P> Authenticated<P> {
     /// The signed header names, lower-case.
     pub fn signed_header_names(&self) -> impl Iterator<Item = &str> {
-        self.signed_headers.split(';')
+        super::parse::split_ascii(&self.signed_headers, b';')
     }
 
     /// The request's signature (the seed of chunk signatures); zero for SigV4A.
@@ -643,12 +644,16 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             } else {
                 std::borrow::Cow::Borrowed(s.signed_headers)
             };
-        if signed.split(';').any(str::is_empty) {
-            return Err(malformed(
-                "SignedHeaders contains an empty header name.".into(),
-            ));
+        let mut has_host = false;
+        for name in split_ascii(&signed, b';') {
+            if name.is_empty() {
+                return Err(malformed(
+                    "SignedHeaders contains an empty header name.".into(),
+                ));
+            }
+            has_host |= name == "host";
         }
-        if !signed.split(';').any(|h| h == "host") {
+        if !has_host {
             return Err(malformed("'Host' must be a signed header.".into()));
         }
 
@@ -737,7 +742,7 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             n == b"X-Amz-Signature" || (omit_token && query_form && n == b"X-Amz-Security-Token")
         });
         cr.push(b'\n');
-        for name in signed.split(';') {
+        for name in split_ascii(&signed, b';') {
             cr.extend_from_slice(name.as_bytes());
             cr.push(b':');
             for (i, v) in head.values(name).enumerate() {
@@ -775,19 +780,39 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         let signature_verified = match payload_line {
             Some(line) => {
                 cr.extend_from_slice(line.as_bytes());
-                let sts = string_to_sign_with(s.signature.algorithm(), s.amz_date, &scope, &cr);
                 let ok = match &v4a_signing {
                     Err(mac) => {
+                        // The string to sign goes into the MAC piece by piece, never built.
                         let mut mac = mac.clone();
-                        hmac::Mac::update(&mut mac, sts.as_bytes());
+                        let cr_hash = hex32(&Sha256::digest(&cr).into());
+                        for piece in [
+                            s.signature.algorithm().as_bytes(),
+                            b"\n",
+                            s.amz_date.as_bytes(),
+                            b"\n",
+                            scope.as_bytes(),
+                            b"\n",
+                            &cr_hash,
+                        ] {
+                            hmac::Mac::update(&mut mac, piece);
+                        }
                         let sig: [u8; 32] = hmac::Mac::finalize(mac).into_bytes().into();
                         bool::from(sig.ct_eq(&seed_signature))
                     }
-                    Ok((pk, der)) => pk.verify(sts.as_bytes(), der),
+                    Ok((pk, der)) => {
+                        let sts =
+                            string_to_sign_with(s.signature.algorithm(), s.amz_date, &scope, &cr);
+                        pk.verify(sts.as_bytes(), der)
+                    }
                 };
                 if let Some(e) = explain {
                     e.canonical_request = Some(String::from_utf8_lossy(&cr).into_owned());
-                    e.string_to_sign = Some(sts);
+                    e.string_to_sign = Some(string_to_sign_with(
+                        s.signature.algorithm(),
+                        s.amz_date,
+                        &scope,
+                        &cr,
+                    ));
                 }
                 if !ok {
                     return Err(AuthError::SignatureDoesNotMatch);
