@@ -63,7 +63,7 @@ fn good_requests_and_anonymous() {
         match v.verify(&RequestHead::from_parts(&p)).unwrap() {
             Outcome::Authenticated(a) => {
                 assert_eq!(a.principal, format!("principal:{AKID}"));
-                assert_eq!(a.scope.service, "s3");
+                assert_eq!(a.scope.service(), "s3");
                 assert_eq!(a.signature_version, "AWS4-HMAC-SHA256");
                 assert!(a.signature_verified);
                 assert_eq!(a.payload, iamgate::sigv4::PayloadMode::Unsigned);

@@ -163,7 +163,7 @@ fn every_case_verifies_with_the_suites_canonical_request_and_string_to_sign() {
             assert_eq!(a.signature_version, "AWS4-ECDSA-P256-SHA256");
             assert_eq!(a.access_key_id, case.akid());
             assert_eq!(a.principal, format!("principal:{}", case.akid()));
-            assert_eq!(a.scope.region, "us-east-1");
+            assert_eq!(a.scope.region(), "us-east-1");
             assert_eq!(a.region_set.as_deref(), Some("us-east-1"));
             assert_eq!(
                 a.auth_type,
@@ -416,7 +416,7 @@ fn requests_signed_here_verify() {
             panic!("{set}")
         };
         assert_eq!(a.signature_version, "AWS4-ECDSA-P256-SHA256");
-        assert_eq!(a.scope.service, "s3");
+        assert_eq!(a.scope.service(), "s3");
         assert_eq!(a.payload, PayloadMode::Unsigned);
         // A signed SigV4A streaming body is not supported.
         let mut streaming = req.clone();

@@ -265,10 +265,10 @@ impl Gateway {
             }
             None => Caller::Anonymous,
             Some(auth) => {
-                if auth.scope.service != service {
+                if auth.scope.service() != service {
                     let message = format!(
                         "the credential is scoped to service '{}', this endpoint is '{service}'",
-                        auth.scope.service
+                        auth.scope.service()
                     );
                     let error = match auth.auth_type {
                         sigv4::AuthType::Query => {

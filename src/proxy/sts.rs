@@ -211,13 +211,13 @@ impl Gateway {
             Err(e) => return Err(unauthenticated(auth_error(&e))),
         };
         if let Some(auth) = &auth {
-            if auth.scope.service != "sts" {
+            if auth.scope.service() != "sts" {
                 return Err(unauthenticated(StsError {
                     code: "SignatureDoesNotMatch",
                     status: 403,
                     message: format!(
                         "Credential should be scoped to correct service: 'sts'. (it is scoped to '{}')",
-                        auth.scope.service
+                        auth.scope.service()
                     ),
                 }));
             }

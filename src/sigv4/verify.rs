@@ -319,15 +319,42 @@ pub enum PayloadMode {
     Deferred,
 }
 
-/// The credential scope of a verified request.
+/// The credential scope of a verified request: date, region and service, kept in one string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
+    text: String,
+    date_end: usize,
+    region_end: usize,
+}
+
+impl Scope {
+    /// A scope from its parts.
+    pub fn new(date: &str, region: &str, service: &str) -> Scope {
+        let mut text = String::with_capacity(date.len() + region.len() + service.len());
+        text.push_str(date);
+        text.push_str(region);
+        text.push_str(service);
+        Scope {
+            text,
+            date_end: date.len(),
+            region_end: date.len() + region.len(),
+        }
+    }
+
     /// `YYYYMMDD`.
-    pub date: String,
-    /// Region.
-    pub region: String,
-    /// Service.
-    pub service: String,
+    pub fn date(&self) -> &str {
+        &self.text[..self.date_end]
+    }
+
+    /// The region.
+    pub fn region(&self) -> &str {
+        &self.text[self.date_end..self.region_end]
+    }
+
+    /// The service.
+    pub fn service(&self) -> &str {
+        &self.text[self.region_end..]
+    }
 }
 
 /// Everything the body verifier needs (signing key included: never log it; `Debug` redacts it).
@@ -757,7 +784,19 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         cr.extend_from_slice(s.signed_headers.as_bytes());
         cr.push(b'\n');
 
-        let scope = c.scope_string();
+        // The scope text is needed by the body verifier (signed chunks, or a signature that can
+        // only be checked at the body's end), by SigV4A and by explanations; the HMAC takes it
+        // in pieces.
+        let body_needs_context = payload_line.is_none()
+            || matches!(
+                payload,
+                PayloadMode::StreamingSigned | PayloadMode::StreamingSignedTrailer
+            );
+        let scope = if body_needs_context || v4a || explain.is_some() {
+            c.scope_string()
+        } else {
+            String::new()
+        };
         let (key, seed_signature, v4a_signing) = match &s.signature {
             RequestSignature::Hmac(sig) => {
                 let (key, mac) = self.cache.get_keyed(
@@ -790,7 +829,13 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
                             b"\n",
                             s.amz_date.as_bytes(),
                             b"\n",
-                            scope.as_bytes(),
+                            c.date.as_bytes(),
+                            b"/",
+                            c.region.as_bytes(),
+                            b"/",
+                            c.service.as_bytes(),
+                            b"/",
+                            c.terminator.as_bytes(),
                             b"\n",
                             &cr_hash,
                         ] {
@@ -838,15 +883,11 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             access_key_id: c.access_key_id.to_owned(),
             principal: cred.principal,
             signed_headers: signed.into_owned(),
-            scope: Scope {
-                date: c.date.to_owned(),
-                region: if v4a {
-                    self.config.region.clone()
-                } else {
-                    c.region.to_owned()
-                },
-                service: c.service.to_owned(),
-            },
+            scope: Scope::new(
+                c.date,
+                if v4a { &self.config.region } else { c.region },
+                c.service,
+            ),
             region_set,
             payload,
             auth_type: if query_form {
@@ -865,7 +906,11 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             checksum_header,
             body_signing: BodySigning {
                 key,
-                amz_date: s.amz_date.to_owned(),
+                amz_date: if body_needs_context {
+                    s.amz_date.to_owned()
+                } else {
+                    String::new()
+                },
                 scope,
                 seed_signature,
                 canonical_prefix: if signature_verified { Vec::new() } else { cr },
