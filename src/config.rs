@@ -241,6 +241,9 @@ struct RawUpstream {
     /// Evaluate and log, but forward regardless.
     #[serde(default)]
     dry_run: bool,
+    /// No authentication, no evaluation: the proxy core alone (for measuring what checking costs).
+    #[serde(default)]
+    passthrough: bool,
     /// Credentials to sign forwarded requests with, for upstreams that check signatures.
     sign: Option<RawSigning>,
     /// Route tables (routes), kept as TOML for the router to read.
@@ -325,6 +328,9 @@ pub struct Upstream {
     pub owner: Option<String>,
     /// Decide and log, but forward regardless.
     pub dry_run: bool,
+    /// Forward without authenticating or deciding anything: the proxy core alone, to measure
+    /// what checking costs. Never for real traffic; `serve` warns when it is on.
+    pub passthrough: bool,
     /// Re-sign forwarded requests with these credentials.
     pub signing: Option<UpstreamSigning>,
 }
@@ -549,6 +555,7 @@ impl Config {
                 hosts: u.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
                 owner: u.owner,
                 dry_run: u.dry_run,
+                passthrough: u.passthrough,
             });
         }
         if upstreams.is_empty() {

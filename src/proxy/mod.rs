@@ -166,6 +166,7 @@ pub(crate) struct UpstreamRuntime {
     pub(crate) hosts: Vec<String>,
     pub(crate) owner: Option<String>,
     pub(crate) dry_run: bool,
+    pub(crate) passthrough: bool,
     pub(crate) signer: Option<forward::UpstreamSigner>,
 }
 
@@ -233,6 +234,13 @@ impl Gateway {
                 }
                 Target::Url(uri) => Destination::Remote(uri.clone()),
             };
+            if u.passthrough {
+                tracing::warn!(
+                    upstream = %u.name,
+                    "passthrough: requests to this upstream are neither authenticated nor authorised \
+                     (a measuring mode, never for real traffic)"
+                );
+            }
             upstreams.push(UpstreamRuntime {
                 name: u.name.clone(),
                 model,
@@ -240,6 +248,7 @@ impl Gateway {
                 hosts: u.hosts.clone(),
                 owner: u.owner.clone(),
                 dry_run: u.dry_run,
+                passthrough: u.passthrough,
                 signer: u.signing.as_ref().map(forward::UpstreamSigner::new),
             });
         }

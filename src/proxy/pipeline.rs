@@ -79,6 +79,12 @@ impl Gateway {
             Model::Routes(_) => Dialect::Json,
         };
         let head_only = parts.method == Method::HEAD;
+        if upstream.passthrough {
+            return self
+                .pass_through(upstream, parts, conn, body, &request_id)
+                .await
+                .unwrap_or_else(|reject| reject.render(dialect, &request_id, head_only));
+        }
         let mut body = Some(body);
         let decided = match self
             .decide(&snapshot, upstream, &parts, conn, &mut body)
@@ -125,6 +131,33 @@ impl Gateway {
                 reject.render(dialect, &request_id, head_only)
             }
         }
+    }
+
+    /// The proxy core alone: route and forward, no authentication, no decision (see
+    /// `passthrough` in the configuration: for measuring what checking costs).
+    async fn pass_through(
+        &self,
+        upstream: &UpstreamRuntime,
+        parts: request::Parts,
+        conn: Connection,
+        body: Incoming,
+        request_id: &str,
+    ) -> Result<Response<ProxyBody>, Reject> {
+        let account = upstream.owner.clone().unwrap_or_default();
+        let routed = route(upstream, &parts, &self.config.region, &account)?;
+        let decided = Decided {
+            caller: Caller::Anonymous,
+            auth: None,
+            routed,
+            inspected: None,
+            decisions: Vec::new(),
+            may_list: true,
+        };
+        let mut response = self
+            .forward(upstream, parts, conn, decided, Some(body), request_id)
+            .await?;
+        set_request_id(response.headers_mut(), request_id);
+        Ok(response)
     }
 
     /// DeleteObjects: the allowed keys go upstream, the refused ones are answered per key.
