@@ -77,6 +77,8 @@ struct RawConfig {
     #[serde(default)]
     sts: RawSts,
     #[serde(default)]
+    log: RawLog,
+    #[serde(default)]
     upstreams: BTreeMap<String, RawUpstream>,
 }
 
@@ -129,6 +131,64 @@ struct RawSts {
     token_keys: Vec<String>,
 }
 
+/// `[log]`: where the decision log goes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    /// `"stdout"`, `"off"`, or a file path.
+    #[serde(default = "default_decisions")]
+    decisions: String,
+    /// Records waiting for the sink; beyond that, records are dropped and counted.
+    #[serde(default = "default_log_queue")]
+    queue: usize,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            decisions: default_decisions(),
+            queue: default_log_queue(),
+        }
+    }
+}
+
+fn default_decisions() -> String {
+    "stdout".into()
+}
+
+fn default_log_queue() -> usize {
+    8192
+}
+
+/// Where decision log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionSink {
+    /// Nowhere: no decision log.
+    Off,
+    /// The process's standard output.
+    Stdout,
+    /// A file, appended to (created if missing).
+    File(PathBuf),
+}
+
+/// The decision log's configuration (`[log]`).
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Where lines go.
+    pub decisions: DecisionSink,
+    /// Most records waiting for the sink; more are dropped and counted.
+    pub queue: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            decisions: DecisionSink::Stdout,
+            queue: default_log_queue(),
+        }
+    }
+}
+
 /// Limits that protect the gateway; each has a safe default.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -155,6 +215,9 @@ pub struct Limits {
     pub upstream_connect_timeout_secs: u64,
     /// Seconds for an upstream to start answering.
     pub upstream_response_timeout_secs: u64,
+    /// Seconds that requests in flight get to finish after SIGTERM/SIGINT, before the process
+    /// exits regardless.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for Limits {
@@ -170,6 +233,7 @@ impl Default for Limits {
             drain_max_bytes: 64 * 1024 * 1024,
             upstream_connect_timeout_secs: 5,
             upstream_response_timeout_secs: 60,
+            shutdown_grace_secs: 30,
         }
     }
 }
@@ -178,6 +242,11 @@ impl Limits {
     /// The header read timeout.
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    /// How long requests in flight may take to finish at shutdown.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
     }
 }
 
@@ -313,6 +382,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Keys that seal session tokens (base64, 32 bytes each; the first seals).
     pub sts_token_keys: Vec<String>,
+    /// The decision log.
+    pub log: LogConfig,
     /// Upstreams, in name order; the first S3 one is the default.
     pub upstreams: Vec<Upstream>,
 }
@@ -510,6 +581,24 @@ impl Config {
                 dry_run: u.dry_run,
             });
         }
+        let decisions = match raw.log.decisions.as_str() {
+            "off" => DecisionSink::Off,
+            "stdout" => DecisionSink::Stdout,
+            "" => {
+                return Err(invalid(
+                    "log.decisions",
+                    "expected \"stdout\", \"off\" or a file path".into(),
+                ))
+            }
+            path => DecisionSink::File(resolve(Path::new(path))),
+        };
+        if raw.log.queue == 0 {
+            return Err(invalid("log.queue", "must be at least 1".into()));
+        }
+        let log = LogConfig {
+            decisions,
+            queue: raw.log.queue,
+        };
         if upstreams.is_empty() {
             return Err(invalid(
                 "upstreams",
@@ -528,6 +617,7 @@ impl Config {
             limits: raw.limits,
             trusted_proxies,
             sts_token_keys: raw.sts.token_keys,
+            log,
             upstreams,
         })
     }
@@ -581,5 +671,25 @@ mod tests {
         assert!(e.to_string().contains("key `tls`"), "{e}");
         let e = parse(&format!("trusted_proxies = [\"10.0.0.0/99\"]\n{MINIMAL}")).unwrap_err();
         assert!(e.to_string().contains("trusted_proxies"), "{e}");
+        let e = parse(&format!("{MINIMAL}\n[log]\ndecisions = \"\"\n")).unwrap_err();
+        assert!(e.to_string().contains("log.decisions"), "{e}");
+    }
+
+    #[test]
+    fn decision_log_and_shutdown_grace() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.log.decisions, DecisionSink::Stdout);
+        assert_eq!(c.limits.shutdown_grace_secs, 30);
+        let c = parse(&format!(
+            "{MINIMAL}\n[log]\ndecisions = \"log/decisions.jsonl\"\nqueue = 10\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.log.decisions,
+            DecisionSink::File("/etc/iamgate/log/decisions.jsonl".into())
+        );
+        assert_eq!(c.log.queue, 10);
+        let c = parse(&format!("{MINIMAL}\n[log]\ndecisions = \"off\"\n")).unwrap();
+        assert_eq!(c.log.decisions, DecisionSink::Off);
     }
 }

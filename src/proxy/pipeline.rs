@@ -21,8 +21,10 @@ use hyper::body::Incoming;
 
 use super::forward::{self, IdentityHeaders, ProxyBody};
 use super::listener::Connection;
+use super::record::{RouteSeen, Seen};
 use super::respond::{set_request_id, Reject};
 use super::{Destination, Gateway, KeyPrincipal, Model, UpstreamRuntime};
+use crate::audit::Marks;
 use crate::context::{self, Environment};
 use crate::policy::{
     self, Action, Context, Decision, Outcome, Policies, Principal, Request as PolicyRequest,
@@ -106,8 +108,10 @@ impl Gateway {
         conn: Connection,
     ) -> Response<ProxyBody> {
         let started = Instant::now();
+        let mut marks = Marks::new(started);
         let request_id = self.ids.next();
         let snapshot = self.store.snapshot();
+        let generation = self.store.generation();
         let (parts, body) = req.into_parts();
         let upstream = self.select_upstream(&parts);
         let dialect = match upstream.model {
@@ -117,48 +121,129 @@ impl Gateway {
         let head_only = parts.method == Method::HEAD;
         let mut body = Some(body);
         let decided = match self
-            .decide(&snapshot, upstream, &parts, conn, &mut body)
+            .decide(&snapshot, upstream, &parts, conn, &mut body, &mut marks)
             .await
         {
             Ok(decided) => decided,
             Err((caller_arn, reject)) => {
-                record_rejection(&request_id, &parts, &caller_arn, &reject, started);
+                let response = reject.render(dialect, &request_id, head_only);
+                let seen = Seen {
+                    request_id: &request_id,
+                    parts: &parts,
+                    conn,
+                    upstream,
+                    snapshot: &snapshot,
+                    generation,
+                    principal: None,
+                    route: None,
+                    decisions: &[],
+                };
+                record_rejection(self, seen, &caller_arn, &reject, &marks, &response);
                 self.drain(body).await;
-                return reject.render(dialect, &request_id, head_only);
+                return response;
             }
         };
         let denied = decided
             .decisions
             .iter()
             .any(|(_, d)| d.outcome != Outcome::Allowed);
-        record_decision(&request_id, &parts, &decided, upstream, started);
+        // What the record needs of the decision; `decided` itself goes on to forwarding.
+        let principal = decided.caller.principal().into_owned();
+        let operation = decided.routed.operation.clone();
+        let (bucket, key) = (decided.routed.bucket.clone(), decided.routed.key.clone());
+        let route_context = decided.routed.context.clone();
+        let checks = decided.routed.checks.clone();
+        let decisions = decided.decisions.clone();
+
+        let (response, refused) = self
+            .respond(
+                upstream,
+                parts.clone(),
+                conn,
+                decided,
+                body,
+                &request_id,
+                (dialect, head_only, denied),
+                &mut marks,
+            )
+            .await;
+        let seen = Seen {
+            request_id: &request_id,
+            parts: &parts,
+            conn,
+            upstream,
+            snapshot: &snapshot,
+            generation,
+            principal: Some(&principal),
+            route: Some(RouteSeen {
+                operation: &operation,
+                bucket: bucket.as_deref(),
+                key: key.as_deref(),
+                context: &route_context,
+                checks: &checks,
+            }),
+            decisions: &decisions,
+        };
+        self.record(
+            &seen,
+            &marks,
+            response.status().as_u16(),
+            refused.as_ref(),
+            true,
+        );
+        response
+    }
+
+    /// Phase 7 for a decided request: forward it (dry run included), or refuse it. Returns the
+    /// response and, when the gateway answered with an error of its own, that error.
+    #[allow(clippy::too_many_arguments)]
+    async fn respond(
+        &self,
+        upstream: &UpstreamRuntime,
+        parts: request::Parts,
+        conn: Connection,
+        decided: Decided,
+        body: Option<Incoming>,
+        request_id: &str,
+        (dialect, head_only, denied): (Dialect, bool, bool),
+        marks: &mut Marks,
+    ) -> (Response<ProxyBody>, Option<Reject>) {
         if decided.routed.operation == "DeleteObjects" && !upstream.dry_run {
-            return self
-                .delete_objects(upstream, parts, conn, decided, &request_id)
-                .await
-                .unwrap_or_else(|reject| reject.render(dialect, &request_id, head_only));
+            let sent = Instant::now();
+            let result = self
+                .delete_objects(upstream, parts, conn, decided, request_id)
+                .await;
+            marks.upstream = Some(sent.elapsed());
+            return match result {
+                Ok(response) => (response, None),
+                Err(reject) => (reject.render(dialect, request_id, head_only), Some(reject)),
+            };
         }
         if denied && !upstream.dry_run {
             self.drain(body).await;
-            return Reject::AccessDenied.render(dialect, &request_id, head_only);
+            let reject = Reject::AccessDenied;
+            return (reject.render(dialect, request_id, head_only), Some(reject));
         }
         let may_list = decided.may_list;
+        let sent = Instant::now();
         let response = self
-            .forward(upstream, parts, conn, decided, body, &request_id)
+            .forward(upstream, parts, conn, decided, body, request_id)
             .await;
+        marks.upstream = Some(sent.elapsed());
         match response {
             // S3 answers a missing key with AccessDenied to a caller who may not list the
             // bucket, so that nobody learns which keys exist without that right.
             Ok(response) if response.status() == StatusCode::NOT_FOUND && !may_list => {
-                Reject::AccessDenied.render(dialect, &request_id, head_only)
+                let reject = Reject::AccessDenied;
+                (reject.render(dialect, request_id, head_only), Some(reject))
             }
             Ok(mut response) => {
-                set_request_id(response.headers_mut(), &request_id);
-                response
+                set_request_id(response.headers_mut(), request_id);
+                (response, None)
             }
             Err(reject) => {
                 tracing::warn!(request_id = %request_id, upstream = %upstream.name, "{reject}");
-                reject.render(dialect, &request_id, head_only)
+                (reject.render(dialect, request_id, head_only), Some(reject))
             }
         }
     }
@@ -298,6 +383,7 @@ impl Gateway {
         parts: &request::Parts,
         conn: Connection,
         body: &mut Option<Incoming>,
+        marks: &mut Marks,
     ) -> Result<Decided, (String, Reject)> {
         // 2. authenticate
         let mut head = RequestHead::from_parts(parts);
@@ -343,6 +429,7 @@ impl Gateway {
                 })?
             }
         };
+        marks.authenticated = Some(Instant::now());
         let caller_arn = caller.principal().arn().to_owned();
         let fail = |r: Reject| (caller_arn.clone(), r);
 
@@ -359,6 +446,7 @@ impl Gateway {
             account.as_deref().unwrap_or(""),
         )
         .map_err(fail)?;
+        marks.routed = Some(Instant::now());
 
         // 4. inspect a body the route must read before it can say what is asked, or whose
         //    signature can only be checked at its end (services that send no payload hash):
@@ -389,6 +477,7 @@ impl Gateway {
             }
             inspected = Some(bytes);
         }
+        marks.inspected = Some(Instant::now());
 
         // 5. contextualise
         let mut context = caller.context();
@@ -483,6 +572,7 @@ impl Gateway {
             _ => true,
         };
         drop(principal);
+        marks.evaluated = Some(Instant::now());
         Ok(Decided {
             caller,
             auth,
@@ -805,55 +895,50 @@ fn now_epoch() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Phase 8, for requests that reached a decision.
-fn record_decision(
-    request_id: &str,
-    parts: &request::Parts,
-    decided: &Decided,
-    upstream: &UpstreamRuntime,
-    started: Instant,
-) {
-    let outcome = decided
-        .decisions
-        .iter()
-        .map(|(_, d)| d.outcome)
-        .find(|o| *o != Outcome::Allowed)
-        .unwrap_or(Outcome::Allowed);
-    let checks: Vec<String> = decided
-        .decisions
-        .iter()
-        .map(|(c, d)| format!("{} {} {}", c.action, c.resource, d.outcome.as_str()))
-        .collect();
-    tracing::info!(
-        target: "iamgate::decision",
-        request_id,
-        method = %parts.method,
-        principal = %decided.caller.principal().arn(),
-        operation = %decided.routed.operation,
-        upstream = %upstream.name,
-        decision = outcome.as_str(),
-        dry_run = upstream.dry_run,
-        checks = ?checks,
-        micros = started.elapsed().as_micros() as u64,
-        "decision"
-    );
-}
-
-/// Phase 8, for requests refused before a decision.
+/// Phase 8, for requests refused before a decision: who the caller was (as `decide` names
+/// it: an ARN once authenticated), and what the route would have been, for the record.
 fn record_rejection(
-    request_id: &str,
-    parts: &request::Parts,
+    gateway: &Gateway,
+    seen: Seen<'_>,
     caller: &str,
     reject: &Reject,
-    started: Instant,
+    marks: &Marks,
+    response: &Response<ProxyBody>,
 ) {
-    tracing::info!(
-        target: "iamgate::decision",
-        request_id,
-        method = %parts.method,
-        principal = caller,
-        error = reject.code(Dialect::S3Xml),
-        micros = started.elapsed().as_micros() as u64,
-        "rejected"
+    let principal = if caller == "anonymous" {
+        Some(Principal::anonymous())
+    } else if caller.starts_with("arn:") {
+        Principal::from_arn(caller).ok()
+    } else {
+        None
+    };
+    let account = principal
+        .as_ref()
+        .and_then(|p| p.account().map(str::to_owned))
+        .or_else(|| seen.upstream.owner.clone());
+    let routed = route(
+        seen.upstream,
+        seen.parts,
+        &gateway.config.region,
+        account.as_deref().unwrap_or(""),
+    )
+    .ok();
+    let seen = Seen {
+        principal: principal.as_ref(),
+        route: routed.as_ref().map(|r| RouteSeen {
+            operation: &r.operation,
+            bucket: r.bucket.as_deref(),
+            key: r.key.as_deref(),
+            context: &r.context,
+            checks: &r.checks,
+        }),
+        ..seen
+    };
+    gateway.record(
+        &seen,
+        marks,
+        response.status().as_u16(),
+        Some(reject),
+        false,
     );
 }
