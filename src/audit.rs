@@ -45,7 +45,7 @@ pub enum AuditError {
 }
 
 /// One decision log record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Record {
     /// [`EVENT_VERSION`].
