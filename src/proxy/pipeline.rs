@@ -21,7 +21,7 @@ use hyper::body::Incoming;
 
 use super::forward::{self, IdentityHeaders, ProxyBody};
 use super::listener::Connection;
-use super::record::{RouteSeen, Seen};
+use super::record::{self, RouteSeen, Seen};
 use super::respond::{set_request_id, Reject};
 use super::{Destination, Gateway, KeyPrincipal, Model, UpstreamRuntime};
 use crate::audit::Marks;
@@ -143,22 +143,35 @@ impl Gateway {
                 return response;
             }
         };
-        let denied = decided
-            .decisions
-            .iter()
-            .any(|(_, d)| d.outcome != Outcome::Allowed);
-        // What the record needs of the decision; `decided` itself goes on to forwarding.
+        let outcome = record::overall(&decided.decisions);
+        let denied = outcome != Outcome::Allowed;
+        // What the record needs of the decision (the details only when the decision log is
+        // on); `decided` itself goes on to forwarding.
+        let logged = self.decisions.enabled();
         let principal = decided.caller.principal().into_owned();
         let operation = decided.routed.operation.clone();
-        let (bucket, key) = (decided.routed.bucket.clone(), decided.routed.key.clone());
-        let route_context = decided.routed.context.clone();
-        let checks = decided.routed.checks.clone();
-        let decisions = decided.decisions.clone();
+        let details = logged.then(|| {
+            (
+                decided.routed.bucket.clone(),
+                decided.routed.key.clone(),
+                decided.routed.context.clone(),
+                decided.routed.checks.clone(),
+                decided.decisions.clone(),
+            )
+        });
+        let head = if logged {
+            parts.clone()
+        } else {
+            let mut head = Request::new(());
+            *head.method_mut() = parts.method.clone();
+            *head.uri_mut() = parts.uri.clone();
+            head.into_parts().0
+        };
 
         let (response, refused) = self
             .respond(
                 upstream,
-                parts.clone(),
+                parts,
                 conn,
                 decided,
                 body,
@@ -167,9 +180,10 @@ impl Gateway {
                 &mut marks,
             )
             .await;
+        let (bucket, key, route_context, checks, decisions) = details.unwrap_or_default();
         let seen = Seen {
             request_id: &request_id,
-            parts: &parts,
+            parts: &head,
             conn,
             upstream,
             snapshot: &snapshot,
@@ -189,7 +203,7 @@ impl Gateway {
             &marks,
             response.status().as_u16(),
             refused.as_ref(),
-            true,
+            Some(outcome),
         );
         response
     }
@@ -934,11 +948,5 @@ fn record_rejection(
         }),
         ..seen
     };
-    gateway.record(
-        &seen,
-        marks,
-        response.status().as_u16(),
-        Some(reject),
-        false,
-    );
+    gateway.record(&seen, marks, response.status().as_u16(), Some(reject), None);
 }

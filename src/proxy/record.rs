@@ -24,7 +24,8 @@ pub(crate) struct Seen<'a> {
     pub principal: Option<&'a Principal>,
     /// What the route phase produced (for a refused request, what it would have produced).
     pub route: Option<RouteSeen<'a>>,
-    /// Every check and its decision; empty when refused before a decision.
+    /// Every check and its decision; empty when refused before a decision (and when the
+    /// decision log is off: metrics need only the outcome).
     pub decisions: &'a [(Check, Decision)],
 }
 
@@ -53,18 +54,18 @@ pub(crate) fn overall(decisions: &[(Check, Decision)]) -> Outcome {
 
 impl Gateway {
     /// Records a request: metrics always, the decision log when it is on. `refused` is the
-    /// error the client received from the gateway, if any; `decided` whether the checks were
-    /// evaluated.
+    /// error the client received from the gateway, if any; `outcome` the decision, when the
+    /// checks were evaluated.
     pub(crate) fn record(
         &self,
         seen: &Seen<'_>,
         marks: &Marks,
         status: u16,
         refused: Option<&Reject>,
-        decided: bool,
+        outcome: Option<Outcome>,
     ) {
         let upstream = seen.upstream;
-        let outcome = decided.then(|| overall(seen.decisions));
+        let decided = outcome.is_some();
         let decision = outcome.map_or("rejected", Outcome::as_str);
         let action = seen.route.as_ref().map_or("unknown", |r| r.operation);
         let status_text = status.to_string();
