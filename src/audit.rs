@@ -382,6 +382,33 @@ impl Redactor {
         }
         out
     }
+
+    /// [`Redactor::scrub`], and for free text that quotes what a client sent (error messages,
+    /// the user agent), every run of 40 or more hexadecimal digits too: what a malformed
+    /// `Authorization` header carried may be a signature the request did not name as one.
+    pub fn scrub_free_text(&self, text: &str) -> String {
+        let text = self.scrub(text);
+        let mut out = String::with_capacity(text.len());
+        let mut run = String::new();
+        let flush = |run: &mut String, out: &mut String| {
+            if run.len() >= 40 {
+                out.push_str("[REDACTED]");
+            } else {
+                out.push_str(run);
+            }
+            run.clear();
+        };
+        for c in text.chars() {
+            if c.is_ascii_hexdigit() {
+                run.push(c);
+            } else {
+                flush(&mut run, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut run, &mut out);
+        out
+    }
 }
 
 /// Whether a query parameter is about authentication (left out of `requestParameters`):
@@ -655,6 +682,11 @@ mod tests {
         assert_eq!(
             claimed_access_key(&http::HeaderMap::new(), Some(q)).as_deref(),
             Some("AKIAIOSFODNN7EXAMPLE")
+        );
+        let hex64 = "ab".repeat(32);
+        assert_eq!(
+            Redactor::default().scrub_free_text(&format!("component 'Signature {hex64}' x 0123")),
+            "component 'Signature [REDACTED]' x 0123"
         );
         assert!(is_auth_param("X-Amz-Security-Token"));
         assert!(!is_auth_param("prefix"));

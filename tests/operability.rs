@@ -387,8 +387,36 @@ async fn decision_log_line_of_each_demo_case() {
     .await;
     assert_eq!(order.status, 200, "{}", order.body);
 
+    // A malformed header that carries a signature where the parser does not look for one: the
+    // error message quotes it to the client, the log must not.
+    let quoted = "5c".repeat(32);
+    let mut malformed = unsigned("GET", "/reports/2026/q1.csv", host);
+    malformed.headers.push((
+        "authorization".into(),
+        format!(
+            "AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature {quoted}",
+            BOB.0
+        ),
+    ));
+    malformed
+        .headers
+        .push(("x-amz-date".into(), "20260101T000000Z".into()));
+    malformed
+        .headers
+        .push(("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
+    let malformed = send(gw, malformed).await;
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    assert!(malformed.body.contains(&quoted), "{}", malformed.body);
+    signatures.push(quoted);
+
     let log = records(&running, &scratch.log()).await;
-    assert_eq!(log.len(), 6, "one line per request: {log:#?}");
+    assert_eq!(log.len(), 7, "one line per request: {log:#?}");
+    let r = &log[&malformed.request_id];
+    assert_eq!(r["errorCode"], "AuthorizationHeaderMalformed");
+    assert!(r["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("'Signature [REDACTED]'"));
 
     // alice: allowed by her group's managed policy.
     let r = &log[&alice.request_id];

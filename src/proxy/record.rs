@@ -153,10 +153,9 @@ impl Gateway {
             &parts.headers,
             &self.config.trusted_proxies,
         );
-        let user_agent = parts
-            .headers
-            .get(http::header::USER_AGENT)
-            .map(|v| redactor.scrub(&truncate(&String::from_utf8_lossy(v.as_bytes()), 512)));
+        let user_agent = parts.headers.get(http::header::USER_AGENT).map(|v| {
+            redactor.scrub_free_text(&truncate(&String::from_utf8_lossy(v.as_bytes()), 512))
+        });
         let access_key = audit::claimed_access_key(&parts.headers, query);
         let user_identity = user_identity(seen.snapshot, seen.principal, access_key);
         let owner_of = |arn: &str| {
@@ -234,7 +233,7 @@ impl Gateway {
             management_event: false,
             recipient_account_id,
             error_code: refused.map(|r| r.code(dialect).to_owned()),
-            error_message: refused.map(|r| redactor.scrub(&r.message(dialect))),
+            error_message: refused.map(|r| redactor.scrub_free_text(&r.message(dialect))),
             iamgate: audit::Details {
                 decision: outcome.map(Outcome::as_str),
                 enforcement,
