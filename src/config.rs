@@ -57,21 +57,6 @@ pub enum ConfigError {
     },
 }
 
-/// The environment variable whose value, when set, replaces `[sts] token_keys` (so that the
-/// keys can come from a secret store rather than the file): keys separated by commas or
-/// whitespace, the first one sealing.
-pub const TOKEN_KEYS_ENV: &str = "IAMGATE_STS_TOKEN_KEYS";
-
-/// The keys of an [`TOKEN_KEYS_ENV`] value; `None` when unset or empty.
-pub fn token_keys_from_env(value: Option<&str>) -> Option<Vec<String>> {
-    let keys: Vec<String> = value?
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|k| !k.is_empty())
-        .map(str::to_owned)
-        .collect();
-    (!keys.is_empty()).then_some(keys)
-}
-
 /// The file as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -411,11 +396,7 @@ impl Config {
             source,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let mut config = Config::parse(&text, path, base)?;
-        if let Some(keys) = token_keys_from_env(std::env::var(TOKEN_KEYS_ENV).ok().as_deref()) {
-            config.sts_token_keys = keys;
-        }
-        Ok(config)
+        Config::parse(&text, path, base)
     }
 
     /// Parses configuration text; relative paths resolve against `base`.
@@ -692,16 +673,6 @@ mod tests {
         assert!(e.to_string().contains("trusted_proxies"), "{e}");
         let e = parse(&format!("{MINIMAL}\n[log]\ndecisions = \"\"\n")).unwrap_err();
         assert!(e.to_string().contains("log.decisions"), "{e}");
-    }
-
-    #[test]
-    fn token_keys_from_the_environment() {
-        assert_eq!(token_keys_from_env(None), None);
-        assert_eq!(token_keys_from_env(Some(" , ")), None);
-        assert_eq!(
-            token_keys_from_env(Some("a2V5MQ==, a2V5Mg==\nkey3")),
-            Some(vec!["a2V5MQ==".into(), "a2V5Mg==".into(), "key3".into()])
-        );
     }
 
     #[test]
