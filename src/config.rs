@@ -67,6 +67,8 @@ struct RawConfig {
     policies: PathBuf,
     #[serde(default)]
     listen: RawListen,
+    #[serde(default)]
+    log: RawLog,
     tls: Option<RawTls>,
     #[serde(default)]
     s3: RawS3,
@@ -76,8 +78,6 @@ struct RawConfig {
     trusted_proxies: Vec<String>,
     #[serde(default)]
     sts: RawSts,
-    #[serde(default)]
-    log: RawLog,
     #[serde(default)]
     upstreams: BTreeMap<String, RawUpstream>,
 }
@@ -129,64 +129,6 @@ fn default_domain() -> String {
 struct RawSts {
     #[serde(default)]
     token_keys: Vec<String>,
-}
-
-/// `[log]`: where the decision log goes.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLog {
-    /// `"stdout"`, `"off"`, or a file path.
-    #[serde(default = "default_decisions")]
-    decisions: String,
-    /// Records waiting for the sink; beyond that, records are dropped and counted.
-    #[serde(default = "default_log_queue")]
-    queue: usize,
-}
-
-impl Default for RawLog {
-    fn default() -> Self {
-        RawLog {
-            decisions: default_decisions(),
-            queue: default_log_queue(),
-        }
-    }
-}
-
-fn default_decisions() -> String {
-    "stdout".into()
-}
-
-fn default_log_queue() -> usize {
-    8192
-}
-
-/// Where decision log lines go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecisionSink {
-    /// Nowhere: no decision log.
-    Off,
-    /// The process's standard output.
-    Stdout,
-    /// A file, appended to (created if missing).
-    File(PathBuf),
-}
-
-/// The decision log's configuration (`[log]`).
-#[derive(Debug, Clone)]
-pub struct LogConfig {
-    /// Where lines go.
-    pub decisions: DecisionSink,
-    /// Most records waiting for the sink; more are dropped and counted.
-    pub queue: usize,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            decisions: DecisionSink::Stdout,
-            queue: default_log_queue(),
-        }
-    }
 }
 
 /// Limits that protect the gateway; each has a safe default.
@@ -247,6 +189,64 @@ impl Limits {
     /// How long requests in flight may take to finish at shutdown.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+/// `[log]`: where the decision log goes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    /// `"stdout"`, `"off"`, or a file path.
+    #[serde(default = "default_decisions")]
+    decisions: String,
+    /// Records waiting for the sink; beyond that, records are dropped and counted.
+    #[serde(default = "default_log_queue")]
+    queue: usize,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            decisions: default_decisions(),
+            queue: default_log_queue(),
+        }
+    }
+}
+
+fn default_decisions() -> String {
+    "stdout".into()
+}
+
+fn default_log_queue() -> usize {
+    8192
+}
+
+/// Where decision log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionSink {
+    /// Nowhere: no decision log.
+    Off,
+    /// The process's standard output.
+    Stdout,
+    /// A file, appended to (created if missing).
+    File(PathBuf),
+}
+
+/// The decision log's configuration (`[log]`).
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Where lines go.
+    pub decisions: DecisionSink,
+    /// Most records waiting for the sink; more are dropped and counted.
+    pub queue: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            decisions: DecisionSink::Stdout,
+            queue: default_log_queue(),
+        }
     }
 }
 
@@ -372,6 +372,8 @@ pub struct Config {
     pub https: Option<SocketAddr>,
     /// Admin listener (metrics, health).
     pub admin: Option<SocketAddr>,
+    /// The decision log.
+    pub log: LogConfig,
     /// Certificate and key files for HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The domain of virtual-hosted-style S3 requests.
@@ -382,8 +384,6 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Keys that seal session tokens (base64, 32 bytes each; the first seals).
     pub sts_token_keys: Vec<String>,
-    /// The decision log.
-    pub log: LogConfig,
     /// Upstreams, in name order; the first S3 one is the default.
     pub upstreams: Vec<Upstream>,
 }
@@ -612,12 +612,12 @@ impl Config {
             http,
             https,
             admin,
+            log,
             tls,
             s3_domain: raw.s3.domain.to_ascii_lowercase(),
             limits: raw.limits,
             trusted_proxies,
             sts_token_keys: raw.sts.token_keys,
-            log,
             upstreams,
         })
     }
