@@ -49,9 +49,6 @@ pub enum StartError {
         /// What is wrong.
         message: String,
     },
-    /// The decision log cannot be opened.
-    #[error(transparent)]
-    Audit(#[from] crate::audit::AuditError),
     /// A listener or the store's folder cannot be used.
     #[error("{what}: {source}")]
     Io {
@@ -60,6 +57,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The decision log cannot be opened.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// Whom a long-term access key belongs to, as the verifier hands it to the pipeline.
