@@ -336,7 +336,13 @@ impl Running {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        self.gateway.decisions.flush().await;
+        // A sink that does not drain (a full pipe nobody reads) must not hold the exit up.
+        if tokio::time::timeout(Duration::from_secs(5), self.gateway.decisions.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the decision log could not be flushed within 5 s");
+        }
         outcome
     }
 }
