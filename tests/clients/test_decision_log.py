@@ -250,6 +250,11 @@ def test_no_secret_signature_or_token_in_the_gateway_output(exercised):
     gw.stop()  # everything flushed
     text = gw.log.read_text(errors="replace")
     assert text.count('{"eventVersion"') >= 8
+    # The start-up summary: listeners, upstreams, what the store holds and how long it took.
+    assert re.search(r"listening http=127\.0\.0\.1:\d+ https=127\.0\.0\.1:\d+ admin=off", text), text[:2000]
+    assert re.search(r"upstream upstream=s3 kind=s3 target=local object store", text)
+    assert re.search(r"policy store loaded .*accounts=2 principals=\d+ policy_documents=\d+ statements=\d+ .*load_ms=", text)
+    assert "iamgate is serving" in text
     for secret in demo_secret_keys():
         assert secret not in text, f"a demo secret key is in {gw.log}"
     for signature in signatures:
