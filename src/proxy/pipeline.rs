@@ -920,9 +920,9 @@ fn record_rejection(
     response: &Response<ProxyBody>,
 ) {
     let principal = if caller == "anonymous" {
-        Some(Principal::anonymous())
+        Some(crate::policy::Principal::anonymous())
     } else if caller.starts_with("arn:") {
-        Principal::from_arn(caller).ok()
+        crate::policy::Principal::from_arn(caller).ok()
     } else {
         None
     };
