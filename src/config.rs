@@ -67,6 +67,8 @@ struct RawConfig {
     policies: PathBuf,
     #[serde(default)]
     listen: RawListen,
+    #[serde(default)]
+    log: RawLog,
     tls: Option<RawTls>,
     #[serde(default)]
     s3: RawS3,
@@ -196,6 +198,9 @@ pub struct Limits {
     pub upstream_connect_timeout_secs: u64,
     /// Seconds for an upstream to start answering.
     pub upstream_response_timeout_secs: u64,
+    /// Seconds that requests in flight get to finish after SIGTERM/SIGINT, before the process
+    /// exits regardless.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for Limits {
@@ -211,6 +216,7 @@ impl Default for Limits {
             drain_max_bytes: 64 * 1024 * 1024,
             upstream_connect_timeout_secs: 5,
             upstream_response_timeout_secs: 60,
+            shutdown_grace_secs: 30,
         }
     }
 }
@@ -219,6 +225,69 @@ impl Limits {
     /// The header read timeout.
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    /// How long requests in flight may take to finish at shutdown.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+/// `[log]`: where the decision log goes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    /// `"stdout"`, `"off"`, or a file path.
+    #[serde(default = "default_decisions")]
+    decisions: String,
+    /// Records waiting for the sink; beyond that, records are dropped and counted.
+    #[serde(default = "default_log_queue")]
+    queue: usize,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            decisions: default_decisions(),
+            queue: default_log_queue(),
+        }
+    }
+}
+
+fn default_decisions() -> String {
+    "stdout".into()
+}
+
+fn default_log_queue() -> usize {
+    8192
+}
+
+/// Where decision log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecisionSink {
+    /// Nowhere: no decision log.
+    Off,
+    /// The process's standard output.
+    Stdout,
+    /// A file, appended to (created if missing).
+    File(PathBuf),
+}
+
+/// The decision log's configuration (`[log]`).
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Where lines go.
+    pub decisions: DecisionSink,
+    /// Most records waiting for the sink; more are dropped and counted.
+    pub queue: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            decisions: DecisionSink::Stdout,
+            queue: default_log_queue(),
+        }
     }
 }
 
@@ -350,6 +419,8 @@ pub struct Config {
     pub https: Option<SocketAddr>,
     /// Admin listener (metrics, health).
     pub admin: Option<SocketAddr>,
+    /// The decision log.
+    pub log: LogConfig,
     /// Certificate and key files for HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The domain of virtual-hosted-style S3 requests.
@@ -558,6 +629,24 @@ impl Config {
                 passthrough: u.passthrough,
             });
         }
+        let decisions = match raw.log.decisions.as_str() {
+            "off" => DecisionSink::Off,
+            "stdout" => DecisionSink::Stdout,
+            "" => {
+                return Err(invalid(
+                    "log.decisions",
+                    "expected \"stdout\", \"off\" or a file path".into(),
+                ))
+            }
+            path => DecisionSink::File(resolve(Path::new(path))),
+        };
+        if raw.log.queue == 0 {
+            return Err(invalid("log.queue", "must be at least 1".into()));
+        }
+        let log = LogConfig {
+            decisions,
+            queue: raw.log.queue,
+        };
         if upstreams.is_empty() {
             return Err(invalid(
                 "upstreams",
@@ -571,6 +660,7 @@ impl Config {
             http,
             https,
             admin,
+            log,
             tls,
             s3_domain: raw.s3.domain.to_ascii_lowercase(),
             limits: raw.limits,
@@ -638,5 +728,25 @@ mod tests {
         assert!(e.to_string().contains("key `tls`"), "{e}");
         let e = parse(&format!("trusted_proxies = [\"10.0.0.0/99\"]\n{MINIMAL}")).unwrap_err();
         assert!(e.to_string().contains("trusted_proxies"), "{e}");
+        let e = parse(&format!("{MINIMAL}\n[log]\ndecisions = \"\"\n")).unwrap_err();
+        assert!(e.to_string().contains("log.decisions"), "{e}");
+    }
+
+    #[test]
+    fn decision_log_and_shutdown_grace() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.log.decisions, DecisionSink::Stdout);
+        assert_eq!(c.limits.shutdown_grace_secs, 30);
+        let c = parse(&format!(
+            "{MINIMAL}\n[log]\ndecisions = \"log/decisions.jsonl\"\nqueue = 10\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.log.decisions,
+            DecisionSink::File("/etc/iamgate/log/decisions.jsonl".into())
+        );
+        assert_eq!(c.log.queue, 10);
+        let c = parse(&format!("{MINIMAL}\n[log]\ndecisions = \"off\"\n")).unwrap();
+        assert_eq!(c.log.decisions, DecisionSink::Off);
     }
 }

@@ -102,6 +102,8 @@ fn config(scratch: &Scratch, orders: SocketAddr, extra: &str) -> Config {
         [listen]
         http = "127.0.0.1:0"
         admin = "127.0.0.1:0"
+        [log]
+        decisions = "off"
         [limits]
         upstream_response_timeout_secs = 1
         {extra}

@@ -130,24 +130,79 @@ fn serve(args: &ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let s = running.gateway.snapshot().summary();
-        tracing::info!(
-            http = ?running.http,
-            https = ?running.https,
-            admin = ?running.admin,
-            upstreams = running.gateway.config.upstreams.len(),
-            accounts = s.accounts,
-            principals = s.principals,
-            policies = s.policies,
-            statements = s.statements,
-            took_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "iamgate is serving"
-        );
+        log_summary(&running, started.elapsed());
         shutdown_signal().await;
-        tracing::info!("shutting down: no new connections, finishing requests in flight");
-        running.stop().await;
+        let grace = running.gateway.config.limits.shutdown_grace();
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down: no new connections, finishing requests in flight"
+        );
+        match running.stop().await {
+            crate::proxy::Stopped::Drained => tracing::info!("stopped"),
+            crate::proxy::Stopped::DeadlinePassed { open } => {
+                tracing::warn!(open, "stopped with connections still open")
+            }
+        }
         ExitCode::SUCCESS
     })
+}
+
+/// The start-up summary: listeners, upstreams, what the store holds and how long it took.
+fn log_summary(running: &crate::proxy::Running, took: std::time::Duration) {
+    use crate::config::{DecisionSink, Target};
+    let gateway = &running.gateway;
+    let config = &gateway.config;
+    let s = gateway.snapshot().summary();
+    let load_micros = gateway
+        .store()
+        .stats
+        .last_load_micros
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let listener = |a: Option<std::net::SocketAddr>| a.map_or("off".to_owned(), |a| a.to_string());
+    let decisions = match &config.log.decisions {
+        DecisionSink::Off => "off".to_owned(),
+        DecisionSink::Stdout => "stdout".to_owned(),
+        DecisionSink::File(path) => path.display().to_string(),
+    };
+    tracing::info!(
+        http = %listener(running.http),
+        https = %listener(running.https),
+        admin = %listener(running.admin),
+        region = %config.region,
+        decision_log = %decisions,
+        "listening"
+    );
+    for u in &config.upstreams {
+        let target = match &u.target {
+            Target::Local(dir) => format!("local object store {}", dir.display()),
+            Target::Url(uri) => uri.to_string(),
+        };
+        let kind = match &u.kind {
+            crate::config::UpstreamKind::S3 => "s3".to_owned(),
+            crate::config::UpstreamKind::Routes { service, .. } => format!("routes ({service})"),
+        };
+        tracing::info!(
+            upstream = %u.name,
+            kind = %kind,
+            target = %target,
+            hosts = ?u.hosts,
+            dry_run = u.dry_run,
+            signed = u.signing.is_some(),
+            "upstream"
+        );
+    }
+    tracing::info!(
+        policies = %config.policies.display(),
+        accounts = s.accounts,
+        principals = s.principals,
+        policy_documents = s.policies,
+        statements = s.statements,
+        access_keys = s.keys,
+        resources = s.resources,
+        load_ms = load_micros as f64 / 1000.0,
+        "policy store loaded"
+    );
+    tracing::info!(start_ms = took.as_secs_f64() * 1000.0, "iamgate is serving");
 }
 
 async fn shutdown_signal() {

@@ -8,6 +8,7 @@ mod delete_objects;
 pub mod forward;
 pub mod listener;
 mod pipeline;
+mod record;
 pub mod respond;
 mod sts;
 pub mod tls;
@@ -60,6 +61,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The decision log cannot be opened.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// Whom an access key belongs to, as the verifier hands it to the pipeline.
@@ -182,11 +186,20 @@ pub struct Gateway {
     pub(crate) ids: respond::RequestIds,
     /// Open client connections.
     pub connections: ConnectionCount,
+    /// Request counters and latency histograms.
+    pub metrics: crate::metrics::Metrics,
+    pub(crate) decisions: crate::audit::DecisionLog,
+    /// The HTTPS listener's certificate, when there is one.
+    pub tls: Option<Arc<tls::ReloadingTls>>,
 }
 
 impl Gateway {
     /// Loads the store, opens the local object stores and compiles the route tables.
     pub async fn new(config: Config) -> Result<Arc<Gateway>, StartError> {
+        let tls = match &config.tls {
+            Some((cert, key)) if config.https.is_some() => Some(tls::ReloadingTls::new(cert, key)?),
+            _ => None,
+        };
         let store = LiveStore::open(&config.policies)?;
         let mut upstreams = Vec::new();
         for u in &config.upstreams {
@@ -286,6 +299,7 @@ impl Gateway {
             what: "the upstream client".into(),
             source,
         })?;
+        let decisions = crate::audit::DecisionLog::open(&config.log)?;
         Ok(Arc::new(Gateway {
             config,
             store,
@@ -295,6 +309,9 @@ impl Gateway {
             forwarder,
             ids: respond::RequestIds::new(),
             connections: ConnectionCount::default(),
+            metrics: crate::metrics::Metrics::new(),
+            decisions,
+            tls,
         }))
     }
 
@@ -306,6 +323,32 @@ impl Gateway {
     /// The live store (for reloads and metrics).
     pub fn store(&self) -> &Arc<LiveStore> {
         &self.store
+    }
+
+    /// The decision log.
+    pub fn decision_log(&self) -> &crate::audit::DecisionLog {
+        &self.decisions
+    }
+
+    /// The metrics in Prometheus' text format.
+    pub fn render_metrics(&self) -> String {
+        use std::sync::atomic::Ordering;
+        let stats = &self.store.stats;
+        self.metrics.render(&crate::metrics::Gauges {
+            reloads_succeeded: stats.succeeded.load(Ordering::Relaxed),
+            reloads_failed: stats.failed.load(Ordering::Relaxed),
+            generation: self.store.generation(),
+            load_micros: stats.last_load_micros.load(Ordering::Relaxed),
+            open_connections: self.connections.get(),
+            log_written: self.decisions.written(),
+            log_dropped: self.decisions.dropped(),
+            tls_reloads: self.tls.as_ref().map(|t| {
+                (
+                    t.stats.succeeded.load(Ordering::Relaxed),
+                    t.stats.failed.load(Ordering::Relaxed),
+                )
+            }),
+        })
     }
 }
 
@@ -356,30 +399,86 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _watch: Option<crate::store::WatchGuard>,
+    _tls_watch: Option<tls::TlsWatchGuard>,
+}
+
+/// How a [`Running::stop`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every connection finished within the grace period.
+    Drained,
+    /// The grace period ran out with this many connections still open.
+    DeadlinePassed {
+        /// Connections still open.
+        open: usize,
+    },
 }
 
 impl Running {
-    /// Stops accepting, lets requests in flight finish, and waits for the listeners to end.
-    pub async fn stop(self) {
+    /// Stops accepting (the listeners close at once, so new connections are refused), lets
+    /// requests in flight finish for up to `[limits] shutdown_grace_secs`, and flushes the
+    /// decision log. Idle keep-alive connections close; busy ones close after their request.
+    /// What is still open when the grace period ends is abandoned (the process exits).
+    pub async fn stop(self) -> Stopped {
+        let grace = self.gateway.config.limits.shutdown_grace();
+        self.stop_within(grace).await
+    }
+
+    /// [`Running::stop`] with an explicit grace period.
+    pub async fn stop_within(self, grace: Duration) -> Stopped {
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = task.await;
         }
+        let deadline = tokio::time::Instant::now() + grace;
+        let mut outcome = Stopped::Drained;
+        loop {
+            let open = self.gateway.connections.get();
+            if open == 0 {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(
+                    open,
+                    grace_secs = grace.as_secs_f64(),
+                    "shutdown grace period over: abandoning the connections still open"
+                );
+                outcome = Stopped::DeadlinePassed { open };
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // A sink that does not drain (a full pipe nobody reads) must not hold the exit up.
+        if tokio::time::timeout(Duration::from_secs(5), self.gateway.decisions.flush())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the decision log could not be flushed within 5 s");
+        }
+        outcome
     }
 }
 
 /// Binds the listeners and starts serving; returns once everything is accepting.
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    let tls = match &config.tls {
-        Some((cert, key)) if config.https.is_some() => Some(tokio_rustls::TlsAcceptor::from(
-            tls::server_config(cert, key)?,
-        )),
-        _ => None,
-    };
     let http_addr = config.http;
     let https_addr = config.https;
     let admin_addr = config.admin;
     let gateway = Gateway::new(config).await?;
+    let tls = gateway
+        .tls
+        .as_ref()
+        .map(|t| tokio_rustls::TlsAcceptor::from(t.config()));
+    let tls_watch = match &gateway.tls {
+        None => None,
+        Some(t) => match t.watch() {
+            Ok(guard) => Some(guard),
+            Err(e) => {
+                tracing::warn!("cannot watch the TLS certificate, changes need a restart: {e}");
+                None
+            }
+        },
+    };
     let watch_guard = match gateway.store.watch() {
         Ok(guard) => Some(guard),
         Err(e) => {
@@ -437,5 +536,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         shutdown,
         tasks,
         _watch: watch_guard,
+        _tls_watch: tls_watch,
     })
 }

@@ -21,8 +21,10 @@ use hyper::body::Incoming;
 
 use super::forward::{self, IdentityHeaders, ProxyBody};
 use super::listener::Connection;
+use super::record::{self, RouteSeen, Seen};
 use super::respond::{set_request_id, Reject};
 use super::{now_epoch, Destination, Gateway, KeyPrincipal, Model, UpstreamRuntime};
+use crate::audit::Marks;
 use crate::caller::Caller;
 use crate::context::{self, Environment};
 use crate::policy::{self, Action, Decision, Outcome, Policies, Request as PolicyRequest};
@@ -65,8 +67,10 @@ impl Gateway {
         conn: Connection,
     ) -> Response<ProxyBody> {
         let started = Instant::now();
+        let mut marks = Marks::new(started);
         let request_id = self.ids.next();
         let snapshot = self.store.snapshot();
+        let generation = self.store.generation();
         let (parts, body) = req.into_parts();
         let upstream = self.select_upstream(&parts);
         if self.is_sts_request(&parts, upstream) {
@@ -87,48 +91,143 @@ impl Gateway {
         }
         let mut body = Some(body);
         let decided = match self
-            .decide(&snapshot, upstream, &parts, conn, &mut body)
+            .decide(&snapshot, upstream, &parts, conn, &mut body, &mut marks)
             .await
         {
             Ok(decided) => decided,
             Err((caller_arn, reject)) => {
-                record_rejection(&request_id, &parts, &caller_arn, &reject, started);
+                let response = reject.render(dialect, &request_id, head_only);
+                let seen = Seen {
+                    request_id: &request_id,
+                    parts: &parts,
+                    conn,
+                    upstream,
+                    snapshot: &snapshot,
+                    generation,
+                    principal: None,
+                    route: None,
+                    decisions: &[],
+                };
+                record_rejection(self, seen, &caller_arn, &reject, &marks, &response);
                 self.drain(body).await;
-                return reject.render(dialect, &request_id, head_only);
+                return response;
             }
         };
-        let denied = decided
-            .decisions
-            .iter()
-            .any(|(_, d)| d.outcome != Outcome::Allowed);
-        record_decision(&request_id, &parts, &decided, upstream, started);
+        let outcome = record::overall(&decided.decisions);
+        let denied = outcome != Outcome::Allowed;
+        // What the record needs of the decision (the details only when the decision log is
+        // on); `decided` itself goes on to forwarding.
+        let logged = self.decisions.enabled();
+        let principal = decided.caller.principal().into_owned();
+        let operation = decided.routed.operation.clone();
+        let details = logged.then(|| {
+            (
+                decided.routed.bucket.clone(),
+                decided.routed.key.clone(),
+                decided.routed.context.clone(),
+                decided.routed.checks.clone(),
+                decided.decisions.clone(),
+            )
+        });
+        let head = if logged {
+            parts.clone()
+        } else {
+            let mut head = Request::new(());
+            *head.method_mut() = parts.method.clone();
+            *head.uri_mut() = parts.uri.clone();
+            head.into_parts().0
+        };
+
+        let (response, refused) = self
+            .respond(
+                upstream,
+                parts,
+                conn,
+                decided,
+                body,
+                &request_id,
+                (dialect, head_only, denied),
+                &mut marks,
+            )
+            .await;
+        let (bucket, key, route_context, checks, decisions) = details.unwrap_or_default();
+        let seen = Seen {
+            request_id: &request_id,
+            parts: &head,
+            conn,
+            upstream,
+            snapshot: &snapshot,
+            generation,
+            principal: Some(&principal),
+            route: Some(RouteSeen {
+                operation: &operation,
+                bucket: bucket.as_deref(),
+                key: key.as_deref(),
+                context: &route_context,
+                checks: &checks,
+            }),
+            decisions: &decisions,
+        };
+        self.record(
+            &seen,
+            &marks,
+            response.status().as_u16(),
+            refused.as_ref(),
+            Some(outcome),
+        );
+        response
+    }
+
+    /// Phase 7 for a decided request: forward it (dry run included), or refuse it. Returns the
+    /// response and, when the gateway answered with an error of its own, that error.
+    #[allow(clippy::too_many_arguments)]
+    async fn respond(
+        &self,
+        upstream: &UpstreamRuntime,
+        parts: request::Parts,
+        conn: Connection,
+        decided: Decided,
+        body: Option<Incoming>,
+        request_id: &str,
+        (dialect, head_only, denied): (Dialect, bool, bool),
+        marks: &mut Marks,
+    ) -> (Response<ProxyBody>, Option<Reject>) {
         if decided.routed.operation == "DeleteObjects" && !upstream.dry_run {
-            return self
-                .delete_objects(upstream, parts, conn, decided, &request_id)
-                .await
-                .unwrap_or_else(|reject| reject.render(dialect, &request_id, head_only));
+            let sent = Instant::now();
+            let result = self
+                .delete_objects(upstream, parts, conn, decided, request_id)
+                .await;
+            marks.upstream = Some(sent.elapsed());
+            return match result {
+                Ok(response) => (response, None),
+                Err(reject) => (reject.render(dialect, request_id, head_only), Some(reject)),
+            };
         }
         if denied && !upstream.dry_run {
             self.drain(body).await;
-            return Reject::AccessDenied.render(dialect, &request_id, head_only);
+            let reject = Reject::AccessDenied;
+            return (reject.render(dialect, request_id, head_only), Some(reject));
         }
         let may_list = decided.may_list;
+        let sent = Instant::now();
         let response = self
-            .forward(upstream, parts, conn, decided, body, &request_id)
+            .forward(upstream, parts, conn, decided, body, request_id)
             .await;
+        marks.upstream = Some(sent.elapsed());
         match response {
             // S3 answers a missing key with AccessDenied to a caller who may not list the
             // bucket, so that nobody learns which keys exist without that right.
             Ok(response) if response.status() == StatusCode::NOT_FOUND && !may_list => {
-                Reject::AccessDenied.render(dialect, &request_id, head_only)
+                let reject = Reject::AccessDenied;
+                (reject.render(dialect, request_id, head_only), Some(reject))
             }
             Ok(mut response) => {
-                set_request_id(response.headers_mut(), &request_id);
-                response
+                set_request_id(response.headers_mut(), request_id);
+                (response, None)
             }
             Err(reject) => {
                 tracing::warn!(request_id = %request_id, upstream = %upstream.name, "{reject}");
-                reject.render(dialect, &request_id, head_only)
+                (reject.render(dialect, request_id, head_only), Some(reject))
             }
         }
     }
@@ -274,6 +373,7 @@ impl Gateway {
         parts: &request::Parts,
         conn: Connection,
         body: &mut Option<Incoming>,
+        marks: &mut Marks,
     ) -> Result<Decided, (String, Reject)> {
         // 2. authenticate
         let mut head = RequestHead::from_parts(parts);
@@ -321,6 +421,7 @@ impl Gateway {
                     })?
             }
         };
+        marks.authenticated = Some(Instant::now());
         let caller_arn = caller.principal().arn().to_owned();
         let fail = |r: Reject| (caller_arn.clone(), r);
 
@@ -337,6 +438,7 @@ impl Gateway {
             account.as_deref().unwrap_or(""),
         )
         .map_err(fail)?;
+        marks.routed = Some(Instant::now());
 
         // 4. inspect a body the route must read before it can say what is asked, or whose
         //    signature can only be checked at its end (services that send no payload hash):
@@ -367,6 +469,7 @@ impl Gateway {
             }
             inspected = Some(bytes);
         }
+        marks.inspected = Some(Instant::now());
 
         // 5. contextualise
         let now = now_epoch();
@@ -459,6 +562,7 @@ impl Gateway {
             _ => true,
         };
         drop(principal);
+        marks.evaluated = Some(Instant::now());
         Ok(Decided {
             caller,
             auth,
@@ -792,55 +896,44 @@ fn strip_presign_params(query: Option<&str>) -> Option<String> {
     Some(kept.join("&"))
 }
 
-/// Phase 8, for requests that reached a decision.
-fn record_decision(
-    request_id: &str,
-    parts: &request::Parts,
-    decided: &Decided,
-    upstream: &UpstreamRuntime,
-    started: Instant,
-) {
-    let outcome = decided
-        .decisions
-        .iter()
-        .map(|(_, d)| d.outcome)
-        .find(|o| *o != Outcome::Allowed)
-        .unwrap_or(Outcome::Allowed);
-    let checks: Vec<String> = decided
-        .decisions
-        .iter()
-        .map(|(c, d)| format!("{} {} {}", c.action, c.resource, d.outcome.as_str()))
-        .collect();
-    tracing::info!(
-        target: "iamgate::decision",
-        request_id,
-        method = %parts.method,
-        principal = %decided.caller.principal().arn(),
-        operation = %decided.routed.operation,
-        upstream = %upstream.name,
-        decision = outcome.as_str(),
-        dry_run = upstream.dry_run,
-        checks = ?checks,
-        micros = started.elapsed().as_micros() as u64,
-        "decision"
-    );
-}
-
-/// Phase 8, for requests refused before a decision.
+/// Phase 8, for requests refused before a decision: who the caller was (as `decide` names
+/// it: an ARN once authenticated), and what the route would have been, for the record.
 fn record_rejection(
-    request_id: &str,
-    parts: &request::Parts,
+    gateway: &Gateway,
+    seen: Seen<'_>,
     caller: &str,
     reject: &Reject,
-    started: Instant,
+    marks: &Marks,
+    response: &Response<ProxyBody>,
 ) {
-    tracing::info!(
-        target: "iamgate::decision",
-        request_id,
-        method = %parts.method,
-        principal = caller,
-        error = reject.code(Dialect::S3Xml),
-        micros = started.elapsed().as_micros() as u64,
-        "rejected"
-    );
+    let principal = if caller == "anonymous" {
+        Some(crate::policy::Principal::anonymous())
+    } else if caller.starts_with("arn:") {
+        crate::policy::Principal::from_arn(caller).ok()
+    } else {
+        None
+    };
+    let account = principal
+        .as_ref()
+        .and_then(|p| p.account().map(str::to_owned))
+        .or_else(|| seen.upstream.owner.clone());
+    let routed = route(
+        seen.upstream,
+        seen.parts,
+        &gateway.config.region,
+        account.as_deref().unwrap_or(""),
+    )
+    .ok();
+    let seen = Seen {
+        principal: principal.as_ref(),
+        route: routed.as_ref().map(|r| RouteSeen {
+            operation: &r.operation,
+            bucket: r.bucket.as_deref(),
+            key: r.key.as_deref(),
+            context: &r.context,
+            checks: &r.checks,
+        }),
+        ..seen
+    };
+    gateway.record(&seen, marks, response.status().as_u16(), Some(reject), None);
 }

@@ -332,3 +332,26 @@ def describe(p: subprocess.CompletedProcess) -> str:
         f"stdout: {p.stdout[-2000:].decode('utf-8', 'replace')}\n"
         f"stderr: {p.stderr[-2000:].decode('utf-8', 'replace')}"
     )
+
+
+# No secret in any log: every gateway of the session, checked at the end.
+def demo_secret_keys() -> list[str]:
+    """The SecretAccessKey of every access key of the demo store (policies/*/credentials.json)."""
+    secrets = []
+    for creds in sorted(POLICIES.glob("*/credentials.json")):
+        secrets += [k["SecretAccessKey"] for k in json.loads(creds.read_text()) if k.get("SecretAccessKey")]
+    return secrets
+
+
+def pytest_sessionfinish(session, exitstatus):
+    secrets = demo_secret_keys()
+    leaks = []
+    for g in GATEWAYS:
+        try:
+            text = g.log.read_text(errors="replace")
+        except OSError:
+            continue
+        leaks += [f"{g.log}: the secret key {s[:4]}... appears" for s in secrets if s in text]
+    if leaks:
+        print("\nSECRETS IN GATEWAY LOGS:\n" + "\n".join(leaks))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
