@@ -68,8 +68,10 @@ pub struct Record {
     /// Bucket and key, the query parameters (authentication ones left out), or the route's
     /// parameters.
     pub request_parameters: serde_json::Map<String, serde_json::Value>,
-    /// Always `null`: the gateway does not read responses.
-    pub response_elements: Option<()>,
+    /// `null` for proxied requests (the gateway does not read responses); for STS calls, what
+    /// CloudTrail records of the answer: the session's ARN and id, the temporary access key id
+    /// and expiry (never the secret or the token).
+    pub response_elements: Option<serde_json::Map<String, serde_json::Value>>,
     /// How the request was signed.
     pub additional_event_data: AdditionalEventData,
     /// The request id, as in the response's `x-amz-request-id`.

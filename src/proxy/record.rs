@@ -250,6 +250,173 @@ impl Gateway {
     }
 }
 
+/// What an STS call was, for its record.
+pub(crate) struct StsSeen<'a> {
+    pub request_id: &'a str,
+    pub parts: &'a request::Parts,
+    pub conn: Connection,
+    pub snapshot: &'a Snapshot,
+    pub generation: u64,
+    pub principal: Option<&'a Principal>,
+    pub params: Option<&'a crate::sts::Params>,
+    pub result: Result<&'a crate::sts::StsResponse, &'a crate::sts::StsError>,
+}
+
+/// The parameters of an STS call that CloudTrail records; never `TokenCode` nor
+/// `WebIdentityToken`, which are credentials.
+const STS_LOGGED_PARAMS: [(&str, &str); 7] = [
+    ("RoleArn", "roleArn"),
+    ("RoleSessionName", "roleSessionName"),
+    ("DurationSeconds", "durationSeconds"),
+    ("SerialNumber", "serialNumber"),
+    ("ExternalId", "externalId"),
+    ("SourceIdentity", "sourceIdentity"),
+    ("ProviderId", "providerId"),
+];
+
+impl Gateway {
+    /// Records an STS call: the metrics of the `sts` upstream and a CloudTrail-shaped line.
+    pub(crate) fn record_sts(&self, seen: &StsSeen<'_>, started: std::time::Instant) {
+        use crate::sts::StsResponse;
+        use serde_json::{json, Map, Value};
+
+        let action = seen
+            .params
+            .and_then(|p| p.get("Action"))
+            .filter(|a| a.len() <= 64 && a.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .unwrap_or("unknown");
+        let status = match seen.result {
+            Ok(_) => 200,
+            Err(e) => e.status,
+        };
+        let decision = if seen.result.is_ok() {
+            "allowed"
+        } else {
+            "rejected"
+        };
+        let status_text = status.to_string();
+        self.metrics
+            .requests
+            .inc([decision, action, "sts", &status_text]);
+        self.metrics.total.observe(started.elapsed());
+        if !self.decisions.enabled() {
+            return;
+        }
+        let parts = seen.parts;
+        let query = parts.uri.query();
+        let redactor = Redactor::of(&parts.headers, query);
+        let mut request_parameters = Map::new();
+        if let Some(params) = seen.params {
+            for (name, key) in STS_LOGGED_PARAMS {
+                if let Some(v) = params.get(name) {
+                    let value = match v.parse::<i64>() {
+                        Ok(n) if name == "DurationSeconds" => json!(n),
+                        _ => Value::String(redactor.scrub_free_text(&truncate(v, 2048))),
+                    };
+                    request_parameters.insert(key.to_owned(), value);
+                }
+            }
+        }
+        let response_elements = match seen.result {
+            Ok(StsResponse::AssumeRole(s)) | Ok(StsResponse::AssumeRoleWithWebIdentity(s, _)) => {
+                let mut m = Map::new();
+                m.insert(
+                    "credentials".into(),
+                    json!({
+                        "accessKeyId": s.credentials.access_key_id,
+                        "expiration": crate::context::iso8601(s.credentials.expiration),
+                    }),
+                );
+                m.insert(
+                    "assumedRoleUser".into(),
+                    json!({"assumedRoleId": s.assumed_role_id, "arn": s.arn}),
+                );
+                if let Some(size) = s.packed_policy_size {
+                    m.insert("packedPolicySize".into(), json!(size));
+                }
+                Some(m)
+            }
+            Ok(StsResponse::GetSessionToken(c)) => {
+                let mut m = Map::new();
+                m.insert(
+                    "credentials".into(),
+                    json!({
+                        "accessKeyId": c.access_key_id,
+                        "expiration": crate::context::iso8601(c.expiration),
+                    }),
+                );
+                Some(m)
+            }
+            Ok(StsResponse::GetCallerIdentity { .. }) | Err(_) => None,
+        };
+        let source_ip = crate::context::source_ip(
+            seen.conn.peer.ip(),
+            &parts.headers,
+            &self.config.trusted_proxies,
+        );
+        let user_agent = parts.headers.get(http::header::USER_AGENT).map(|v| {
+            redactor.scrub_free_text(&truncate(&String::from_utf8_lossy(v.as_bytes()), 512))
+        });
+        let access_key = audit::claimed_access_key(&parts.headers, query);
+        let (signature_version, authentication_method) = signing_of(parts);
+        let record = Record {
+            event_version: audit::EVENT_VERSION,
+            event_time: audit::event_time_now(),
+            event_source: "sts.amazonaws.com".into(),
+            event_name: action.to_owned(),
+            aws_region: self.config.region.clone(),
+            source_ip_address: source_ip.to_string(),
+            user_agent,
+            user_identity: user_identity(seen.snapshot, seen.principal, access_key),
+            request_parameters,
+            response_elements,
+            additional_event_data: audit::AdditionalEventData {
+                signature_version,
+                authentication_method,
+            },
+            request_id: seen.request_id.to_owned(),
+            event_id: audit::event_id(seen.request_id),
+            read_only: action == "GetCallerIdentity",
+            resources: seen
+                .params
+                .and_then(|p| p.get("RoleArn"))
+                .filter(|arn| arn.starts_with("arn:"))
+                .map(|arn| {
+                    vec![ResourceRef {
+                        account_id: arn.split(':').nth(4).map(str::to_owned),
+                        kind: "AWS::IAM::Role".into(),
+                        arn: redactor.scrub(arn),
+                    }]
+                })
+                .unwrap_or_default(),
+            event_type: "AwsApiCall",
+            management_event: true,
+            recipient_account_id: seen.principal.and_then(|p| p.account()).map(str::to_owned),
+            error_code: seen.result.err().map(|e| e.code.to_owned()),
+            error_message: seen
+                .result
+                .err()
+                .map(|e| redactor.scrub_free_text(&e.message)),
+            iamgate: audit::Details {
+                decision: None,
+                enforcement: "enforced",
+                dry_run: false,
+                refused_at: seen.result.is_err().then_some("sts"),
+                checks: Vec::new(),
+                checks_omitted: 0,
+                upstream: "sts".into(),
+                status,
+                generation: seen.generation,
+                micros: audit::StageMicros {
+                    total: started.elapsed().as_micros() as u64,
+                    ..audit::StageMicros::default()
+                },
+            },
+        };
+        self.decisions.submit(record);
+    }
+}
+
 fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();

@@ -17,11 +17,12 @@ use jsonwebtoken::jwk::JwkSet;
 use super::forward::ProxyBody;
 use super::listener::Connection;
 use super::pipeline::request_host;
+use super::record::StsSeen;
 use super::respond::set_request_id;
 use super::{now_epoch, Gateway, Model, UpstreamRuntime};
 use crate::caller::Caller;
 use crate::context::{self, Environment};
-use crate::policy::Context;
+use crate::policy::{Context, Principal};
 use crate::sigv4::{self, AuthError, Dialect, RequestHead};
 use crate::store::{JwksSource, OidcProvider, Snapshot};
 use crate::sts::{Call, Params, Sts, StsError, StsResponse};
@@ -159,39 +160,43 @@ impl Gateway {
             tracing::info!(target: "iamgate::decision", request_id, error = error.code, "sts rejected");
             return xml_response(error.status, error.to_xml(request_id), request_id);
         };
-        let (caller_arn, result) = match self.sts_call(sts, snapshot, &parts, body, conn).await {
-            Ok((caller, response)) => (caller, Ok(response)),
-            Err((caller, e)) => (caller, Err(e)),
-        };
-        match &result {
-            Ok(response) => tracing::info!(
-                target: "iamgate::decision",
+        let mut who = None;
+        let mut params = None;
+        let result = self
+            .sts_call(sts, snapshot, &parts, body, conn, &mut who, &mut params)
+            .await;
+        tracing::debug!(
+            target: "iamgate::decision",
+            request_id,
+            principal = who.as_ref().map_or("-", |p: &Principal| p.arn()),
+            upstream = "sts",
+            operation = result.as_ref().map_or("-", StsResponse::operation),
+            error = result.as_ref().err().map_or("-", |e| e.code),
+            micros = started.elapsed().as_micros() as u64,
+            "sts"
+        );
+        self.record_sts(
+            &StsSeen {
                 request_id,
-                principal = %caller_arn,
-                operation = response.operation(),
-                upstream = "sts",
-                decision = "allowed",
-                micros = started.elapsed().as_micros() as u64,
-                "sts"
-            ),
-            Err(e) => tracing::info!(
-                target: "iamgate::decision",
-                request_id,
-                principal = %caller_arn,
-                upstream = "sts",
-                error = e.code,
-                reason = %e.message,
-                micros = started.elapsed().as_micros() as u64,
-                "sts rejected"
-            ),
-        }
+                parts: &parts,
+                conn,
+                snapshot,
+                generation: self.store.generation(),
+                principal: who.as_ref(),
+                params: params.as_ref(),
+                result: result.as_ref(),
+            },
+            started,
+        );
         match result {
             Ok(response) => xml_response(200, response.to_xml(request_id), request_id),
             Err(e) => xml_response(e.status, e.to_xml(request_id), request_id),
         }
     }
 
-    /// Authenticates, reads the parameters and runs the call. Says who called either way.
+    /// Authenticates, reads the parameters and runs the call; says who called (`who`) and what
+    /// was asked (`seen_params`) as soon as it knows, for the record.
+    #[allow(clippy::too_many_arguments)]
     async fn sts_call(
         &self,
         sts: &Sts,
@@ -199,8 +204,9 @@ impl Gateway {
         parts: &request::Parts,
         body: Incoming,
         conn: Connection,
-    ) -> Result<(String, StsResponse), (String, StsError)> {
-        let unauthenticated = |e: StsError| ("unauthenticated".to_owned(), e);
+        who: &mut Option<Principal>,
+        seen_params: &mut Option<Params>,
+    ) -> Result<StsResponse, StsError> {
         let mut head = RequestHead::from_parts(parts);
         if http_body::Body::is_end_stream(&body) {
             head.body_empty = true;
@@ -208,18 +214,18 @@ impl Gateway {
         let auth = match self.verifier.verify(&head) {
             Ok(sigv4::Outcome::Anonymous) => None,
             Ok(sigv4::Outcome::Authenticated(auth)) => Some(auth),
-            Err(e) => return Err(unauthenticated(auth_error(&e))),
+            Err(e) => return Err(auth_error(&e)),
         };
         if let Some(auth) = &auth {
             if auth.scope.service() != "sts" {
-                return Err(unauthenticated(StsError {
+                return Err(StsError {
                     code: "SignatureDoesNotMatch",
                     status: 403,
                     message: format!(
                         "Credential should be scoped to correct service: 'sts'. (it is scoped to '{}')",
                         auth.scope.service()
                     ),
-                }));
+                });
             }
         }
         let caller = match &auth {
@@ -227,11 +233,10 @@ impl Gateway {
             Some(auth) => {
                 let key = &auth.principal;
                 Caller::resolve(snapshot, &key.account, &key.owner, key.session.as_ref())
-                    .ok_or_else(|| unauthenticated(auth_error(&AuthError::InvalidAccessKeyId)))?
+                    .ok_or_else(|| auth_error(&AuthError::InvalidAccessKeyId))?
             }
         };
-        let caller_arn = caller.principal().arn().to_owned();
-        let fail = |e: StsError| (caller_arn.clone(), e);
+        *who = Some(caller.principal().into_owned());
 
         // The parameters: the query's, then a form body's (read whole, bounded, verified).
         let mut params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
@@ -239,27 +244,26 @@ impl Gateway {
             let bytes = self
                 .read_small_body(body, auth.as_deref())
                 .await
-                .map_err(|reject| {
-                    fail(StsError {
-                        code: reject.code(Dialect::Json),
-                        status: reject.status(Dialect::Json).as_u16(),
-                        message: reject.message(Dialect::Json),
-                    })
+                .map_err(|reject| StsError {
+                    code: reject.code(Dialect::Json),
+                    status: reject.status(Dialect::Json).as_u16(),
+                    message: reject.message(Dialect::Json),
                 })?;
             if is_form(parts) {
                 params.extend(&bytes);
             }
         }
+        *seen_params = Some(params.clone());
         if let Some(version) = params.get("Version") {
             if version != crate::sts::actions::VERSION {
-                return Err(fail(StsError {
+                return Err(StsError {
                     code: "InvalidAction",
                     status: 400,
                     message: format!(
                         "Could not find operation {} for version {version}",
                         params.get("Action").unwrap_or("")
                     ),
-                }));
+                });
             }
         }
 
@@ -284,23 +288,21 @@ impl Gateway {
         };
         let action = params.get("Action").unwrap_or("").to_owned();
         if matches!(caller, Caller::Anonymous) && action != "AssumeRoleWithWebIdentity" {
-            return Err(fail(StsError {
+            return Err(StsError {
                 code: "MissingAuthenticationToken",
                 status: 403,
                 message: "Request is missing Authentication Token".into(),
-            }));
+            });
         }
         let response = match action.as_str() {
             "GetCallerIdentity" => sts.get_caller_identity(&caller),
             "GetSessionToken" => sts.get_session_token(&call, &caller, &params),
             "AssumeRole" => sts.assume_role(&call, &caller, &params),
             "AssumeRoleWithWebIdentity" => {
-                let (provider, head) =
-                    sts.web_identity_provider(snapshot, &params).map_err(fail)?;
+                let (provider, head) = sts.web_identity_provider(snapshot, &params)?;
                 let keys = self
                     .provider_keys(sts, provider, head.key_id.as_deref())
-                    .await
-                    .map_err(fail)?;
+                    .await?;
                 sts.assume_role_with_web_identity(&call, &params, provider, &keys)
             }
             "" => Err(StsError {
@@ -317,7 +319,7 @@ impl Gateway {
                 ),
             }),
         };
-        response.map(|r| (caller_arn.clone(), r)).map_err(fail)
+        response
     }
 
     /// A provider's signing keys: from the store, or fetched from its URL (cached, refreshed).

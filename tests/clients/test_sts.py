@@ -596,3 +596,32 @@ def test_presigned_urls_of_a_role_session(gateway):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(bad, timeout=30)
     assert e.value.code == 400 and b"<Code>InvalidToken</Code>" in e.value.read()
+
+
+def test_sts_calls_in_the_decision_log_without_credentials(gateway):
+    from test_decision_log import wait_for
+
+    sts = client("sts", gateway, **of(BOB))
+    r = sts.assume_role(RoleArn=AUDITOR, RoleSessionName="logged", DurationSeconds=900)
+    c = r["Credentials"]
+    rec = wait_for(gateway, r["ResponseMetadata"]["RequestId"])
+    assert rec["eventSource"] == "sts.amazonaws.com" and rec["eventName"] == "AssumeRole"
+    assert rec["userIdentity"]["type"] == "IAMUser" and rec["userIdentity"]["arn"].endswith(":user/bob")
+    assert rec["requestParameters"] == {"roleArn": AUDITOR, "roleSessionName": "logged", "durationSeconds": 900}
+    assert rec["responseElements"]["credentials"]["accessKeyId"] == c["AccessKeyId"]
+    assert rec["responseElements"]["assumedRoleUser"]["arn"].endswith("assumed-role/auditor/logged")
+    assert rec["resources"] == [{"accountId": ACCOUNT, "type": "AWS::IAM::Role", "ARN": AUDITOR}]
+    # The session's own requests are logged as the assumed role.
+    ident = client("sts", gateway, **creds(c)).get_caller_identity()
+    rec = wait_for(gateway, ident["ResponseMetadata"]["RequestId"])
+    assert rec["userIdentity"]["type"] == "AssumedRole"
+    assert rec["userIdentity"]["principalId"] == "AROAAUDITOREXAMPLE01:logged"
+    # A refusal has its error code.
+    with pytest.raises(ClientError) as e:
+        client("sts", gateway, **of(CAROL)).assume_role(RoleArn=AUDITOR, RoleSessionName="nope")
+    rec = wait_for(gateway, e.value.response["ResponseMetadata"]["RequestId"])
+    assert rec["errorCode"] == "AccessDenied" and rec["eventName"] == "AssumeRole"
+    # Neither the secret nor the token of any session, nor an MFA code, is in the output.
+    log = gateway.log.read_text(errors="replace")
+    assert c["SecretAccessKey"] not in log and c["SessionToken"] not in log
+    assert c["SessionToken"][:40] not in log
