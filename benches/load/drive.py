@@ -108,8 +108,10 @@ def oha(url: str, *, connections: int, seconds: float, rate: float | None = None
     ok = sum(v for k, v in codes.items() if str(k).startswith("2"))
     total = sum(codes.values())
     errors = sum(data.get("errorDistribution", {}).values())
+    elapsed = summary.get("total") or seconds
     return {
-        "rps": summary["requestsPerSec"],
+        # Successful responses per second: oha's own rate counts failed connections too.
+        "rps": ok / elapsed if elapsed else 0.0,
         "p50_ms": (pct.get("p50") or 0) * 1000,
         "p99_ms": (pct.get("p99") or 0) * 1000,
         "p999_ms": (pct.get("p99.9") or 0) * 1000,
