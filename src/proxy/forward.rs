@@ -33,27 +33,33 @@ pub struct BodyTooLarge {
     pub limit: u64,
 }
 
-/// A body that counts its bytes as they pass and fails, setting `exceeded`, past `limit`: the
-/// upstream then sees an aborted request, never the excess, and nothing is buffered.
+/// What happened to a request body on its way upstream.
+#[derive(Debug, Default)]
+pub struct BodyWatch {
+    /// It went past the limit.
+    pub too_large: std::sync::atomic::AtomicBool,
+    /// It failed (a malformed chunk, a client gone, a failed verification, or too large).
+    pub failed: std::sync::atomic::AtomicBool,
+}
+
+/// A body that counts its bytes as they pass and fails past `limit`, and that notes any failure
+/// in its [`BodyWatch`]: the upstream then sees an aborted request, never the excess, and
+/// nothing is buffered.
 pub struct LimitedBody {
     inner: ProxyBody,
     seen: u64,
     limit: u64,
-    exceeded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    watch: std::sync::Arc<BodyWatch>,
 }
 
 impl LimitedBody {
-    /// Wraps `inner`; `exceeded` turns true when it goes past `limit` bytes.
-    pub fn new(
-        inner: ProxyBody,
-        limit: u64,
-        exceeded: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ) -> LimitedBody {
+    /// Wraps `inner`, allowing `limit` bytes.
+    pub fn new(inner: ProxyBody, limit: u64, watch: std::sync::Arc<BodyWatch>) -> LimitedBody {
         LimitedBody {
             inner,
             seen: 0,
             limit,
-            exceeded,
+            watch,
         }
     }
 }
@@ -66,18 +72,23 @@ impl http_body::Body for LimitedBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        use std::sync::atomic::Ordering::Relaxed;
         let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
-        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                self.seen = self.seen.saturating_add(data.len() as u64);
-                if self.seen > self.limit {
-                    self.exceeded
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                    return std::task::Poll::Ready(Some(Err(box_error(BodyTooLarge {
-                        limit: self.limit,
-                    }))));
+        match &polled {
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.seen = self.seen.saturating_add(data.len() as u64);
+                    if self.seen > self.limit {
+                        self.watch.too_large.store(true, Relaxed);
+                        self.watch.failed.store(true, Relaxed);
+                        return std::task::Poll::Ready(Some(Err(box_error(BodyTooLarge {
+                            limit: self.limit,
+                        }))));
+                    }
                 }
             }
+            std::task::Poll::Ready(Some(Err(_))) => self.watch.failed.store(true, Relaxed),
+            _ => {}
         }
         polled
     }

@@ -688,9 +688,9 @@ impl Gateway {
                 .map_err(|never| match never {})
                 .boxed(),
         };
-        let too_big = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watch = Arc::new(forward::BodyWatch::default());
         let limit = self.config.limits.max_body_bytes_for(&upstream.name);
-        let body: ProxyBody = forward::LimitedBody::new(body, limit, Arc::clone(&too_big)).boxed();
+        let body: ProxyBody = forward::LimitedBody::new(body, limit, Arc::clone(&watch)).boxed();
         let principal = caller.principal();
         let action = decisions
             .first()
@@ -759,8 +759,17 @@ impl Gateway {
         if let Some(e) = body_error.lock().ok().and_then(|mut s| s.take()) {
             return Err(Reject::Auth(e));
         }
-        if too_big.load(std::sync::atomic::Ordering::Relaxed) {
+        if watch.too_large.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(too_large(limit));
+        }
+        // The client's body broke (a malformed chunk, a connection gone): the upstream saw an
+        // aborted request; the client is told it was its body, not the upstream, that failed.
+        if watch.failed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Reject::Invalid {
+                status: StatusCode::BAD_REQUEST,
+                code: "IncompleteBody",
+                message: "The request body could not be read to its end.".into(),
+            });
         }
         result
     }
