@@ -44,7 +44,8 @@ pub fn fuzz_table() -> RouteTable {
 }
 
 /// Routes one request: when it matches, the parameters come from the path's own segments
-/// (decoded once), no dot segment was accepted, and the ARN's head has no smuggled `:`.
+/// (decoded once), no dot segment was accepted (not even one hidden behind an encoded `/`, a
+/// `\` or a `;parameter`), no control byte, and the ARN's head has no smuggled `:`.
 pub fn check_route_table(data: &[u8]) {
     let mut lines = data.splitn(2, |&b| b == b'\n');
     let Some(Ok(method)) = lines.next().map(Method::from_bytes) else {
@@ -62,7 +63,14 @@ pub fn check_route_table(data: &[u8]) {
         .map(|s| percent_decode(s).expect("a routed path decodes"))
         .collect();
     for s in &segments {
-        assert!(!s.is_empty() && s != "." && s != "..", "routed {path:?} with segment {s:?}");
+        assert!(!s.is_empty(), "routed {path:?} with an empty segment");
+        assert!(!s.bytes().any(|b| b.is_ascii_control()), "routed {path:?} with a control byte");
+        // No piece an upstream could resolve: split at '/' (an encoded one) and '\', with
+        // ';parameters' dropped, nothing is '.' or '..'.
+        for piece in s.split(['/', '\\']) {
+            let bare = piece.split(';').next().unwrap_or(piece);
+            assert!(bare != "." && bare != "..", "routed {path:?} with a hidden dot segment");
+        }
     }
     let decoded = segments.join("/");
     for (name, value) in &route.params {
