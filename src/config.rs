@@ -155,6 +155,8 @@ pub struct Limits {
     pub upstream_connect_timeout_secs: u64,
     /// Seconds for an upstream to start answering.
     pub upstream_response_timeout_secs: u64,
+    /// Seconds an idle pooled connection to an upstream is kept for reuse.
+    pub upstream_pool_idle_secs: u64,
     /// Seconds one request may take in all, from its head to the last byte of the response
     /// (0: no limit). Past it, a request still waiting for its response head is answered 504;
     /// a response still streaming is cut.
@@ -180,6 +182,7 @@ impl Default for Limits {
             drain_max_bytes: 64 * 1024 * 1024,
             upstream_connect_timeout_secs: 5,
             upstream_response_timeout_secs: 60,
+            upstream_pool_idle_secs: 90,
             request_timeout_secs: 3600,
             max_body_bytes: 5 * 1024 * 1024 * 1024,
             upstream_max_body_bytes: std::collections::HashMap::new(),

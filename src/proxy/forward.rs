@@ -175,10 +175,12 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// A client with the given timeouts; HTTPS upstreams are checked against the system's roots.
+    /// A client with the given timeouts (connecting, the response head, an idle pooled
+    /// connection); HTTPS upstreams are checked against the system's roots.
     pub fn new(
         connect_timeout: Duration,
         response_timeout: Duration,
+        pool_idle: Duration,
     ) -> std::io::Result<Forwarder> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -196,7 +198,10 @@ impl Forwarder {
             .enable_http1()
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(pool_idle)
+            // Without a timer, idle connections are only noticed when the pool is next used
+            // for that upstream: they would stay open indefinitely.
+            .pool_timer(hyper_util::rt::TokioTimer::new())
             .build(https);
         Ok(Forwarder {
             client,
