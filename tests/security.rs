@@ -733,3 +733,96 @@ async fn smuggling_attempts_are_refused_never_forwarded_ambiguously() {
     }
     setup.running.stop().await;
 }
+
+/// Sends one HTTP/2 request (prior knowledge) with `authority` in the URI and `host` headers.
+async fn h2(gw: SocketAddr, authority: &str, path: &str, hosts: &[&str]) -> u16 {
+    let stream = tokio::net::TcpStream::connect(gw).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let mut request = hyper::Request::builder().uri(format!("http://{authority}{path}"));
+    for host in hosts {
+        request = request.header("host", *host);
+    }
+    let request = request
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    sender
+        .send_request(request)
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_authority_against_host() {
+    let setup = setup("h2", "").await;
+    let h = setup.gw.to_string();
+    // :authority alone decides, path-style and virtual-hosted.
+    assert_eq!(h2(setup.gw, &h, "/bucket/allowed/x", &[]).await, 200);
+    assert_eq!(
+        h2(setup.gw, "bucket.s3.localhost", "/allowed/x", &[]).await,
+        200
+    );
+    assert_eq!(
+        h2(setup.gw, "secret.s3.localhost", "/allowed/x", &[]).await,
+        403
+    );
+    // A Host that disagrees with :authority, or two Hosts, are refused.
+    let before = setup.s3.lock().unwrap().len();
+    assert_eq!(
+        h2(
+            setup.gw,
+            "secret.s3.localhost",
+            "/allowed/x",
+            &["bucket.s3.localhost"]
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        h2(
+            setup.gw,
+            "bucket.s3.localhost",
+            "/allowed/x",
+            &["secret.s3.localhost"]
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        h2(setup.gw, &h, "/orders/allowed", &["orders.localhost"]).await,
+        400
+    );
+    assert_eq!(
+        h2(
+            setup.gw,
+            &h,
+            "/bucket/allowed/x",
+            &[&h, "secret.s3.localhost"]
+        )
+        .await,
+        400
+    );
+    assert_eq!(setup.s3.lock().unwrap().len(), before);
+    assert!(setup.orders.lock().unwrap().is_empty());
+    // The one that agrees goes through.
+    assert_eq!(
+        h2(
+            setup.gw,
+            "bucket.s3.localhost",
+            "/allowed/x",
+            &["bucket.s3.localhost"]
+        )
+        .await,
+        200
+    );
+    let last = setup.s3.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last.target, "/bucket/allowed/x");
+    setup.running.stop().await;
+}
