@@ -591,10 +591,23 @@ async fn route_table_confusion_corpus_is_refused_or_authorised_as_served() {
         ("absolute, same host", get("http://orders.localhost/orders/allowed", h, &absolute)),
         ("absolute, S3 host", get("http://orders.localhost/orders/allowed", &setup.gw.to_string(), &absolute)),
         ("duplicate Host", get("/orders/allowed", h, &format!("{absolute}Host: other\r\n"))),
+        ("method override", get("/orders/allowed", h, &format!("{absolute}X-HTTP-Method-Override: DELETE\r\nX-HTTP-Method: DELETE\r\nX-Method-Override: DELETE\r\n"))),
         ("spoofed identity", get("/orders/allowed", h, &format!("{absolute}x-iamgate-principal-arn: arn:aws:iam::111122223333:root\r\nx_iamgate_account: 1\r\n"))),
     ] {
         if let Outcome::Served { resource } = case(&setup, label, &request).await {
             served.push((label, resource));
+        }
+    }
+    for received in setup.orders.lock().unwrap().iter() {
+        for name in [
+            "x-http-method-override",
+            "x-http-method",
+            "x-method-override",
+        ] {
+            assert!(
+                received.headers.get(name).is_none(),
+                "{name} reached the upstream"
+            );
         }
     }
     let last = setup.orders.lock().unwrap().last().cloned().unwrap();

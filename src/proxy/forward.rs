@@ -281,6 +281,13 @@ fn claims_identity(name: &str) -> bool {
             .all(|(a, b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
 }
 
+/// Headers some web frameworks read as the request's real method.
+const METHOD_OVERRIDES: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
 /// What the gateway tells the upstream about the request.
 #[derive(Debug, Clone, Default)]
 pub struct IdentityHeaders<'a> {
@@ -317,6 +324,11 @@ pub fn prepare_head(
     // Credentials were for the gateway; the upstream gets the decision instead.
     headers.remove(header::AUTHORIZATION);
     headers.remove("x-amz-security-token");
+    // The method was authorised as sent: frameworks that let these headers replace it (Express's
+    // method-override, Rails, ASP.NET, ...) would run a DELETE authorised as a GET.
+    for name in METHOD_OVERRIDES {
+        headers.remove(name);
+    }
     if let Some(authority) = upstream_authority {
         if let Ok(v) = HeaderValue::from_str(authority) {
             headers.insert(header::HOST, v);
@@ -480,6 +492,9 @@ mod tests {
             HeaderValue::from_static("arn:aws:iam::1:root"),
         );
         h.insert("x-iamgate_account", HeaderValue::from_static("1"));
+        h.insert("x-http-method-override", HeaderValue::from_static("DELETE"));
+        h.insert("x-http-method", HeaderValue::from_static("DELETE"));
+        h.insert("x-method-override", HeaderValue::from_static("DELETE"));
         prepare_head(
             &mut h,
             Some("127.0.0.1:9000"),
@@ -498,6 +513,9 @@ mod tests {
         assert!(h.get("authorization").is_none());
         assert!(h.get("x_iamgate_principal_arn").is_none());
         assert!(h.get("x-iamgate_account").is_none());
+        assert!(h.get("x-http-method-override").is_none());
+        assert!(h.get("x-http-method").is_none());
+        assert!(h.get("x-method-override").is_none());
         assert_eq!(h["x-iamgate-account"], "111122223333");
         assert_eq!(
             h["x-iamgate-principal-arn"],
