@@ -201,6 +201,18 @@ pub struct Limits {
     /// Seconds that requests in flight get to finish after SIGTERM/SIGINT, before the process
     /// exits regardless.
     pub shutdown_grace_secs: u64,
+    /// Seconds an idle pooled connection to an upstream is kept for reuse.
+    pub upstream_pool_idle_secs: u64,
+    /// Seconds one request may take in all, from its head to the last byte of the response
+    /// (0: no limit). Past it, a request still waiting for its response head is answered 504;
+    /// a response still streaming is cut.
+    pub request_timeout_secs: u64,
+    /// Largest request body forwarded to an upstream, in bytes (counted as it streams; a
+    /// larger `Content-Length` is refused before anything is forwarded): 413, S3's
+    /// `EntityTooLarge`. The default is S3's limit for one PUT, 5 GiB.
+    pub max_body_bytes: u64,
+    /// `max_body_bytes` for single upstreams, by name: `{ orders = 1048576 }`.
+    pub upstream_max_body_bytes: std::collections::HashMap<String, u64>,
 }
 
 impl Default for Limits {
@@ -217,6 +229,10 @@ impl Default for Limits {
             upstream_connect_timeout_secs: 5,
             upstream_response_timeout_secs: 60,
             shutdown_grace_secs: 30,
+            upstream_pool_idle_secs: 90,
+            request_timeout_secs: 3600,
+            max_body_bytes: 5 * 1024 * 1024 * 1024,
+            upstream_max_body_bytes: std::collections::HashMap::new(),
         }
     }
 }
@@ -230,6 +246,23 @@ impl Limits {
     /// How long requests in flight may take to finish at shutdown.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+    /// The idle timeout of a keep-alive connection.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// The total request timeout, if there is one.
+    pub fn request_timeout(&self) -> Option<Duration> {
+        (self.request_timeout_secs > 0).then(|| Duration::from_secs(self.request_timeout_secs))
+    }
+
+    /// The largest request body the upstream `name` accepts through the gateway.
+    pub fn max_body_bytes_for(&self, name: &str) -> u64 {
+        self.upstream_max_body_bytes
+            .get(name)
+            .copied()
+            .unwrap_or(self.max_body_bytes)
     }
 }
 

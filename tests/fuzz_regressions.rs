@@ -23,6 +23,18 @@ mod chunk_decoder {
     include!("../fuzz/src/chunk_decoder.rs");
 }
 
+mod canonical {
+    include!("../fuzz/src/canonical.rs");
+}
+
+mod s3_route {
+    include!("../fuzz/src/s3_route.rs");
+}
+
+mod route_table {
+    include!("../fuzz/src/route_table.rs");
+}
+
 fn seeds(target: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/regressions")
@@ -81,6 +93,21 @@ fn sigv4_query_regressions() {
 #[test]
 fn chunk_decoder_regressions() {
     replay("chunk_decoder", chunk_decoder::check_chunk_decoder);
+}
+
+#[test]
+fn canonical_regressions() {
+    replay("canonical", canonical::check_canonical);
+}
+
+#[test]
+fn s3_route_regressions() {
+    replay("s3_route", s3_route::check_s3_route);
+}
+
+#[test]
+fn route_table_regressions() {
+    replay("route_table", route_table::check_route_table);
 }
 
 #[test]

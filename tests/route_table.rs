@@ -223,6 +223,23 @@ fn dot_segments_and_bad_encoding_are_refused() {
         "/files/a/../b",
         "/files/a/%2e%2e/b",
         "/orders/../orders/1",
+        // Dot segments an upstream would find after decoding an encoded '/', reading '\' as
+        // '/', or dropping a ';parameter' (the greedy parameter used to let these through as
+        // 'public/../secret/x' while a normalising upstream served 'secret/x').
+        "/files/public/..%2Fsecret/x",
+        "/files/public/..%2fsecret",
+        "/files/public%2F..%2F..%2Fsecret",
+        "/files/public/..%5Csecret/x",
+        "/files/public/..\\secret/x",
+        "/files/public/..;/secret/x",
+        "/files/public/..;x=1/secret/x",
+        "/files/public/.;/x",
+        "/orders/..;",
+        // Control bytes: NUL truncates paths in some stacks, CR LF splits heads.
+        "/orders/1%00",
+        "/files/a%00/../b",
+        "/orders/1%0D%0AX:%20y",
+        "/orders/%7F",
     ] {
         match route(&t, "GET", path) {
             Err(RouteError::InvalidPath(_)) => {}
@@ -235,6 +252,19 @@ fn dot_segments_and_bad_encoding_are_refused() {
             other => panic!("{path}: {other:?}"),
         }
     }
+    // Names that merely contain dots, semicolons or backslashes are fine.
+    assert_eq!(
+        ok(&t, "GET", "/orders/1;v=2").params,
+        params(&[("id", "1;v=2")])
+    );
+    assert_eq!(
+        ok(&t, "GET", "/files/a/..b/c..").params,
+        params(&[("path", "a/..b/c..")])
+    );
+    assert_eq!(
+        ok(&t, "GET", "/files/a%5Cb").params,
+        params(&[("path", "a\\b")])
+    );
     // Parameters are decoded once.
     assert_eq!(
         ok(&t, "GET", "/orders/%252F").params,

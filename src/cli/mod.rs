@@ -111,6 +111,12 @@ fn serve(args: &ServeArgs) -> ExitCode {
     if let Some(dir) = &args.policies {
         config.policies = dir.clone();
     }
+    for path in readable_credentials(&config.policies) {
+        tracing::warn!(
+            file = %path.display(),
+            "credentials.json holds secret keys and is readable by group or others; `chmod 600` it"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -205,6 +211,31 @@ fn log_summary(running: &crate::proxy::Running, took: std::time::Duration) {
     tracing::info!(start_ms = took.as_secs_f64() * 1000.0, "iamgate is serving");
 }
 
+/// The `credentials.json` files of the store (`<dir>/<account>/credentials.json`) that group or
+/// others may read (mode & 0o044): they hold secret access keys. Always empty off Unix.
+pub fn readable_credentials(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(accounts) = std::fs::read_dir(dir) else {
+            return found;
+        };
+        for account in accounts.flatten() {
+            let path = account.path().join("credentials.json");
+            if let Ok(meta) = std::fs::metadata(&path) {
+                if meta.permissions().mode() & 0o044 != 0 {
+                    found.push(path);
+                }
+            }
+        }
+        found.sort();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    found
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
@@ -266,5 +297,36 @@ fn validate(args: &ValidateArgs) -> ExitCode {
             eprintln!("{} problem(s) found", errors.0.len());
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn credentials_readable_by_others_are_found() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("iamgate-cred-mode-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (account, mode) in [
+            ("111122223333", 0o600),
+            ("444455556666", 0o644),
+            ("555566667777", 0o640),
+        ] {
+            std::fs::create_dir_all(dir.join(account)).unwrap();
+            let file = dir.join(account).join("credentials.json");
+            std::fs::write(&file, "[]").unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let found = super::readable_credentials(&dir);
+        assert_eq!(
+            found,
+            vec![
+                dir.join("444455556666/credentials.json"),
+                dir.join("555566667777/credentials.json")
+            ]
+        );
+        assert!(super::readable_credentials(&dir.join("missing")).is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

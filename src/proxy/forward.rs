@@ -1,6 +1,7 @@
 //! Forwarding: a pooled HTTP/HTTPS client to the upstreams, with the headers cleaned on the way
 //! out and on the way back. Bodies stream both ways and are never buffered.
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,6 +23,127 @@ pub type ProxyBody = BoxBody<Bytes, BoxError>;
 /// so that futures holding it stay `Send` for every lifetime the server asks about.
 pub fn box_error<E: std::error::Error + Send + Sync + 'static>(e: E) -> BoxError {
     Box::new(e)
+}
+
+/// A request body larger than the upstream accepts through the gateway.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body is larger than the {limit} bytes allowed")]
+pub struct BodyTooLarge {
+    /// The limit, in bytes.
+    pub limit: u64,
+}
+
+/// What happened to a request body on its way upstream.
+#[derive(Debug, Default)]
+pub struct BodyWatch {
+    /// It went past the limit.
+    pub too_large: std::sync::atomic::AtomicBool,
+    /// It failed (a malformed chunk, a client gone, a failed verification, or too large).
+    pub failed: std::sync::atomic::AtomicBool,
+}
+
+/// A body that counts its bytes as they pass and fails past `limit`, and that notes any failure
+/// in its [`BodyWatch`]: the upstream then sees an aborted request, never the excess, and
+/// nothing is buffered.
+pub struct LimitedBody {
+    inner: ProxyBody,
+    seen: u64,
+    limit: u64,
+    watch: std::sync::Arc<BodyWatch>,
+}
+
+impl LimitedBody {
+    /// Wraps `inner`, allowing `limit` bytes.
+    pub fn new(inner: ProxyBody, limit: u64, watch: std::sync::Arc<BodyWatch>) -> LimitedBody {
+        LimitedBody {
+            inner,
+            seen: 0,
+            limit,
+            watch,
+        }
+    }
+}
+
+impl http_body::Body for LimitedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.seen = self.seen.saturating_add(data.len() as u64);
+                    if self.seen > self.limit {
+                        self.watch.too_large.store(true, Relaxed);
+                        self.watch.failed.store(true, Relaxed);
+                        return std::task::Poll::Ready(Some(Err(box_error(BodyTooLarge {
+                            limit: self.limit,
+                        }))));
+                    }
+                }
+            }
+            std::task::Poll::Ready(Some(Err(_))) => self.watch.failed.store(true, Relaxed),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A response body cut at a deadline (the total request timeout).
+pub struct DeadlineBody {
+    inner: ProxyBody,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl DeadlineBody {
+    /// Wraps `inner`, which fails once `deadline` has passed.
+    pub fn new(inner: ProxyBody, deadline: tokio::time::Instant) -> DeadlineBody {
+        DeadlineBody {
+            inner,
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+        }
+    }
+}
+
+/// The total request timeout passed while the response was streaming.
+#[derive(Debug, thiserror::Error)]
+#[error("the request took longer than the total request timeout")]
+pub struct RequestTimedOut;
+
+impl http_body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(Some(Err(box_error(RequestTimedOut))));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Why an upstream did not answer.
@@ -53,10 +175,12 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// A client with the given timeouts; HTTPS upstreams are checked against the system's roots.
+    /// A client with the given timeouts (connecting, the response head, an idle pooled
+    /// connection); HTTPS upstreams are checked against the system's roots.
     pub fn new(
         connect_timeout: Duration,
         response_timeout: Duration,
+        pool_idle: Duration,
     ) -> std::io::Result<Forwarder> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -74,7 +198,10 @@ impl Forwarder {
             .enable_http1()
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(pool_idle)
+            // Without a timer, idle connections are only noticed when the pool is next used
+            // for that upstream: they would stay open indefinitely.
+            .pool_timer(hyper_util::rt::TokioTimer::new())
             .build(https);
         Ok(Forwarder {
             client,
@@ -143,6 +270,24 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// The prefix of the headers that carry the gateway's decision to the upstream.
 pub const IDENTITY_HEADER_PREFIX: &str = "x-iamgate-";
 
+/// Whether a client's header could pass for one of the gateway's identity headers: the prefix
+/// in any case, with `_` for `-` (CGI, WSGI and Rack upstreams read `x_iamgate_principal_arn` as
+/// `HTTP_X_IAMGATE_PRINCIPAL_ARN`, the same variable as the real header).
+fn claims_identity(name: &str) -> bool {
+    name.len() >= IDENTITY_HEADER_PREFIX.len()
+        && name
+            .bytes()
+            .zip(IDENTITY_HEADER_PREFIX.bytes())
+            .all(|(a, b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
+}
+
+/// Headers some web frameworks read as the request's real method.
+const METHOD_OVERRIDES: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
 /// What the gateway tells the upstream about the request.
 #[derive(Debug, Clone, Default)]
 pub struct IdentityHeaders<'a> {
@@ -170,7 +315,7 @@ pub fn prepare_head(
     strip_hop_by_hop(headers);
     let claimed: Vec<HeaderName> = headers
         .keys()
-        .filter(|k| k.as_str().starts_with(IDENTITY_HEADER_PREFIX))
+        .filter(|k| claims_identity(k.as_str()))
         .cloned()
         .collect();
     for name in claimed {
@@ -179,6 +324,11 @@ pub fn prepare_head(
     // Credentials were for the gateway; the upstream gets the decision instead.
     headers.remove(header::AUTHORIZATION);
     headers.remove("x-amz-security-token");
+    // The method was authorised as sent: frameworks that let these headers replace it (Express's
+    // method-override, Rails, ASP.NET, ...) would run a DELETE authorised as a GET.
+    for name in METHOD_OVERRIDES {
+        headers.remove(name);
+    }
     if let Some(authority) = upstream_authority {
         if let Ok(v) = HeaderValue::from_str(authority) {
             headers.insert(header::HOST, v);
@@ -337,6 +487,14 @@ mod tests {
             HeaderValue::from_static("reports.s3.localhost:8080"),
         );
         h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.1"));
+        h.insert(
+            "x_iamgate_principal_arn",
+            HeaderValue::from_static("arn:aws:iam::1:root"),
+        );
+        h.insert("x-iamgate_account", HeaderValue::from_static("1"));
+        h.insert("x-http-method-override", HeaderValue::from_static("DELETE"));
+        h.insert("x-http-method", HeaderValue::from_static("DELETE"));
+        h.insert("x-method-override", HeaderValue::from_static("DELETE"));
         prepare_head(
             &mut h,
             Some("127.0.0.1:9000"),
@@ -353,6 +511,12 @@ mod tests {
         assert!(h.get("keep-alive").is_none());
         assert!(h.get("connection").is_none());
         assert!(h.get("authorization").is_none());
+        assert!(h.get("x_iamgate_principal_arn").is_none());
+        assert!(h.get("x-iamgate_account").is_none());
+        assert!(h.get("x-http-method-override").is_none());
+        assert!(h.get("x-http-method").is_none());
+        assert!(h.get("x-method-override").is_none());
+        assert_eq!(h["x-iamgate-account"], "111122223333");
         assert_eq!(
             h["x-iamgate-principal-arn"],
             "arn:aws:iam::111122223333:user/bob"

@@ -1,10 +1,17 @@
 //! Accepting connections: plain TCP or TLS, HTTP/1.1 or HTTP/2 (ALPN or prior knowledge), with
-//! a cap on open connections and a deadline for the request head.
+//! a cap on open connections, a deadline for the request head, an idle timeout for keep-alive
+//! connections and a total timeout per request.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -32,6 +39,143 @@ impl ConnectionCount {
     /// Connections open now.
     pub fn get(&self) -> usize {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// When a connection last moved a byte, and how many of its requests are in flight: what the
+/// idle timeout looks at.
+#[derive(Debug)]
+struct Activity {
+    started: tokio::time::Instant,
+    /// Milliseconds since `started` of the last byte read or written.
+    last: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            started: tokio::time::Instant::now(),
+            last: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let now = self.started.elapsed().as_millis() as u64;
+        self.last.store(now, Ordering::Relaxed);
+    }
+
+    /// How long the connection has been idle: zero while a request is in flight.
+    fn idle_for(&self) -> Duration {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+}
+
+/// Counts a request in flight until dropped (the response body's end, or the request's).
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn new(activity: &Arc<Activity>) -> InFlight {
+        activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        activity.touch();
+        InFlight(Arc::clone(activity))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A stream that records its activity.
+struct Tracked<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A response body that keeps its request counted in flight until it ends.
+struct CountedBody {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for CountedBody {
+    type Data = bytes::Bytes;
+    type Error = super::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, super::BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -77,25 +221,29 @@ pub async fn accept_loop(
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _slot = slot;
+            let activity = Arc::new(Activity::new());
             match tls {
                 None => {
-                    serve(
-                        gateway,
-                        TokioIo::new(stream),
-                        Connection {
-                            peer,
-                            secure: false,
-                        },
-                        shutdown,
-                    )
-                    .await
+                    let io = Tracked {
+                        inner: stream,
+                        activity: Arc::clone(&activity),
+                    };
+                    let conn = Connection {
+                        peer,
+                        secure: false,
+                    };
+                    serve(gateway, TokioIo::new(io), conn, activity, shutdown).await
                 }
                 Some(acceptor) => {
                     let timeout = gateway.config.limits.header_read_timeout();
                     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls_stream)) => {
                             let conn = Connection { peer, secure: true };
-                            serve(gateway, TokioIo::new(tls_stream), conn, shutdown).await
+                            let io = Tracked {
+                                inner: tls_stream,
+                                activity: Arc::clone(&activity),
+                            };
+                            serve(gateway, TokioIo::new(io), conn, activity, shutdown).await
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -110,6 +258,7 @@ async fn serve<I>(
     gateway: Arc<Gateway>,
     io: I,
     conn: Connection,
+    activity: Arc<Activity>,
     mut shutdown: watch::Receiver<bool>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -127,26 +276,83 @@ async fn serve<I>(
         .timer(TokioTimer::new())
         .max_header_list_size(limits.max_header_bytes as u32);
     let service_gateway = Arc::clone(&gateway);
+    let service_activity = Arc::clone(&activity);
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let gateway = Arc::clone(&service_gateway);
+        let in_flight = InFlight::new(&service_activity);
         let response: std::pin::Pin<
             Box<dyn std::future::Future<Output = Result<hyper::Response<Body>, Infallible>> + Send>,
-        > = Box::pin(async move { Ok(gateway.handle(req, conn).await) });
+        > = Box::pin(async move {
+            let response = match gateway.config.limits.request_timeout() {
+                None => gateway.handle(req, conn).await,
+                Some(total) => {
+                    let deadline = tokio::time::Instant::now() + total;
+                    match tokio::time::timeout_at(deadline, gateway.handle(req, conn)).await {
+                        Ok(response) => response
+                            .map(|body| super::forward::DeadlineBody::new(body, deadline).boxed()),
+                        Err(_) => {
+                            tracing::info!(peer = %conn.peer, "request timed out ({total:?} in all)");
+                            request_timed_out(&gateway)
+                        }
+                    }
+                }
+            };
+            Ok(response.map(|inner| {
+                CountedBody {
+                    inner,
+                    _in_flight: in_flight,
+                }
+                .boxed()
+            }))
+        });
         response
     });
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(e) = result {
-                tracing::debug!(peer = %conn.peer, "connection ended: {e}");
+    let idle = limits.idle_timeout();
+    // How often the idle timeout is checked: a tenth of it, at least 50 ms.
+    let tick = (idle / 10).max(Duration::from_millis(50));
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(peer = %conn.peer, "connection ended: {e}");
+                }
+                return;
+            }
+            _ = tokio::time::sleep(tick), if !idle.is_zero() => {
+                if activity.idle_for() >= idle {
+                    tracing::debug!(peer = %conn.peer, "closing an idle connection");
+                    connection.as_mut().graceful_shutdown();
+                    // A client that does not let go is cut at the next check.
+                    let _ = tokio::time::timeout(tick, connection.as_mut()).await;
+                    return;
+                }
+            }
+            _ = shutdown.changed() => {
+                connection.as_mut().graceful_shutdown();
+                let _ = connection.await;
+                return;
             }
         }
-        _ = shutdown.changed() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
     }
+}
+
+/// The answer to a request that went past the total request timeout before its response head:
+/// 504 with the gateway's body, the connection closed.
+fn request_timed_out(gateway: &Gateway) -> hyper::Response<Body> {
+    let request_id = gateway.ids.next();
+    let mut response = super::respond::Reject::Invalid {
+        status: hyper::StatusCode::GATEWAY_TIMEOUT,
+        code: "RequestTimeout",
+        message: "The request took longer than the gateway allows for one request.".into(),
+    }
+    .render(crate::sigv4::Dialect::S3Xml, &request_id, false);
+    response.headers_mut().insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// The response body type of every response.

@@ -294,6 +294,7 @@ impl Gateway {
         let forwarder = forward::Forwarder::new(
             Duration::from_secs(limits.upstream_connect_timeout_secs),
             Duration::from_secs(limits.upstream_response_timeout_secs),
+            Duration::from_secs(limits.upstream_pool_idle_secs),
         )
         .map_err(|source| StartError::Io {
             what: "the upstream client".into(),

@@ -72,17 +72,41 @@ impl Gateway {
         let snapshot = self.store.snapshot();
         let generation = self.store.generation();
         let (parts, body) = req.into_parts();
-        let upstream = self.select_upstream(&parts);
+        let head_only = parts.method == Method::HEAD;
+        let selected = self.select_upstream(&parts);
+        let dialect = match selected.as_ref().map_or(&self.upstreams[0], |u| u).model {
+            Model::S3(_) => Dialect::S3Xml,
+            Model::Routes(_) => Dialect::Json,
+        };
+        let upstream = match selected.and_then(|u| self.check_head(u, &parts).map(|()| u)) {
+            Ok(upstream) => upstream,
+            Err(reject) => {
+                // The head is ambiguous or over a limit: answer, and close the connection rather
+                // than guess where this request's body ends.
+                let mut response = reject.render(dialect, &request_id, head_only);
+                response
+                    .headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+                let seen = Seen {
+                    request_id: &request_id,
+                    parts: &parts,
+                    conn,
+                    upstream: &self.upstreams[0],
+                    snapshot: &snapshot,
+                    generation,
+                    principal: None,
+                    route: None,
+                    decisions: &[],
+                };
+                record_rejection(self, seen, "unauthenticated", &reject, &marks, &response);
+                return response;
+            }
+        };
         if self.is_sts_request(&parts, upstream) {
             return self
                 .serve_sts(&snapshot, parts, body, conn, &request_id, started)
                 .await;
         }
-        let dialect = match upstream.model {
-            Model::S3(_) => Dialect::S3Xml,
-            Model::Routes(_) => Dialect::Json,
-        };
-        let head_only = parts.method == Method::HEAD;
         if upstream.passthrough {
             return self
                 .pass_through(upstream, parts, conn, body, &request_id)
@@ -358,11 +382,121 @@ impl Gateway {
         }
     }
 
-    /// Phase 1: the upstream whose host the request names; otherwise the default.
-    fn select_upstream(&self, parts: &request::Parts) -> &UpstreamRuntime {
-        request_host(parts)
+    /// Phase 1: the upstream whose host the request names; otherwise the default. A request
+    /// that names its host ambiguously is refused (400): several `Host` headers, a `Host` that
+    /// is not ASCII, or an authority (absolute-form target, HTTP/2 `:authority`) that differs
+    /// from the `Host` header.
+    fn select_upstream(&self, parts: &request::Parts) -> Result<&UpstreamRuntime, Reject> {
+        let bad = |message: String| Reject::Invalid {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidArgument",
+            message,
+        };
+        let mut hosts = parts.headers.get_all(HOST).iter();
+        let header = match (hosts.next(), hosts.next()) {
+            (Some(_), Some(_)) => {
+                return Err(bad("The Host header is given more than once.".into()))
+            }
+            (Some(h), None) => Some(
+                h.to_str()
+                    .map_err(|_| bad("The Host header is not ASCII.".into()))?,
+            ),
+            (None, _) => None,
+        };
+        let authority = parts.uri.authority().map(|a| a.as_str());
+        if let (Some(authority), Some(header)) = (authority, header) {
+            if !authority.eq_ignore_ascii_case(header) {
+                return Err(bad(format!(
+                    "The request target names '{authority}' but the Host header '{header}'."
+                )));
+            }
+        }
+        let host = parts
+            .uri
+            .authority()
+            .map(|a| a.host().to_owned())
+            .or_else(|| {
+                header.map(|h| {
+                    h.rsplit_once(':')
+                        .map_or(h, |(name, port)| {
+                            if port.bytes().all(|b| b.is_ascii_digit()) {
+                                name
+                            } else {
+                                h
+                            }
+                        })
+                        .to_owned()
+                })
+            })
+            .map(|h| h.to_ascii_lowercase());
+        Ok(host
             .and_then(|h| self.upstreams.iter().find(|u| u.hosts.contains(&h)))
-            .unwrap_or(&self.upstreams[0])
+            .unwrap_or(&self.upstreams[0]))
+    }
+
+    /// Phase 1, continued: the head's framing and size. A request target longer than
+    /// `max_uri_bytes` is 414; a body framed twice (`Transfer-Encoding` with `Content-Length`),
+    /// or framed by a transfer coding other than `chunked` alone, is 400 (request smuggling);
+    /// a `Content-Length` over the upstream's body limit is 413, before anything is forwarded.
+    fn check_head(&self, upstream: &UpstreamRuntime, parts: &request::Parts) -> Result<(), Reject> {
+        let limits = &self.config.limits;
+        let uri_len = parts.uri.path_and_query().map_or(0, |p| p.as_str().len())
+            + parts.uri.authority().map_or(0, |a| a.as_str().len());
+        if uri_len > limits.max_uri_bytes {
+            return Err(Reject::Invalid {
+                status: StatusCode::URI_TOO_LONG,
+                code: "RequestURITooLong",
+                message: format!(
+                    "The request target is longer than the {} bytes allowed.",
+                    limits.max_uri_bytes
+                ),
+            });
+        }
+        let smuggling = |message: &str| Reject::Invalid {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidRequest",
+            message: message.to_owned(),
+        };
+        let codings: Vec<&HeaderValue> = parts
+            .headers
+            .get_all(http::header::TRANSFER_ENCODING)
+            .iter()
+            .collect();
+        if !codings.is_empty() {
+            if parts.headers.contains_key(CONTENT_LENGTH) {
+                return Err(smuggling(
+                    "Transfer-Encoding and Content-Length together are refused.",
+                ));
+            }
+            let chunked_only = codings.len() == 1
+                && codings[0]
+                    .to_str()
+                    .is_ok_and(|v| v.trim().eq_ignore_ascii_case("chunked"));
+            if !chunked_only {
+                return Err(smuggling(
+                    "The only Transfer-Encoding accepted is 'chunked', once.",
+                ));
+            }
+        }
+        let mut lengths = parts.headers.get_all(CONTENT_LENGTH).iter();
+        if let Some(first) = lengths.next() {
+            let length = first
+                .to_str()
+                .ok()
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| smuggling("The Content-Length is not one decimal number."))?;
+            if lengths.next().is_some() {
+                return Err(smuggling(
+                    "The Content-Length header is given more than once.",
+                ));
+            }
+            let limit = limits.max_body_bytes_for(&upstream.name);
+            if length > limit {
+                return Err(too_large(limit));
+            }
+        }
+        Ok(())
     }
 
     /// Phases 2 to 6. On a rejection, also says who the caller was (for the log).
@@ -666,6 +800,9 @@ impl Gateway {
                 .map_err(|never| match never {})
                 .boxed(),
         };
+        let watch = Arc::new(forward::BodyWatch::default());
+        let limit = self.config.limits.max_body_bytes_for(&upstream.name);
+        let body: ProxyBody = forward::LimitedBody::new(body, limit, Arc::clone(&watch)).boxed();
         let principal = caller.principal();
         let action = decisions
             .first()
@@ -733,6 +870,18 @@ impl Gateway {
         // A body that failed verification answers for itself, whatever the upstream said.
         if let Some(e) = body_error.lock().ok().and_then(|mut s| s.take()) {
             return Err(Reject::Auth(e));
+        }
+        if watch.too_large.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(too_large(limit));
+        }
+        // The client's body broke (a malformed chunk, a connection gone): the upstream saw an
+        // aborted request; the client is told it was its body, not the upstream, that failed.
+        if watch.failed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Reject::Invalid {
+                status: StatusCode::BAD_REQUEST,
+                code: "IncompleteBody",
+                message: "The request body could not be read to its end.".into(),
+            });
         }
         result
     }
@@ -827,6 +976,15 @@ fn route(
                 key: None,
             })
         }
+    }
+}
+
+/// 413, S3's `EntityTooLarge` (the JSON dialect keeps the code).
+fn too_large(limit: u64) -> Reject {
+    Reject::Invalid {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "EntityTooLarge",
+        message: format!("Your proposed upload exceeds the maximum allowed size of {limit} bytes."),
     }
 }
 

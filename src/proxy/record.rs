@@ -112,6 +112,7 @@ impl Gateway {
             decision,
             enforcement,
             status,
+            checks = ?ChecksDebug(seen.decisions),
             micros = marks.started.elapsed().as_micros() as u64,
             "decision"
         );
@@ -247,6 +248,22 @@ impl Gateway {
                 micros: marks.micros(),
             },
         }
+    }
+}
+
+/// The checks as `["ACTION RESOURCE OUTCOME", ...]`, formatted only when a debug subscriber
+/// asks for them.
+struct ChecksDebug<'a>(&'a [(Check, Decision)]);
+
+impl std::fmt::Debug for ChecksDebug<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(c, d)| format!("{} {} {}", c.action, c.resource, d.outcome.as_str())),
+            )
+            .finish()
     }
 }
 

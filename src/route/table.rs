@@ -334,6 +334,25 @@ fn shape(segments: &[Segment]) -> Vec<String> {
         .collect()
 }
 
+/// Why a decoded path segment could be read as another path by the upstream, if it could: a
+/// `.` or `..` piece once split at an encoded `/` or at `\` (which some servers take for `/`),
+/// with any `;parameter` removed (`..;x` is `..` to a servlet container); or a control byte
+/// (NUL truncates paths in some stacks; CR and LF split heads).
+fn ambiguous_segment(decoded: &str) -> Option<String> {
+    if let Some(b) = decoded.bytes().find(|b| b.is_ascii_control()) {
+        return Some(format!("has the control byte 0x{b:02X}"));
+    }
+    for piece in decoded.split(['/', '\\']) {
+        let bare = piece.split(';').next().unwrap_or(piece);
+        if bare == "." || bare == ".." {
+            return Some(format!(
+                "has a '{bare}' segment (encoded, or hidden behind '\\' or ';')"
+            ));
+        }
+    }
+    None
+}
+
 impl RouteTable {
     /// Compiles a table, refusing: an invalid service name; an action declared twice; a route
     /// whose action is not declared or does not apply to its resource type; a malformed method,
@@ -492,8 +511,10 @@ impl RouteTable {
     /// Segments are compared after percent-decoding once; at every segment a literal beats a
     /// parameter, which beats a greedy parameter; among routes with the same path, an exact
     /// method beats `*`. Nothing is normalised: an empty segment (`//`, a trailing `/`) matches
-    /// nothing, `.` and `..` segments (encoded or not) are refused, and a `{param}` does not
-    /// match a segment holding an encoded `/` (a greedy `{param+}` may).
+    /// nothing, and a `{param}` does not match a segment holding an encoded `/` (a greedy
+    /// `{param+}` may). Anything an upstream could resolve to another path is refused
+    /// ([`RouteError::InvalidPath`]): `.` and `..` segments, encoded or not, also behind an
+    /// encoded `/`, a `\` or a `;parameter` (`..%2F`, `..\`, `..;x`), and control bytes.
     pub fn route(
         &self,
         method: &Method,
@@ -517,10 +538,8 @@ impl RouteTable {
                     )));
                 }
                 let decoded = percent_decode(raw)?;
-                if decoded == "." || decoded == ".." {
-                    return Err(RouteError::InvalidPath(format!(
-                        "'{path}' has an encoded '{decoded}' segment"
-                    )));
+                if let Some(why) = ambiguous_segment(&decoded) {
+                    return Err(RouteError::InvalidPath(format!("'{path}' {why}")));
                 }
                 if decoded.is_empty() {
                     return Err(no_route());

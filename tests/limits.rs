@@ -1,0 +1,274 @@
+//! The `[limits]`: head size and header count (431), request-target length (414), body size per
+//! upstream (413, counted as it streams), the header read timeout, the idle keep-alive timeout,
+//! the total request timeout and the connection cap. Each limit is set small here, and each test
+//! asserts what the client and the upstream see, never how long something took.
+
+mod harness;
+use harness::*;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use iamgate::proxy::{start, Running};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn gateway(name: &str, limits: &str) -> (Scratch, Running, SocketAddr, Log, Log) {
+    let scratch = Scratch::new(name);
+    let (s3_addr, s3) = recording_upstream().await;
+    let (orders_addr, orders) = recording_upstream().await;
+    let running = start(scratch.config(s3_addr, orders_addr, limits))
+        .await
+        .unwrap();
+    let gw = running.http.unwrap();
+    (scratch, running, gw, s3, orders)
+}
+
+/// Reads until the peer closes; true when it closed (EOF or reset) within 15 s.
+async fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_uri_and_body_limits() {
+    let (_scratch, running, gw, s3, orders) = gateway(
+        "sizes",
+        "max_header_bytes = 8192\nmax_headers = 20\nmax_uri_bytes = 200\nmax_body_bytes = 10\nupstream_max_body_bytes = { orders = 4 }",
+    )
+    .await;
+    let h = gw.to_string();
+
+    // 431: one header too large, and too many headers.
+    let big = format!(
+        "GET /bucket/allowed/x HTTP/1.1\r\nHost: {h}\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    assert_eq!(raw(gw, big.as_bytes()).await.map(|r| r.status), Some(431));
+    let many: String = (0..30).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let many =
+        format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {h}\r\n{many}Connection: close\r\n\r\n");
+    assert_eq!(raw(gw, many.as_bytes()).await.map(|r| r.status), Some(431));
+    // Within the limits, the same request goes through.
+    let fine: String = (0..10).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let fine =
+        format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {h}\r\n{fine}Connection: close\r\n\r\n");
+    assert_eq!(raw(gw, fine.as_bytes()).await.map(|r| r.status), Some(200));
+
+    // 414: a request target over max_uri_bytes, before anything else.
+    let long = format!(
+        "GET /bucket/allowed/{} HTTP/1.1\r\nHost: {h}\r\nConnection: close\r\n\r\n",
+        "k".repeat(300)
+    );
+    let r = raw(gw, long.as_bytes()).await.unwrap();
+    assert_eq!(r.status, 414);
+    assert!(
+        r.body_text().contains("<Code>RequestURITooLong</Code>"),
+        "{}",
+        r.body_text()
+    );
+    let s3_before = s3.lock().unwrap().len();
+
+    // 413: a declared length over the limit is refused before anything is forwarded (S3 XML).
+    let put = |len: usize, body: &str| {
+        format!("PUT /bucket/uploads/x HTTP/1.1\r\nHost: {h}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{body}")
+    };
+    let r = raw(gw, put(11, "01234567890").as_bytes()).await.unwrap();
+    assert_eq!(r.status, 413);
+    assert!(
+        r.body_text().contains("<Code>EntityTooLarge</Code>"),
+        "{}",
+        r.body_text()
+    );
+    assert_eq!(s3.lock().unwrap().len(), s3_before);
+    // Exactly the limit goes through whole.
+    let r = raw(gw, put(10, "0123456789").as_bytes()).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(s3.lock().unwrap().last().unwrap().body, b"0123456789");
+    // A chunked body is counted as it streams: past the limit the upstream's request is
+    // aborted (it never sees a whole body) and the client gets 413.
+    let before = s3.lock().unwrap().len();
+    let chunked = format!(
+        "PUT /bucket/uploads/x HTTP/1.1\r\nHost: {h}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n6\r\n012345\r\n6\r\n678901\r\n0\r\n\r\n"
+    );
+    let r = raw(gw, chunked.as_bytes()).await.unwrap();
+    assert_eq!(r.status, 413, "{}", r.body_text());
+    assert!(r.body_text().contains("EntityTooLarge"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(s3.lock().unwrap()[before..].iter().all(|r| !r.complete));
+
+    // Per upstream: the route table's limit is 4 bytes, and its errors are JSON.
+    let r = raw(
+        gw,
+        b"GET /orders/allowed HTTP/1.1\r\nHost: orders.localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\n12345",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 413);
+    assert!(
+        r.body_text().contains("\"EntityTooLarge\""),
+        "{}",
+        r.body_text()
+    );
+    assert!(orders.lock().unwrap().is_empty());
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_and_idle_connections_are_cut() {
+    // The header timeout is 1 s, the idle timeout 1 s.
+    let (_scratch, running, gw, _s3, _orders) = gateway(
+        "slow",
+        "header_read_timeout_secs = 1\nidle_timeout_secs = 1",
+    )
+    .await;
+    let h = gw.to_string();
+
+    // A client that never finishes its head is cut.
+    let mut slow = TcpStream::connect(gw).await.unwrap();
+    slow.write_all(format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {h}\r\n").as_bytes())
+        .await
+        .unwrap();
+    assert!(
+        closed_by_peer(&mut slow).await,
+        "a half-sent head kept the connection"
+    );
+
+    // A keep-alive connection that goes idle after a request is closed.
+    let mut idle = TcpStream::connect(gw).await.unwrap();
+    idle.write_all(format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {h}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(6).any(|w| w == b"served") {
+        let n = idle.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the response");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(parse_response(&got).is_some_and(|r| r.status == 200));
+    assert!(
+        closed_by_peer(&mut idle).await,
+        "an idle keep-alive connection stayed open"
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_timeout_closes_only_idle_connections() {
+    // Long header timeout, short idle timeout: the idle timeout is what closes.
+    let (_scratch, running, gw, _s3, _orders) = gateway(
+        "idle",
+        "header_read_timeout_secs = 60\nidle_timeout_secs = 1",
+    )
+    .await;
+    let h = gw.to_string();
+    let mut idle = TcpStream::connect(gw).await.unwrap();
+    // Requests keep the connection busy; each is answered on it.
+    for _ in 0..3 {
+        idle.write_all(format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {h}\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.windows(6).any(|w| w == b"served") {
+            let n = idle.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed while in use");
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    assert!(closed_by_peer(&mut idle).await, "idle connection kept open");
+    running.stop().await;
+}
+
+/// An upstream that accepts and reads but never answers.
+async fn stalling_upstream() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn total_request_timeout_answers_504() {
+    let scratch = Scratch::new("total");
+    let stall = stalling_upstream().await;
+    let (orders_addr, _orders) = recording_upstream().await;
+    let running = start(scratch.config(
+        stall,
+        orders_addr,
+        "request_timeout_secs = 1\nupstream_response_timeout_secs = 60",
+    ))
+    .await
+    .unwrap();
+    let gw = running.http.unwrap();
+    let request =
+        format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {gw}\r\nConnection: close\r\n\r\n");
+    let r = raw(gw, request.as_bytes()).await.unwrap();
+    assert_eq!(r.status, 504);
+    assert!(
+        r.body_text().contains("<Code>RequestTimeout</Code>"),
+        "{}",
+        r.body_text()
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_cap_refuses_the_connection_over_it() {
+    let (_scratch, running, gw, _s3, _orders) = gateway(
+        "cap",
+        "max_connections = 2\nheader_read_timeout_secs = 60\nidle_timeout_secs = 60",
+    )
+    .await;
+    let a = TcpStream::connect(gw).await.unwrap();
+    let b = TcpStream::connect(gw).await.unwrap();
+    // Both are counted once accepted.
+    let counted = tokio::time::timeout(Duration::from_secs(10), async {
+        while running.gateway.connections.get() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(counted.is_ok());
+    // The third is closed at once, unanswered.
+    let mut c = TcpStream::connect(gw).await.unwrap();
+    let _ = c
+        .write_all(format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {gw}\r\n\r\n").as_bytes())
+        .await;
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(15), c.read_to_end(&mut got)).await;
+    assert!(got.is_empty(), "served over the cap");
+    assert_eq!(running.gateway.connections.get(), 2);
+    // Once one closes, a new connection is served.
+    drop(a);
+    let freed = tokio::time::timeout(Duration::from_secs(10), async {
+        while running.gateway.connections.get() > 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(freed.is_ok());
+    let request =
+        format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {gw}\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        raw(gw, request.as_bytes()).await.map(|r| r.status),
+        Some(200)
+    );
+    drop(b);
+    running.stop().await;
+}

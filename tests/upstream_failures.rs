@@ -1,0 +1,229 @@
+//! Upstreams that fail: one that refuses connections, one that resets before answering, one
+//! that resets in the middle of its body, one that never answers, one that answers 5xx. Each
+//! gives the right answer (502 or 504 with the gateway's body, the 5xx passed through, a cut
+//! body cut), nothing hangs, and after a batch of each the process's open file descriptors,
+//! the runtime's live tasks and the gateway's connection count return to where they were.
+
+mod harness;
+use harness::*;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use iamgate::proxy::{start, Running};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// Nothing listens.
+    Refuse,
+    /// Reads the request, then resets the connection without a word.
+    ResetBeforeHead,
+    /// Answers 200 with `Content-Length: 1000`, sends 10 bytes, then resets.
+    ResetMidBody,
+    /// Reads the request and never answers (until the gateway goes away).
+    Stall,
+    /// Answers 503 with its own body, keep-alive.
+    ServerError,
+}
+
+/// Reads one request head; false at EOF.
+async fn read_head(stream: &mut TcpStream) -> bool {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    true
+}
+
+/// Closes with a reset (RST) rather than a FIN.
+#[allow(deprecated)]
+fn reset(stream: TcpStream) {
+    let _ = stream.set_linger(Some(Duration::ZERO));
+    drop(stream);
+}
+
+async fn failing_upstream(kind: Failure) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    if kind == Failure::Refuse {
+        return addr; // dropped: the port refuses
+    }
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                match kind {
+                    Failure::Refuse => {}
+                    Failure::ResetBeforeHead => {
+                        if read_head(&mut stream).await {
+                            reset(stream);
+                        }
+                    }
+                    Failure::ResetMidBody => {
+                        if read_head(&mut stream).await {
+                            let _ = stream
+                                .write_all(
+                                    b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789",
+                                )
+                                .await;
+                            let _ = stream.flush().await;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            reset(stream);
+                        }
+                    }
+                    Failure::Stall => {
+                        // Hold the connection until the gateway lets go of it.
+                        let mut buf = [0u8; 4096];
+                        while let Ok(n) = stream.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                        }
+                    }
+                    Failure::ServerError => {
+                        while read_head(&mut stream).await {
+                            if stream
+                                .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nupstream busy")
+                                .await
+                                .is_err()
+                            {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn gateway(name: &str, kind: Failure) -> (Scratch, Running, SocketAddr) {
+    let scratch = Scratch::new(name);
+    let s3 = failing_upstream(kind).await;
+    let (orders, _) = recording_upstream().await;
+    let running = start(scratch.config(
+        s3,
+        orders,
+        "upstream_connect_timeout_secs = 1\nupstream_response_timeout_secs = 1\nupstream_pool_idle_secs = 1",
+    ))
+    .await
+    .unwrap();
+    let gw = running.http.unwrap();
+    (scratch, running, gw)
+}
+
+/// One GET of an object anyone may read; checks the answer for `kind`.
+async fn one(gw: SocketAddr, kind: Failure) {
+    let request =
+        format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {gw}\r\nConnection: close\r\n\r\n");
+    let r = raw(gw, request.as_bytes()).await;
+    match kind {
+        Failure::Refuse | Failure::ResetBeforeHead => {
+            let r = r.expect("an answer");
+            assert_eq!(r.status, 502, "{kind:?}");
+            assert!(
+                r.body_text().contains("\"error\":\"BadGateway\""),
+                "{kind:?}: {}",
+                r.body_text()
+            );
+            assert!(r.header("x-amz-request-id").is_some());
+        }
+        Failure::Stall => {
+            let r = r.expect("an answer");
+            assert_eq!(r.status, 504, "{kind:?}");
+            assert!(
+                r.body_text().contains("\"error\":\"GatewayTimeout\""),
+                "{}",
+                r.body_text()
+            );
+        }
+        Failure::ResetMidBody => {
+            // The head was passed on before the reset: the client gets it, then a body cut
+            // short and a closed connection (never a made-up end).
+            let r = r.expect("the head");
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("content-length").as_deref(), Some("1000"));
+            assert!(r.body.len() < 1000, "a cut body arrived whole");
+        }
+        Failure::ServerError => {
+            let r = r.expect("an answer");
+            assert_eq!(r.status, 503);
+            assert_eq!(r.body_text(), "upstream busy");
+        }
+    }
+}
+
+fn tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// Waits (up to 10 s) for the process's descriptors and tasks and the gateway's connections to
+/// come back to `baseline` (plus `slack` descriptors for pooled keep-alive connections).
+async fn settles(
+    running: &Running,
+    baseline: (usize, usize),
+    slack: usize,
+) -> (usize, usize, usize) {
+    let mut now = (0, 0, 0);
+    for _ in 0..200 {
+        now = (open_fds(), tasks(), running.gateway.connections.get());
+        if now.0 <= baseline.0 + slack && now.1 <= baseline.1 + slack && now.2 == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    now
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_upstreams_answer_right_and_leak_nothing() {
+    const BATCH: usize = 25;
+    for (name, kind) in [
+        ("refuse", Failure::Refuse),
+        ("reset-head", Failure::ResetBeforeHead),
+        ("reset-body", Failure::ResetMidBody),
+        ("stall", Failure::Stall),
+        ("5xx", Failure::ServerError),
+    ] {
+        let (_scratch, running, gw) = gateway(name, kind).await;
+        // Warm up (the pool, the runtime's workers), then measure.
+        one(gw, kind).await;
+        let warm = settles(&running, (usize::MAX / 2, usize::MAX / 2), 0).await;
+        let baseline = (warm.0, warm.1);
+        // The batch: a few one after the other, the rest at once.
+        for _ in 0..5 {
+            one(gw, kind).await;
+        }
+        let at_once: Vec<_> = (0..BATCH - 5)
+            .map(|_| tokio::spawn(one(gw, kind)))
+            .collect();
+        for task in at_once {
+            task.await.unwrap();
+        }
+        // Pooled keep-alive connections to the upstream are let go after 1 s idle
+        // (`upstream_pool_idle_secs`); what stays after that is a leak.
+        let after = settles(&running, baseline, 4).await;
+        assert!(
+            after.0 <= baseline.0 + 4,
+            "{kind:?}: {} open descriptors after {BATCH} requests, {} before",
+            after.0,
+            baseline.0
+        );
+        assert!(
+            after.1 <= baseline.1 + 4,
+            "{kind:?}: {} live tasks after {BATCH} requests, {} before",
+            after.1,
+            baseline.1
+        );
+        assert_eq!(after.2, 0, "{kind:?}: client connections still counted");
+        running.stop().await;
+    }
+}
