@@ -107,7 +107,8 @@ def oha(url: str, *, connections: int, seconds: float, rate: float | None = None
     codes = data.get("statusCodeDistribution", {})
     ok = sum(v for k, v in codes.items() if str(k).startswith("2"))
     total = sum(codes.values())
-    errors = sum(data.get("errorDistribution", {}).values())
+    # Requests cut by the end of the run are not failures.
+    errors = sum(v for k, v in data.get("errorDistribution", {}).items() if "deadline" not in k)
     elapsed = summary.get("total") or seconds
     return {
         # Successful responses per second: oha's own rate counts failed connections too.
@@ -119,6 +120,7 @@ def oha(url: str, *, connections: int, seconds: float, rate: float | None = None
         "ok": ok,
         "errors": errors,
         "status": codes,
+        "error_kinds": data.get("errorDistribution", {}),
     }
 
 
