@@ -132,6 +132,8 @@ struct RawSts {
     #[serde(default)]
     hosts: Vec<String>,
     #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
     token_keys: Vec<String>,
 }
 
@@ -140,6 +142,7 @@ impl Default for RawSts {
         RawSts {
             enabled: true,
             hosts: Vec::new(),
+            path: None,
             token_keys: Vec::new(),
         }
     }
@@ -156,6 +159,9 @@ pub struct StsConfig {
     pub enabled: bool,
     /// Host names whose every request goes to the STS (besides requests signed for `sts`).
     pub hosts: Vec<String>,
+    /// A path whose every request goes to the STS, on any host (`/sts`): clients then use
+    /// `--endpoint-url http://gateway/sts`.
+    pub path: Option<String>,
     /// Keys that seal session tokens (base64 of 32 bytes each; the first seals, all open).
     /// `IAMGATE_STS_TOKEN_KEYS` (comma-separated) replaces them when set.
     pub token_keys: Vec<String>,
@@ -167,6 +173,7 @@ impl std::fmt::Debug for StsConfig {
         f.debug_struct("StsConfig")
             .field("enabled", &self.enabled)
             .field("hosts", &self.hosts)
+            .field("path", &self.path)
             .field("token_keys", &self.token_keys.len())
             .finish()
     }
@@ -706,6 +713,7 @@ impl Config {
                     .iter()
                     .map(|h| h.to_ascii_lowercase())
                     .collect(),
+                path: raw.sts.path.filter(|p| p != "/"),
                 token_keys: raw.sts.token_keys,
             },
             upstreams,

@@ -1,6 +1,7 @@
 //! The STS endpoint on the gateway's listeners: which requests are STS calls, and serving them.
 //!
-//! A request is an STS call when its host is one of `[sts] hosts`, when it is signed for the
+//! A request is an STS call when its host is one of `[sts] hosts`, its path `[sts] path`, when it
+//! is signed for the
 //! `sts` service, or when it is an unsigned form POST to `/` (where S3 has no operation), which
 //! is how clients send `AssumeRoleWithWebIdentity`.
 
@@ -118,6 +119,12 @@ impl Gateway {
         if self.sts.is_none() {
             // Answered with RegionDisabledException rather than sent to an upstream.
             return is_signed(parts) && signed_service(parts).as_deref() == Some("sts");
+        }
+        if let Some(path) = &self.config.sts.path {
+            let requested = parts.uri.path();
+            if requested == path || requested.strip_suffix('/') == Some(path.as_str()) {
+                return true;
+            }
         }
         if !self.config.sts.hosts.is_empty() {
             if let Some(host) = request_host(parts) {

@@ -625,3 +625,20 @@ def test_sts_calls_in_the_decision_log_without_credentials(gateway):
     log = gateway.log.read_text(errors="replace")
     assert c["SecretAccessKey"] not in log and c["SessionToken"] not in log
     assert c["SessionToken"][:40] not in log
+
+
+def test_sts_on_a_path_of_its_own_and_on_a_host_of_its_own(own_gateway):
+    gw = own_gateway("sts-path", extra_config='[sts]\npath = "/sts"\nhosts = ["sts.localhost"]\n')
+    at_path = boto3.session.Session().client(
+        "sts", endpoint_url=f"{gw.http}/sts", region_name=REGION,
+        aws_access_key_id=BOB.key, aws_secret_access_key=BOB.secret,
+    )
+    assert at_path.get_caller_identity()["Arn"].endswith(":user/bob")
+    # Unsigned web identity calls reach it there too: refused as STS refuses them, not as S3 would.
+    status, body = curl_sts(gw, "Action=GetCallerIdentity&Version=2011-06-15")
+    assert status == 403 and "<ErrorResponse" in body
+    p = subprocess.run(["curl", "-sS", "-H", "Host: sts.localhost", "-d", "Action=GetCallerIdentity",
+                        gw.http + "/anything"], capture_output=True, timeout=60)
+    assert b"<Code>MissingAuthenticationToken</Code>" in p.stdout, p.stdout
+    # S3 goes on as before on the same listener.
+    assert read(client("s3", gw, **of(BOB)), Q1) == SEED[Q1]
