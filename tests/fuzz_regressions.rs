@@ -35,6 +35,10 @@ mod route_table {
     include!("../fuzz/src/route_table.rs");
 }
 
+mod sts_inputs {
+    include!("../fuzz/src/sts_inputs.rs");
+}
+
 fn seeds(target: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/regressions")
@@ -108,6 +112,11 @@ fn s3_route_regressions() {
 #[test]
 fn route_table_regressions() {
     replay("route_table", route_table::check_route_table);
+}
+
+#[test]
+fn sts_inputs_regressions() {
+    replay("sts_inputs", sts_inputs::check_sts_inputs);
 }
 
 #[test]
