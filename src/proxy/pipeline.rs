@@ -411,24 +411,8 @@ impl Gateway {
                 )));
             }
         }
-        let host = parts
-            .uri
-            .authority()
-            .map(|a| a.host().to_owned())
-            .or_else(|| {
-                header.map(|h| {
-                    h.rsplit_once(':')
-                        .map_or(h, |(name, port)| {
-                            if port.bytes().all(|b| b.is_ascii_digit()) {
-                                name
-                            } else {
-                                h
-                            }
-                        })
-                        .to_owned()
-                })
-            })
-            .map(|h| h.to_ascii_lowercase());
+        // Checked above: the authority and the one Host header agree; either names the host.
+        let host = request_host(parts);
         Ok(host
             .and_then(|h| self.upstreams.iter().find(|u| u.hosts.contains(&h)))
             .unwrap_or(&self.upstreams[0]))
