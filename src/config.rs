@@ -96,6 +96,7 @@ struct RawListen {
     http: Option<String>,
     https: Option<String>,
     admin: Option<String>,
+    workers: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -459,6 +460,8 @@ pub struct Config {
     pub https: Option<SocketAddr>,
     /// Admin listener (metrics, health).
     pub admin: Option<SocketAddr>,
+    /// Threads serving client connections, each with a runtime of its own.
+    pub workers: usize,
     /// The decision log.
     pub log: LogConfig,
     /// Certificate and key files for HTTPS.
@@ -520,6 +523,11 @@ impl Config {
         let http = addr("listen.http", &raw.listen.http)?;
         let https = addr("listen.https", &raw.listen.https)?;
         let admin = addr("listen.admin", &raw.listen.admin)?;
+        let workers = match raw.listen.workers {
+            Some(0) => return Err(invalid("listen.workers", "must be at least 1".into())),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
         if http.is_none() && https.is_none() {
             return Err(invalid(
                 "listen",
@@ -700,6 +708,7 @@ impl Config {
             http,
             https,
             admin,
+            workers,
             log,
             tls,
             s3_domain: raw.s3.domain.to_ascii_lowercase(),

@@ -442,6 +442,26 @@ def report(results: dict, out: Path):
         print("matplotlib missing: no plot", file=sys.stderr)
 
 
+def profile(servers: Servers, target: str, seconds: float, connections: int, out: Path):
+    """perf record of one iamgate under load: where its CPU time goes, by symbol and by caller."""
+    url = presigned(servers.ports["c"])
+    url = f"http://127.0.0.1:{servers.ports[target]}/bench/object.bin?{url.split('?', 1)[1]}"
+    oha(url, connections=connections, seconds=1)
+    data = out / f"perf-{target}.data"
+    perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "1000", "--call-graph", "dwarf,16384", "-o", str(data), "-p",
+                             str(servers.procs[target].pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    res = oha(url, connections=connections, seconds=seconds)
+    perf.send_signal(signal.SIGINT)
+    perf.wait()
+    print(f"{NAMES[target]}: {res['rps']:.0f} req/s under perf")
+    for name, args in (("flat", ["--no-children"]), ("children", ["--children"])):
+        report = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--percent-limit", "0.5",
+                                 "-g", "none", *args], capture_output=True, text=True)
+        (out / f"perf-{target}-{name}.txt").write_text(report.stdout)
+    print(f"{out}/perf-{target}-flat.txt, perf-{target}-children.txt")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", default=str(ROOT / "target" / "load" / time.strftime("%Y%m%d-%H%M%S")))
@@ -450,11 +470,13 @@ def main():
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--quick", action="store_true", help="short runs, to check the harness itself")
     p.add_argument("--skip", default="", help="comma list of: half,connections,upload,reload")
+    p.add_argument("--profile", choices=["c", "d"], help="instead of measuring: load c) or d) and record it "
+                   "with `perf record -g` (software clock) into OUT/perf-X.data and OUT/perf-X.txt")
     a = p.parse_args()
     if a.quick:
         a.rounds, a.seconds = 1, 2
     skip = set(filter(None, a.skip.split(",")))
-    out = Path(a.out)
+    out = Path(a.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
     shutil.rmtree(work, ignore_errors=True)
@@ -469,6 +491,13 @@ def main():
         "rounds": a.rounds, "seconds": a.seconds, "connections": a.connections,
         "command": " ".join(["benches/load/run.sh", *sys.argv[1:]]),
     }
+    if a.profile:
+        try:
+            servers.start()
+            profile(servers, a.profile, a.seconds, a.connections, out)
+        finally:
+            servers.stop()
+        return
     try:
         servers.start()
         print("throughput, interleaved:", flush=True)

@@ -117,7 +117,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
             "credentials.json holds secret keys and is readable by group or others; `chmod 600` it"
         );
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -20,6 +20,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::workers::Workers;
 use super::{Gateway, ResponseBody};
 
 /// What the pipeline knows of the connection a request came on.
@@ -29,6 +30,8 @@ pub struct Connection {
     pub peer: SocketAddr,
     /// Whether the connection is TLS.
     pub secure: bool,
+    /// The worker thread serving it (whose upstream pool its requests use).
+    pub worker: usize,
 }
 
 /// Open client connections, for the cap and for metrics.
@@ -187,12 +190,13 @@ impl Drop for Slot {
     }
 }
 
-/// Accepts connections on `listener` until `shutdown` turns true. With `tls`, every connection
-/// is a TLS handshake first.
+/// Accepts connections on `listener` until `shutdown` turns true, and hands each to a worker.
+/// With `tls`, every connection is a TLS handshake first (on the worker).
 pub async fn accept_loop(
     gateway: Arc<Gateway>,
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    workers: Arc<Workers>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -216,21 +220,37 @@ pub async fn accept_loop(
             continue;
         }
         let _ = stream.set_nodelay(true);
+        // Out of this runtime's reactor, into the worker's.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::debug!(%peer, "cannot hand the connection to a worker: {e}");
+                continue;
+            }
+        };
         let gateway = Arc::clone(&gateway);
         let tls = tls.clone();
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
+        workers.spawn(move |worker| async move {
             let _slot = slot;
+            let stream = match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    tracing::debug!(%peer, "cannot register the connection: {e}");
+                    return;
+                }
+            };
             let activity = Arc::new(Activity::new());
+            let conn = Connection {
+                peer,
+                secure: tls.is_some(),
+                worker,
+            };
             match tls {
                 None => {
                     let io = Tracked {
                         inner: stream,
                         activity: Arc::clone(&activity),
-                    };
-                    let conn = Connection {
-                        peer,
-                        secure: false,
                     };
                     serve(gateway, TokioIo::new(io), conn, activity, shutdown).await
                 }
@@ -238,7 +258,6 @@ pub async fn accept_loop(
                     let timeout = gateway.config.limits.header_read_timeout();
                     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls_stream)) => {
-                            let conn = Connection { peer, secure: true };
                             let io = Tracked {
                                 inner: tls_stream,
                                 activity: Arc::clone(&activity),

@@ -12,6 +12,7 @@ mod record;
 pub mod respond;
 mod sts;
 pub mod tls;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -182,7 +183,9 @@ pub struct Gateway {
     pub(crate) verifier: sigv4::Verifier<StoreKeys>,
     pub(crate) upstreams: Vec<UpstreamRuntime>,
     pub(crate) sts: Option<Arc<crate::sts::Sts>>,
-    pub(crate) forwarder: forward::Forwarder,
+    /// One upstream client per worker thread, so that a request's upstream connection lives on
+    /// the thread that serves it.
+    pub(crate) forwarders: Vec<forward::Forwarder>,
     pub(crate) ids: respond::RequestIds,
     /// Open client connections.
     pub connections: ConnectionCount,
@@ -291,15 +294,19 @@ impl Gateway {
             },
         );
         let limits = &config.limits;
-        let forwarder = forward::Forwarder::new(
-            Duration::from_secs(limits.upstream_connect_timeout_secs),
-            Duration::from_secs(limits.upstream_response_timeout_secs),
-            Duration::from_secs(limits.upstream_pool_idle_secs),
-        )
-        .map_err(|source| StartError::Io {
-            what: "the upstream client".into(),
-            source,
-        })?;
+        let forwarders = (0..config.workers.max(1))
+            .map(|_| {
+                forward::Forwarder::new(
+                    Duration::from_secs(limits.upstream_connect_timeout_secs),
+                    Duration::from_secs(limits.upstream_response_timeout_secs),
+                    Duration::from_secs(limits.upstream_pool_idle_secs),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| StartError::Io {
+                what: "the upstream client".into(),
+                source,
+            })?;
         let decisions = crate::audit::DecisionLog::open(&config.log)?;
         Ok(Arc::new(Gateway {
             config,
@@ -307,13 +314,18 @@ impl Gateway {
             verifier,
             upstreams,
             sts,
-            forwarder,
+            forwarders,
             ids: respond::RequestIds::new(),
             connections: ConnectionCount::default(),
             metrics: crate::metrics::Metrics::new(),
             decisions,
             tls,
         }))
+    }
+
+    /// The upstream client of worker `worker`.
+    pub(crate) fn forwarder(&self, worker: usize) -> &forward::Forwarder {
+        &self.forwarders[worker % self.forwarders.len()]
     }
 
     /// The snapshot in force.
@@ -399,6 +411,8 @@ pub struct Running {
     pub gateway: Arc<Gateway>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Dropped with the rest: stops the worker threads.
+    _workers: Arc<workers::Workers>,
     _watch: Option<crate::store::WatchGuard>,
     _tls_watch: Option<tls::TlsWatchGuard>,
 }
@@ -488,6 +502,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
     };
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let workers = Arc::new(
+        workers::Workers::start(gateway.config.workers).map_err(|source| StartError::Io {
+            what: "cannot start the worker threads".into(),
+            source,
+        })?,
+    );
     let mut tasks = Vec::new();
     let bind = |addr: SocketAddr| async move {
         TcpListener::bind(addr)
@@ -505,6 +525,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             Arc::clone(&gateway),
             listener,
             None,
+            Arc::clone(&workers),
             shutdown_rx.clone(),
         )));
     }
@@ -516,6 +537,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             Arc::clone(&gateway),
             listener,
             Some(acceptor),
+            Arc::clone(&workers),
             shutdown_rx.clone(),
         )));
     }
@@ -536,6 +558,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         gateway,
         shutdown,
         tasks,
+        _workers: workers,
         _watch: watch_guard,
         _tls_watch: tls_watch,
     })

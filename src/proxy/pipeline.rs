@@ -103,8 +103,9 @@ impl Gateway {
             }
         };
         if self.is_sts_request(&parts, upstream) {
-            return self
-                .serve_sts(&snapshot, parts, body, conn, &request_id, started)
+            // Boxed, as every rare path is: the handler's future is as large as its largest
+            // state, and it is allocated and moved once per request.
+            return Box::pin(self.serve_sts(&snapshot, parts, body, conn, &request_id, started))
                 .await;
         }
         if upstream.passthrough {
@@ -133,7 +134,7 @@ impl Gateway {
                     decisions: &[],
                 };
                 record_rejection(self, seen, &caller_arn, &reject, &marks, &response);
-                self.drain(body).await;
+                Box::pin(self.drain(body)).await;
                 return response;
             }
         };
@@ -218,9 +219,8 @@ impl Gateway {
     ) -> (Response<ProxyBody>, Option<Reject>) {
         if decided.routed.operation == "DeleteObjects" && !upstream.dry_run {
             let sent = Instant::now();
-            let result = self
-                .delete_objects(upstream, parts, conn, decided, request_id)
-                .await;
+            let result =
+                Box::pin(self.delete_objects(upstream, parts, conn, decided, request_id)).await;
             marks.upstream = Some(sent.elapsed());
             return match result {
                 Ok(response) => (response, None),
@@ -228,7 +228,7 @@ impl Gateway {
             };
         }
         if denied && !upstream.dry_run {
-            self.drain(body).await;
+            Box::pin(self.drain(body)).await;
             let reject = Reject::AccessDenied;
             return (reject.render(dialect, request_id, head_only), Some(reject));
         }
@@ -567,15 +567,14 @@ impl Gateway {
         if deferred && !routed.inspect_body {
             let incoming = body.take().ok_or_else(|| fail(Reject::AccessDenied))?;
             inspected = Some(
-                self.read_small_body(incoming, auth.as_deref())
+                Box::pin(self.read_small_body(incoming, auth.as_deref()))
                     .await
                     .map_err(fail)?,
             );
         }
         if routed.inspect_body {
             let incoming = body.take().ok_or_else(|| fail(Reject::AccessDenied))?;
-            let bytes = self
-                .read_small_body(incoming, auth.as_deref())
+            let bytes = Box::pin(self.read_small_body(incoming, auth.as_deref()))
                 .await
                 .map_err(fail)?;
             if let (Model::S3(_), Some(bucket)) = (&upstream.model, routed.bucket.clone()) {
@@ -823,7 +822,7 @@ impl Gateway {
                     message: "Couldn't parse the specified URI.".into(),
                 })?;
                 *request.headers_mut() = headers;
-                let response = store.handle(request).await;
+                let response = Box::pin(store.handle(request)).await;
                 let (parts, body) = response.into_parts();
                 Ok(Response::from_parts(
                     parts,
@@ -848,7 +847,10 @@ impl Gateway {
                         )))
                     })?;
                 }
-                self.forwarder.send(request).await.map_err(Reject::Upstream)
+                self.forwarder(conn.worker)
+                    .send(request)
+                    .await
+                    .map_err(Reject::Upstream)
             }
         };
         // A body that failed verification answers for itself, whatever the upstream said.

@@ -308,7 +308,7 @@ impl Gateway {
             "AssumeRoleWithWebIdentity" => {
                 let (provider, head) = sts.web_identity_provider(snapshot, &params)?;
                 let keys = self
-                    .provider_keys(sts, provider, head.key_id.as_deref())
+                    .provider_keys(sts, provider, head.key_id.as_deref(), conn.worker)
                     .await?;
                 sts.assume_role_with_web_identity(&call, &params, provider, &keys)
             }
@@ -335,6 +335,7 @@ impl Gateway {
         sts: &Sts,
         provider: &OidcProvider,
         kid: Option<&str>,
+        worker: usize,
     ) -> Result<Arc<JwkSet>, StsError> {
         let url = match &provider.keys {
             JwksSource::Static(set) => return Ok(Arc::clone(set)),
@@ -344,7 +345,7 @@ impl Gateway {
         if let Some(set) = cache.fresh(url, kid) {
             return Ok(set);
         }
-        match self.fetch_jwks(url).await {
+        match self.fetch_jwks(url, worker).await {
             Ok(set) => Ok(cache.store(url, set)),
             Err(why) => {
                 tracing::warn!(provider = %provider.arn, url = %url, "cannot fetch the provider's keys: {why}");
@@ -359,7 +360,7 @@ impl Gateway {
         }
     }
 
-    async fn fetch_jwks(&self, url: &str) -> Result<JwkSet, String> {
+    async fn fetch_jwks(&self, url: &str, worker: usize) -> Result<JwkSet, String> {
         let uri: http::Uri = url.parse().map_err(|e| format!("{e}"))?;
         let mut request = Request::new(
             Full::new(Bytes::new())
@@ -372,7 +373,7 @@ impl Gateway {
             HeaderValue::from_static("application/json"),
         );
         let response = self
-            .forwarder
+            .forwarder(worker)
             .send(request)
             .await
             .map_err(|e| e.to_string())?;
