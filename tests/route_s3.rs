@@ -1134,3 +1134,38 @@ fn from_a_request_head() {
         "InvalidArgument"
     );
 }
+
+#[test]
+fn query_parameters() {
+    let h = HOST;
+    // A name given twice is refused, in a short query and in a long one.
+    assert_eq!(
+        err("GET", h, "/reports", "prefix=a&prefix=b", &[]),
+        "InvalidArgument"
+    );
+    let mut long: Vec<String> = (0..40).map(|i| format!("p{i}=v")).collect();
+    let r = route("GET", h, "/reports", &long.join("&"), &[]).unwrap();
+    assert_eq!(r.operation, "ListObjects");
+    long.push("p17=again".into());
+    assert_eq!(
+        err("GET", h, "/reports", &long.join("&"), &[]),
+        "InvalidArgument"
+    );
+    // Names compare after decoding: an encoded duplicate is a duplicate.
+    assert_eq!(
+        err("GET", h, "/reports", "prefix=a&pre%66ix=b", &[]),
+        "InvalidArgument"
+    );
+    // Values decode once, `+` as a space; a subresource is found whether encoded or not.
+    let r = route("GET", h, "/reports", "prefix=a+b%2Fc&delimiter=%2F", &[]).unwrap();
+    assert!(
+        r.context
+            .iter()
+            .any(|(k, v)| k == "s3:prefix" && v == &["a b/c".to_owned()]),
+        "{:?}",
+        r.context
+    );
+    let r = route("GET", h, "/reports/k", "%74agging", &[]).unwrap();
+    assert_eq!(r.operation, "GetObjectTagging");
+    assert_eq!(err("GET", h, "/reports", "prefix=%zz", &[]), "InvalidURI");
+}

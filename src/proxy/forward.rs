@@ -237,34 +237,46 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// Headers that belong to one connection, never forwarded (RFC 9110, 7.6.1).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-];
+/// Headers that belong to one connection, never forwarded (RFC 9110, 7.6.1), and
+/// `Transfer-Encoding`, which hyper sets again for the next hop.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::UPGRADE
+        || name == header::PROXY_AUTHENTICATE
+        || name == header::PROXY_AUTHORIZATION
+        || name == header::TRANSFER_ENCODING
+        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
+}
+
+/// Removes every header `drop` picks, and those the `Connection` header names. One pass over
+/// the map: nearly always nothing is dropped, and a removal by name hashes the name again.
+fn remove_headers(headers: &mut HeaderMap, drop: impl Fn(&HeaderName) -> bool) {
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    for name in headers.keys() {
+        if drop(name) {
+            doomed.push(name.clone());
+        }
+    }
+    if !doomed.is_empty() {
+        for value in headers.get_all(header::CONNECTION) {
+            let Ok(value) = value.to_str() else { continue };
+            for named in value.split(',') {
+                if let Ok(name) = HeaderName::from_bytes(named.trim().as_bytes()) {
+                    doomed.push(name);
+                }
+            }
+        }
+    }
+    for name in doomed {
+        headers.remove(name);
+    }
+}
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
-    }
-    headers.remove(header::TRANSFER_ENCODING);
+    remove_headers(headers, is_hop_by_hop);
 }
 
 /// The prefix of the headers that carry the gateway's decision to the upstream.
@@ -282,11 +294,20 @@ fn claims_identity(name: &str) -> bool {
 }
 
 /// Headers some web frameworks read as the request's real method.
-const METHOD_OVERRIDES: [&str; 3] = [
-    "x-http-method-override",
-    "x-http-method",
-    "x-method-override",
-];
+fn is_method_override(name: &str) -> bool {
+    matches!(
+        name,
+        "x-http-method-override" | "x-http-method" | "x-method-override"
+    )
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_IAMGATE_PRINCIPAL_ARN: HeaderName = HeaderName::from_static("x-iamgate-principal-arn");
+const X_IAMGATE_ACCOUNT: HeaderName = HeaderName::from_static("x-iamgate-account");
+const X_IAMGATE_ACTION: HeaderName = HeaderName::from_static("x-iamgate-action");
+const X_IAMGATE_REQUEST_ID: HeaderName = HeaderName::from_static("x-iamgate-request-id");
 
 /// What the gateway tells the upstream about the request.
 #[derive(Debug, Clone, Default)]
@@ -312,53 +333,47 @@ pub fn prepare_head(
     identity: &IdentityHeaders<'_>,
 ) {
     let original_host = headers.get(header::HOST).cloned();
-    strip_hop_by_hop(headers);
-    let claimed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|k| claims_identity(k.as_str()))
-        .cloned()
-        .collect();
-    for name in claimed {
-        headers.remove(name);
-    }
-    // Credentials were for the gateway; the upstream gets the decision instead.
-    headers.remove(header::AUTHORIZATION);
-    headers.remove("x-amz-security-token");
-    // The method was authorised as sent: frameworks that let these headers replace it (Express's
-    // method-override, Rails, ASP.NET, ...) would run a DELETE authorised as a GET.
-    for name in METHOD_OVERRIDES {
-        headers.remove(name);
-    }
+    remove_headers(headers, |name| {
+        is_hop_by_hop(name)
+            // Credentials were for the gateway; the upstream gets the decision instead.
+            || name == header::AUTHORIZATION
+            || name.as_str() == "x-amz-security-token"
+            || claims_identity(name.as_str())
+            // The method was authorised as sent: frameworks that let these headers replace it
+            // (Express's method-override, Rails, ASP.NET, ...) would run a DELETE authorised as
+            // a GET.
+            || is_method_override(name.as_str())
+    });
     if let Some(authority) = upstream_authority {
         if let Ok(v) = HeaderValue::from_str(authority) {
             headers.insert(header::HOST, v);
         }
     }
-    let xff = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+    let xff = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prior) => format!("{prior}, {client_ip}"),
         None => client_ip.to_string(),
     };
     if let Ok(v) = HeaderValue::from_str(&xff) {
-        headers.insert("x-forwarded-for", v);
+        headers.insert(X_FORWARDED_FOR, v);
     }
     headers.insert(
-        "x-forwarded-proto",
+        X_FORWARDED_PROTO,
         HeaderValue::from_static(if secure { "https" } else { "http" }),
     );
     if let Some(host) = original_host {
-        headers.insert("x-forwarded-host", host);
+        headers.insert(X_FORWARDED_HOST, host);
     }
-    let mut set = |name: &'static str, value: &str| {
+    let mut set = |name: HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.insert(name, v);
         }
     };
-    set("x-iamgate-principal-arn", identity.principal_arn);
+    set(X_IAMGATE_PRINCIPAL_ARN, identity.principal_arn);
     if let Some(account) = identity.account {
-        set("x-iamgate-account", account);
+        set(X_IAMGATE_ACCOUNT, account);
     }
-    set("x-iamgate-action", identity.action);
-    set("x-iamgate-request-id", identity.request_id);
+    set(X_IAMGATE_ACTION, identity.action);
+    set(X_IAMGATE_REQUEST_ID, identity.request_id);
 }
 
 /// Signs forwarded requests with an upstream's own credentials, for S3-compatible backends

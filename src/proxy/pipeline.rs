@@ -1028,16 +1028,23 @@ fn decoded_payload_headers(headers: &mut http::HeaderMap, decoded_length: Option
 /// The query without the presigned-URL authentication parameters, which were for the gateway.
 fn strip_presign_params(query: Option<&str>) -> Option<String> {
     let query = query?;
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            let name = pair.split('=').next().unwrap_or("");
-            !sigv4::parse::PRESIGN_PARAMS
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(name))
-        })
-        .collect();
-    Some(kept.join("&"))
+    let mut kept = String::with_capacity(query.len());
+    let mut first = true;
+    for pair in query.split('&') {
+        let name = pair.split('=').next().unwrap_or("");
+        if sigv4::parse::PRESIGN_PARAMS
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(name))
+        {
+            continue;
+        }
+        if !first {
+            kept.push('&');
+        }
+        kept.push_str(pair);
+        first = false;
+    }
+    Some(kept)
 }
 
 /// Phase 8, for requests refused before a decision: who the caller was (as `decide` names

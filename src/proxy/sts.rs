@@ -31,36 +31,36 @@ use crate::sts::{Call, Params, Sts, StsError, StsResponse};
 /// The largest JWKS document read from a provider.
 const JWKS_MAX_BYTES: usize = 1 << 20;
 
-/// The service a request's credential is scoped to, without verifying anything.
-fn signed_service(parts: &request::Parts) -> Option<String> {
-    let credential = match parts
+/// Whether a request's credential is scoped to `sts` (read, not verified: the verifier does that).
+fn signed_for_sts(parts: &request::Parts) -> bool {
+    let credential: std::borrow::Cow<'_, str> = match parts
         .headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
         Some(auth) => {
-            let start = auth.find("Credential=")? + "Credential=".len();
-            let rest = &auth[start..];
+            let Some(start) = auth.find("Credential=") else {
+                return false;
+            };
+            let rest = &auth[start + "Credential=".len()..];
             let end = rest
                 .find(|c: char| c == ',' || c.is_whitespace())
                 .unwrap_or(rest.len());
-            rest[..end].to_owned()
+            std::borrow::Cow::Borrowed(&rest[..end])
         }
         None => {
-            let query = parts.uri.query()?;
-            let raw = query
-                .split('&')
-                .find_map(|p| p.strip_prefix("X-Amz-Credential="))?;
-            percent_encoding::percent_decode_str(raw)
-                .decode_utf8_lossy()
-                .into_owned()
+            let Some(raw) = parts.uri.query().and_then(|query| {
+                query
+                    .split('&')
+                    .find_map(|p| p.strip_prefix("X-Amz-Credential="))
+            }) else {
+                return false;
+            };
+            percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
         }
     };
-    let fields: Vec<&str> = credential.split('/').collect();
-    match fields.as_slice() {
-        [.., service, "aws4_request"] => Some((*service).to_owned()),
-        _ => None,
-    }
+    let mut fields = credential.rsplit('/');
+    fields.next() == Some("aws4_request") && fields.next() == Some("sts")
 }
 
 fn is_signed(parts: &request::Parts) -> bool {
@@ -118,7 +118,7 @@ impl Gateway {
     ) -> bool {
         if self.sts.is_none() {
             // Answered with RegionDisabledException rather than sent to an upstream.
-            return is_signed(parts) && signed_service(parts).as_deref() == Some("sts");
+            return is_signed(parts) && signed_for_sts(parts);
         }
         if let Some(path) = &self.config.sts.path {
             let requested = parts.uri.path();
@@ -134,7 +134,7 @@ impl Gateway {
             }
         }
         if is_signed(parts) {
-            return signed_service(parts).as_deref() == Some("sts");
+            return signed_for_sts(parts);
         }
         matches!(upstream.model, Model::S3(_))
             && parts.uri.path() == "/"

@@ -8,6 +8,7 @@
 //! Nothing is guessed: a request that is not one of the supported operations is an error
 //! (`MethodNotAllowed` or `NotImplemented`), never a best-effort action.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use http::header::HOST;
@@ -139,12 +140,21 @@ pub fn delete_objects_checks(bucket: &str, objects: &[ObjectId]) -> Vec<Check> {
 
 /// The ARN of a bucket: `arn:aws:s3:::bucket`.
 pub fn bucket_arn(bucket: &str) -> String {
-    format!("arn:aws:s3:::{bucket}")
+    concat(&["arn:aws:s3:::", bucket])
 }
 
 /// The ARN of an object: `arn:aws:s3:::bucket/key` (the key as it is, not encoded).
 pub fn object_arn(bucket: &str, key: &str) -> String {
-    format!("arn:aws:s3:::{bucket}/{key}")
+    concat(&["arn:aws:s3:::", bucket, "/", key])
+}
+
+/// The pieces joined, allocated once (`format!` costs more on every request's path).
+fn concat(pieces: &[&str]) -> String {
+    let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+    for piece in pieces {
+        out.push_str(piece);
+    }
+    out
 }
 
 /// Encodes a decoded key for a path: every `/`-separated segment is percent-encoded with
@@ -153,14 +163,24 @@ pub fn object_arn(bucket: &str, key: &str) -> String {
 /// and the upstream can resolve it. `/` separators, empty segments included, stay as they are.
 /// Decoding the result once gives the key back.
 pub fn encode_key(key: &str) -> String {
-    key.split('/')
-        .map(|segment| match segment {
-            "." => "%2E".to_owned(),
-            ".." => "%2E%2E".to_owned(),
-            other => percent_encode(other, false),
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+    if !key
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return percent_encode(key, true);
+    }
+    let mut out = String::with_capacity(key.len() + 8);
+    for (i, segment) in key.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        match segment {
+            "." => out.push_str("%2E"),
+            ".." => out.push_str("%2E%2E"),
+            other => out.push_str(&percent_encode(other, false)),
+        }
+    }
+    out
 }
 
 /// Checks a bucket name against S3's rules for general purpose buckets: 3 to 63 characters;
@@ -184,8 +204,7 @@ pub fn validate_bucket_name(name: &str) -> Result<(), RouteError> {
     if !alnum(bytes.first()) || !alnum(bytes.last()) || name.contains("..") {
         return Err(invalid());
     }
-    let parts: Vec<&str> = name.split('.').collect();
-    if parts.len() == 4 && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+    if name.split('.').count() == 4 && name.bytes().all(|b| b == b'.' || b.is_ascii_digit()) {
         return Err(invalid());
     }
     const PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
@@ -277,24 +296,46 @@ const GRANT_HEADERS: [&str; 5] = [
 ];
 
 /// The decoded query string: names case-sensitive, each at most once.
-struct Query {
-    params: Vec<(String, String)>,
+struct Query<'a> {
+    params: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-impl Query {
-    fn parse(raw: Option<&str>) -> Result<Query, RouteError> {
-        let mut params: Vec<(String, String)> = Vec::new();
-        let mut names: HashSet<String> = HashSet::new();
+/// Decodes a query component, borrowing it when there is nothing to decode.
+fn query_component(raw: &str) -> Result<Cow<'_, str>, RouteError> {
+    if raw.bytes().any(|b| b == b'%' || b == b'+') {
+        query_decode(raw).map(Cow::Owned)
+    } else {
+        Ok(Cow::Borrowed(raw))
+    }
+}
+
+impl<'a> Query<'a> {
+    fn parse(raw: Option<&'a str>) -> Result<Query<'a>, RouteError> {
+        let mut params = Vec::new();
         for piece in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-            let name = query_decode(name)?;
-            let value = query_decode(value)?;
-            if !names.insert(name.clone()) {
-                return Err(RouteError::InvalidArgument(format!(
-                    "the query parameter '{name}' is given more than once"
-                )));
-            }
-            params.push((name, value));
+            params.push((query_component(name)?, query_component(value)?));
+        }
+        // Pairwise for the usual handful of parameters; sorted when there are many, so that a
+        // hostile query of thousands costs n log n, not n².
+        let duplicate = if params.len() <= 16 {
+            params
+                .iter()
+                .enumerate()
+                .find(|(i, (name, _))| params[..*i].iter().any(|(n, _)| n == name))
+                .map(|(_, (name, _))| name.to_string())
+        } else {
+            let mut names: Vec<&str> = params.iter().map(|(n, _)| n.as_ref()).collect();
+            names.sort_unstable();
+            names
+                .windows(2)
+                .find(|w| w[0] == w[1])
+                .map(|w| w[0].to_owned())
+        };
+        if let Some(name) = duplicate {
+            return Err(RouteError::InvalidArgument(format!(
+                "the query parameter '{name}' is given more than once"
+            )));
         }
         Ok(Query { params })
     }
@@ -303,7 +344,7 @@ impl Query {
         self.params
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     fn has(&self, name: &str) -> bool {
@@ -314,7 +355,7 @@ impl Query {
     fn subresource(&self) -> Result<Option<&'static str>, RouteError> {
         let mut found: Option<&'static str> = None;
         for (name, _) in &self.params {
-            if let Some(sub) = SUBRESOURCES.iter().find(|s| **s == name.as_str()) {
+            if let Some(sub) = SUBRESOURCES.iter().find(|s| **s == name.as_ref()) {
                 if let Some(first) = found {
                     return Err(RouteError::InvalidArgument(format!(
                         "conflicting subresources '{first}' and '{sub}'"
@@ -338,8 +379,12 @@ impl Query {
 }
 
 /// One header's value: absent, or exactly one visible-ASCII value.
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, RouteError> {
+fn header<'h, K>(headers: &'h HeaderMap, name: K) -> Result<Option<&'h str>, RouteError>
+where
+    K: http::header::AsHeaderName + AsRef<str> + Copy,
+{
     let mut values = headers.get_all(name).iter();
+    let name = name.as_ref();
     let Some(first) = values.next() else {
         return Ok(None);
     };
@@ -405,18 +450,22 @@ impl S3Model {
         {
             return Err(bad());
         }
-        let name = name.to_ascii_lowercase();
-        let name = name.strip_suffix('.').unwrap_or(&name);
-        let domain = self.domain.to_ascii_lowercase();
-        let domain = domain.strip_suffix('.').unwrap_or(&domain);
-        match name.strip_suffix(domain) {
-            Some(prefix) if !domain.is_empty() => match prefix.strip_suffix('.') {
-                Some(bucket) if !bucket.is_empty() => {
-                    validate_bucket_name(bucket)?;
-                    Ok(Some(bucket.to_owned()))
-                }
-                _ => Ok(None),
-            },
+        let name = name.strip_suffix('.').unwrap_or(name);
+        let domain = self.domain.strip_suffix('.').unwrap_or(&self.domain);
+        if domain.is_empty() || name.len() <= domain.len() {
+            return Ok(None);
+        }
+        // Compared without allocating: nearly every request is path-style or for one domain.
+        let (prefix, suffix) = name.split_at(name.len() - domain.len());
+        if !suffix.eq_ignore_ascii_case(domain) {
+            return Ok(None);
+        }
+        match prefix.strip_suffix('.') {
+            Some(bucket) if !bucket.is_empty() => {
+                let bucket = bucket.to_ascii_lowercase();
+                validate_bucket_name(&bucket)?;
+                Ok(Some(bucket))
+            }
             _ => Ok(None),
         }
     }
@@ -451,7 +500,7 @@ impl S3Model {
         query: Option<&str>,
         headers: &HeaderMap,
     ) -> Result<S3Route, RouteError> {
-        let host_header = header(headers, HOST.as_str()).map_err(|_| {
+        let host_header = header(headers, &HOST).map_err(|_| {
             RouteError::InvalidArgument("the Host header must be one ASCII value".to_owned())
         })?;
         let host = match (host, host_header) {
@@ -559,7 +608,7 @@ impl Context {
     ) -> Result<bool, RouteError> {
         let mut any = false;
         for (name, key) in pairs {
-            if let Some(value) = header(headers, name)? {
+            if let Some(value) = header(headers, *name)? {
                 self.add(*key, value);
                 any = true;
             }
@@ -659,7 +708,7 @@ fn bucket_route(
             needs_body: Some(BodyInspection::DeleteObjects),
         });
     }
-    let mut checks = vec![Check::new(format!("s3:{action}"), resource.clone())];
+    let mut checks = vec![Check::new(concat(&["s3:", action]), resource.clone())];
     let mut context = Context::default();
     match operation {
         "ListObjects" | "ListObjectsV2" | "HeadBucket" | "ListObjectVersions" => {
@@ -802,7 +851,8 @@ fn object_route(
             plain
         }
     };
-    let copy_source = match header(headers, "x-amz-copy-source")? {
+    const X_AMZ_COPY_SOURCE: http::HeaderName = http::HeaderName::from_static("x-amz-copy-source");
+    let copy_source = match header(headers, &X_AMZ_COPY_SOURCE)? {
         Some(raw) => Some(parse_copy_source(raw)?),
         None => None,
     };
@@ -892,7 +942,7 @@ fn object_route(
     }
 
     let resource = object_arn(&bucket, &key);
-    let mut checks = vec![Check::new(format!("s3:{action}"), resource.clone())];
+    let mut checks = vec![Check::new(concat(&["s3:", action]), resource.clone())];
     let mut context = Context::default();
     if let Some(source) = &copy_source {
         let action = if source.version_id.is_some() {
@@ -977,7 +1027,7 @@ fn object_route(
     if let Some(version_id) = version_id {
         context.add("s3:VersionId", version_id);
     }
-    let forward_path = format!("/{bucket}/{}", encode_key(&key));
+    let forward_path = concat(&["/", &bucket, "/", &encode_key(&key)]);
     Ok(S3Route {
         bucket: Some(bucket),
         key: Some(key),
