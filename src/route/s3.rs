@@ -379,7 +379,7 @@ impl<'a> Query<'a> {
 }
 
 /// One header's value: absent, or exactly one visible-ASCII value.
-fn header<'h, K>(headers: &'h HeaderMap, name: K) -> Result<Option<&'h str>, RouteError>
+fn header<K>(headers: &HeaderMap, name: K) -> Result<Option<&str>, RouteError>
 where
     K: http::header::AsHeaderName + AsRef<str> + Copy,
 {
