@@ -27,7 +27,7 @@ use super::{now_epoch, Destination, Gateway, KeyPrincipal, Model, UpstreamRuntim
 use crate::audit::Marks;
 use crate::caller::Caller;
 use crate::context::{self, Environment};
-use crate::policy::{self, Action, Decision, Outcome, Policies, Request as PolicyRequest};
+use crate::policy::{self, Action, Context, Decision, Outcome, Policies, Request as PolicyRequest};
 use crate::route::{self, Check};
 use crate::sigv4::{self, AuthError, Authenticated, Dialect, PayloadMode, RequestHead};
 use crate::store::Snapshot;
@@ -55,8 +55,11 @@ struct Decided {
     /// A body already read (and verified) by the inspect phase.
     inspected: Option<Bytes>,
     decisions: Vec<(Check, Decision)>,
-    /// Whether the caller may list the bucket (decides 404 or 403 for a missing key).
-    may_list: bool,
+    /// The request context the checks were decided in.
+    context: Context,
+    /// `s3:ListBucket` on the bucket, for a read of an object: evaluated only if the upstream
+    /// answers 404, to decide between 404 and 403 (see `respond`).
+    list_check: Option<Check>,
 }
 
 impl Gateway {
@@ -165,6 +168,7 @@ impl Gateway {
 
         let (response, refused) = self
             .respond(
+                &snapshot,
                 upstream,
                 parts,
                 conn,
@@ -208,6 +212,7 @@ impl Gateway {
     #[allow(clippy::too_many_arguments)]
     async fn respond(
         &self,
+        snapshot: &Snapshot,
         upstream: &UpstreamRuntime,
         parts: request::Parts,
         conn: Connection,
@@ -232,16 +237,23 @@ impl Gateway {
             let reject = Reject::AccessDenied;
             return (reject.render(dialect, request_id, head_only), Some(reject));
         }
-        let may_list = decided.may_list;
         let sent = Instant::now();
+        let mut decided = decided;
         let response = self
-            .forward(upstream, parts, conn, decided, body, request_id)
+            .forward(upstream, parts, conn, &mut decided, body, request_id)
             .await;
         marks.upstream = Some(sent.elapsed());
+        // S3 answers a missing key with AccessDenied to a caller who may not list the bucket,
+        // so that nobody learns which keys exist without that right.
+        let may_list = |decided: &Decided| match &decided.list_check {
+            Some(check) => {
+                decide_check(snapshot, upstream, &decided.caller, &decided.context, check)
+                    .is_allowed()
+            }
+            None => true,
+        };
         match response {
-            // S3 answers a missing key with AccessDenied to a caller who may not list the
-            // bucket, so that nobody learns which keys exist without that right.
-            Ok(response) if response.status() == StatusCode::NOT_FOUND && !may_list => {
+            Ok(response) if response.status() == StatusCode::NOT_FOUND && !may_list(&decided) => {
                 let reject = Reject::AccessDenied;
                 (reject.render(dialect, request_id, head_only), Some(reject))
             }
@@ -274,10 +286,12 @@ impl Gateway {
             routed,
             inspected: None,
             decisions: Vec::new(),
-            may_list: true,
+            context: Context::default(),
+            list_check: None,
         };
+        let mut decided = decided;
         let mut response = self
-            .forward(upstream, parts, conn, decided, Some(body), request_id)
+            .forward(upstream, parts, conn, &mut decided, Some(body), request_id)
             .await?;
         set_request_id(response.headers_mut(), request_id);
         Ok(response)
@@ -338,7 +352,7 @@ impl Gateway {
         }
         decided.inspected = Some(body);
         let response = self
-            .forward(upstream, parts, conn, decided, None, request_id)
+            .forward(upstream, parts, conn, &mut decided, None, request_id)
             .await?;
         if response.status() != StatusCode::OK || split.refused.is_empty() {
             return Ok(response);
@@ -623,62 +637,24 @@ impl Gateway {
         }
 
         // 6. evaluate every check
-        let principal = caller.principal();
-        let caller_policies = caller.policies(snapshot);
-        let default_owner = upstream
-            .owner
-            .as_deref()
-            .or_else(|| snapshot.accounts().first().map(String::as_str));
-        // One check, against the resource's own policy, owner and tags.
-        let decide_check = |check: &Check| {
-            let entry = snapshot.resource(&check.resource);
-            let tagged;
-            let ctx = match entry {
-                Some(r) if !r.tags.is_empty() => {
-                    let mut c = context.clone();
-                    context::add_resource_tags(&mut c, &r.tags);
-                    tagged = c;
-                    &tagged
-                }
-                _ => &context,
-            };
-            let owner = match entry {
-                Some(r) => Some(r.owner.as_str()),
-                None if check.resource == "*" => None,
-                None => default_owner,
-            };
-            policy::evaluate(
-                &Policies {
-                    identity: caller_policies.identity,
-                    boundary: caller_policies.boundary,
-                    session: caller_policies.session.as_deref(),
-                    resource: entry.and_then(|r| r.policy.as_ref()),
-                    resource_owner: owner,
-                },
-                &PolicyRequest {
-                    principal: &principal,
-                    action: &Action::new(&check.action),
-                    resource: &check.resource,
-                    context: ctx,
-                },
-            )
-        };
         let decisions: Vec<(Check, Decision)> = routed
             .checks
             .iter()
-            .map(|check| (check.clone(), decide_check(check)))
+            .map(|check| {
+                let decision = decide_check(snapshot, upstream, &caller, &context, check);
+                (check.clone(), decision)
+            })
             .collect();
-        // A missing key is hidden from a caller who may not list the bucket (see `handle`).
-        let may_list = match (&upstream.model, &routed.bucket, &routed.key) {
+        // A missing key is hidden from a caller who may not list the bucket: decided only if
+        // the upstream answers 404 (see `respond`).
+        let list_check = match (&upstream.model, &routed.bucket, &routed.key) {
             (Model::S3(_), Some(bucket), Some(_))
                 if matches!(parts.method, Method::GET | Method::HEAD) =>
             {
-                decide_check(&Check::new("s3:ListBucket", route::s3::bucket_arn(bucket)))
-                    .is_allowed()
+                Some(Check::new("s3:ListBucket", route::s3::bucket_arn(bucket)))
             }
-            _ => true,
+            _ => None,
         };
-        drop(principal);
         marks.evaluated = Some(Instant::now());
         Ok(Decided {
             caller,
@@ -686,7 +662,8 @@ impl Gateway {
             routed,
             inspected,
             decisions,
-            may_list,
+            context,
+            list_check,
         })
     }
 
@@ -740,18 +717,18 @@ impl Gateway {
         upstream: &UpstreamRuntime,
         parts: request::Parts,
         conn: Connection,
-        decided: Decided,
+        decided: &mut Decided,
         body: Option<Incoming>,
         request_id: &str,
     ) -> Result<Response<ProxyBody>, Reject> {
+        let inspected = decided.inspected.take();
         let Decided {
             caller,
             auth,
             routed,
-            inspected,
             decisions,
             ..
-        } = decided;
+        } = &*decided;
         let body_error: Arc<Mutex<Option<AuthError>>> = Arc::default();
         let mut headers = parts.headers;
         let body: ProxyBody = match (inspected, body) {
@@ -871,6 +848,52 @@ impl Gateway {
         }
         result
     }
+}
+
+/// Phase 6 for one check: the caller's policies and the resource's own policy, owner and tags.
+fn decide_check(
+    snapshot: &Snapshot,
+    upstream: &UpstreamRuntime,
+    caller: &Caller,
+    context: &Context,
+    check: &Check,
+) -> Decision {
+    let principal = caller.principal();
+    let caller_policies = caller.policies(snapshot);
+    let entry = snapshot.resource(&check.resource);
+    let tagged;
+    let context = match entry {
+        Some(r) if !r.tags.is_empty() => {
+            let mut c = context.clone();
+            context::add_resource_tags(&mut c, &r.tags);
+            tagged = c;
+            &tagged
+        }
+        _ => context,
+    };
+    let owner = match entry {
+        Some(r) => Some(r.owner.as_str()),
+        None if check.resource == "*" => None,
+        None => upstream
+            .owner
+            .as_deref()
+            .or_else(|| snapshot.accounts().first().map(String::as_str)),
+    };
+    policy::evaluate(
+        &Policies {
+            identity: caller_policies.identity,
+            boundary: caller_policies.boundary,
+            session: caller_policies.session.as_deref(),
+            resource: entry.and_then(|r| r.policy.as_ref()),
+            resource_owner: owner,
+        },
+        &PolicyRequest {
+            principal: &principal,
+            action: &Action::new(&check.action),
+            resource: &check.resource,
+            context,
+        },
+    )
 }
 
 /// Reads a small body whole, refusing one over `limit` bytes.

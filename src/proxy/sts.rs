@@ -33,34 +33,37 @@ const JWKS_MAX_BYTES: usize = 1 << 20;
 
 /// Whether a request's credential is scoped to `sts` (read, not verified: the verifier does that).
 fn signed_for_sts(parts: &request::Parts) -> bool {
-    let credential: std::borrow::Cow<'_, str> = match parts
+    const SCOPE_END: &[u8] = b"/sts/aws4_request";
+    if let Some(auth) = parts
         .headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
-        Some(auth) => {
-            let Some(start) = auth.find("Credential=") else {
-                return false;
-            };
-            let rest = &auth[start + "Credential=".len()..];
-            let end = rest
-                .find(|c: char| c == ',' || c.is_whitespace())
-                .unwrap_or(rest.len());
-            std::borrow::Cow::Borrowed(&rest[..end])
-        }
-        None => {
-            let Some(raw) = parts.uri.query().and_then(|query| {
-                query
-                    .split('&')
-                    .find_map(|p| p.strip_prefix("X-Amz-Credential="))
-            }) else {
-                return false;
-            };
-            percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
-        }
+        let Some(start) = auth.find("Credential=") else {
+            return false;
+        };
+        let rest = &auth[start + "Credential=".len()..];
+        let end = rest
+            .find(|c: char| c == ',' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        return rest.as_bytes()[..end].ends_with(SCOPE_END);
+    }
+    let Some(raw) = parts.uri.query().and_then(|query| {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix("X-Amz-Credential="))
+    }) else {
+        return false;
     };
-    let mut fields = credential.rsplit('/');
-    fields.next() == Some("aws4_request") && fields.next() == Some("sts")
+    // The decoded credential's last bytes, without allocating.
+    let mut tail = [0u8; SCOPE_END.len()];
+    let mut seen = 0usize;
+    for byte in percent_encoding::percent_decode_str(raw) {
+        tail.rotate_left(1);
+        tail[SCOPE_END.len() - 1] = byte;
+        seen += 1;
+    }
+    seen >= SCOPE_END.len() && tail == SCOPE_END
 }
 
 fn is_signed(parts: &request::Parts) -> bool {
@@ -392,5 +395,55 @@ impl Gateway {
             }
         }
         serde_json::from_slice(&bytes).map_err(|e| format!("not a JSON Web Key Set: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(uri: &str, authorization: Option<&str>) -> request::Parts {
+        let mut builder = http::Request::builder().uri(uri);
+        if let Some(a) = authorization {
+            builder = builder.header(http::header::AUTHORIZATION, a);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn credential_scoped_to_sts() {
+        let header = |service: &str| {
+            format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261128/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=00")
+        };
+        assert!(signed_for_sts(&parts("/", Some(&header("sts")))));
+        assert!(!signed_for_sts(&parts("/", Some(&header("s3")))));
+        assert!(!signed_for_sts(&parts("/", Some(&header("xsts")))));
+        for (query, sts) in [
+            (
+                "X-Amz-Credential=AKID%2F20261128%2Fus-east-1%2Fsts%2Faws4_request",
+                true,
+            ),
+            (
+                "a=b&X-Amz-Credential=AKID%2f20261128%2fus-east-1%2fsts%2faws4_request",
+                true,
+            ),
+            (
+                "X-Amz-Credential=AKID/20261128/us-east-1/sts/aws4_request",
+                true,
+            ),
+            (
+                "X-Amz-Credential=AKID%2F20261128%2Fus-east-1%2Fs3%2Faws4_request",
+                false,
+            ),
+            ("X-Amz-Credential=sts%2Faws4_request", false),
+            ("X-Amz-Credential=", false),
+            ("Action=GetCallerIdentity", false),
+        ] {
+            assert_eq!(
+                signed_for_sts(&parts(&format!("/?{query}"), None)),
+                sts,
+                "{query}"
+            );
+        }
     }
 }
