@@ -255,6 +255,8 @@ pub struct Marks {
     pub evaluated: Option<Instant>,
     /// The upstream's time to its response head.
     pub upstream: Option<Duration>,
+    /// Refused for the caller's request rate, once authenticated.
+    pub throttled: bool,
 }
 
 impl Marks {
@@ -265,6 +267,7 @@ impl Marks {
             authenticated: None,
             routed: None,
             inspected: None,
+            throttled: false,
             evaluated: None,
             upstream: None,
         }
@@ -283,6 +286,9 @@ impl Marks {
 
     /// The stage a request refused before a decision stopped in.
     pub fn refused_at(&self) -> &'static str {
+        if self.throttled {
+            return "rateLimit";
+        }
         match (self.authenticated, self.routed, self.inspected) {
             (None, _, _) => "authenticate",
             (Some(_), None, _) => "route",

@@ -221,6 +221,11 @@ pub struct Limits {
     pub max_body_bytes: u64,
     /// `max_body_bytes` for single upstreams, by name: `{ orders = 1048576 }`.
     pub upstream_max_body_bytes: std::collections::HashMap<String, u64>,
+    /// Requests a second each caller may make (by principal ARN; anonymous callers by source
+    /// address); 0: no limit. Past it: S3's 503 `SlowDown`, or 400 `ThrottlingException`.
+    pub principal_rate: f64,
+    /// The burst a caller may make at once (0: `principal_rate`, at least 1).
+    pub principal_burst: f64,
 }
 
 impl Default for Limits {
@@ -241,6 +246,8 @@ impl Default for Limits {
             request_timeout_secs: 3600,
             max_body_bytes: 5 * 1024 * 1024 * 1024,
             upstream_max_body_bytes: std::collections::HashMap::new(),
+            principal_rate: 0.0,
+            principal_burst: 0.0,
         }
     }
 }
@@ -760,6 +767,20 @@ mod tests {
             Target::Local("/etc/iamgate/data".into())
         );
         assert_eq!(c.s3_domain, "s3.localhost");
+        assert_eq!(
+            c.workers,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+    }
+
+    #[test]
+    fn workers() {
+        let with =
+            |n: &str| MINIMAL.replace("[upstreams.s3]", &format!("workers = {n}\n[upstreams.s3]"));
+        assert_eq!(parse(&with("3")).unwrap().workers, 3);
+        let e = parse(&with("0")).unwrap_err();
+        assert!(e.to_string().contains("listen.workers"), "{e}");
+        assert!(parse(&with("-1")).is_err());
     }
 
     #[test]

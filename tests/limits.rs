@@ -272,3 +272,70 @@ async fn connection_cap_refuses_the_connection_over_it() {
     drop(b);
     running.stop().await;
 }
+
+fn signed(path: &str, host: &str, service: &str) -> Vec<u8> {
+    let mut head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n");
+    for (k, v) in sign_raw("GET", path, "", host, service, TESTER) {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    head.into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_rate_per_principal() {
+    // A burst of two and a refill too slow to matter within the test.
+    let (_scratch, running, gw, s3, orders) =
+        gateway("rates", "principal_rate = 0.001\nprincipal_burst = 2").await;
+    let h = gw.to_string();
+    let status = |r: Option<RawResponse>| r.map(|r| (r.status, r.body_text()));
+
+    // The signed user: two requests, then S3's throttling error.
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(status(
+            raw(gw, &signed("/bucket/allowed/x", &h, "s3")).await,
+        ));
+    }
+    assert_eq!(seen[0].as_ref().map(|s| s.0), Some(200));
+    assert_eq!(seen[1].as_ref().map(|s| s.0), Some(200));
+    let (code, body) = seen[2].clone().unwrap();
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("<Code>SlowDown</Code>"), "{body}");
+
+    // Anonymous callers are counted by address, apart from the user: two more, then refused.
+    let anonymous =
+        format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {h}\r\nConnection: close\r\n\r\n");
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            v.push(raw(gw, anonymous.as_bytes()).await.map_or(0, |r| r.status));
+        }
+        v
+    };
+    assert_eq!(statuses, vec![200, 200, 503]);
+    // A forged X-Forwarded-For (no trusted proxies) does not buy a new bucket.
+    let forged = format!(
+        "GET /bucket/allowed/x HTTP/1.1\r\nHost: {h}\r\nX-Forwarded-For: 198.51.100.9\r\nConnection: close\r\n\r\n"
+    );
+    assert_eq!(
+        raw(gw, forged.as_bytes()).await.map(|r| r.status),
+        Some(503)
+    );
+
+    // The same user's bucket is shared across upstreams; JSON services get ThrottlingException.
+    let r = raw(gw, &signed("/orders/allowed", "orders.localhost", "orders"))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.body_text());
+    assert!(
+        r.body_text().contains("ThrottlingException"),
+        "{}",
+        r.body_text()
+    );
+
+    // Refused requests never reached an upstream.
+    assert_eq!(s3.lock().unwrap().len(), 4);
+    assert_eq!(orders.lock().unwrap().len(), 0);
+    drop(running);
+}

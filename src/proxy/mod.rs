@@ -8,6 +8,7 @@ mod delete_objects;
 pub mod forward;
 pub mod listener;
 mod pipeline;
+pub mod ratelimit;
 mod record;
 pub mod respond;
 mod sts;
@@ -187,6 +188,8 @@ pub struct Gateway {
     /// the thread that serves it.
     pub(crate) forwarders: Vec<forward::Forwarder>,
     pub(crate) ids: respond::RequestIds,
+    /// Request rates per caller, when `[limits] principal_rate` is set.
+    pub(crate) rates: Option<ratelimit::RateLimiter>,
     /// Open client connections.
     pub connections: ConnectionCount,
     /// Request counters and latency histograms.
@@ -308,6 +311,13 @@ impl Gateway {
                 source,
             })?;
         let decisions = crate::audit::DecisionLog::open(&config.log)?;
+        let rates = ratelimit::RateLimiter::new(
+            limits.principal_rate,
+            match limits.principal_burst {
+                b if b > 0.0 => b,
+                _ => limits.principal_rate,
+            },
+        );
         Ok(Arc::new(Gateway {
             config,
             store,
@@ -316,6 +326,7 @@ impl Gateway {
             sts,
             forwarders,
             ids: respond::RequestIds::new(),
+            rates,
             connections: ConnectionCount::default(),
             metrics: crate::metrics::Metrics::new(),
             decisions,

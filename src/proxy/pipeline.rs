@@ -556,6 +556,23 @@ impl Gateway {
         marks.authenticated = Some(Instant::now());
         let caller_arn = caller.principal().arn().to_owned();
         let fail = |r: Reject| (caller_arn.clone(), r);
+        if let Some(rates) = &self.rates {
+            let allowed = match &caller {
+                Caller::Anonymous => {
+                    let ip = context::source_ip(
+                        conn.peer.ip(),
+                        &parts.headers,
+                        &self.config.trusted_proxies,
+                    );
+                    rates.allow(&format!("anonymous@{ip}"), std::time::Instant::now())
+                }
+                _ => rates.allow(&caller_arn, std::time::Instant::now()),
+            };
+            if !allowed {
+                marks.throttled = true;
+                return Err(fail(Reject::Throttled));
+            }
+        }
 
         // 3. route
         let account = caller

@@ -32,6 +32,9 @@ pub enum Reject {
     /// The upstream failed (the gateway's own body).
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// The caller is over its request rate (`[limits] principal_rate`).
+    #[error("request rate exceeded")]
+    Throttled,
 }
 
 impl Reject {
@@ -44,6 +47,8 @@ impl Reject {
             Reject::Invalid { code, .. } => code,
             Reject::Upstream(UpstreamError::Timeout) => "GatewayTimeout",
             Reject::Upstream(UpstreamError::Unavailable(_)) => "BadGateway",
+            Reject::Throttled if dialect == Dialect::Json => "ThrottlingException",
+            Reject::Throttled => "SlowDown",
         }
     }
 
@@ -63,6 +68,8 @@ impl Reject {
             Reject::Upstream(UpstreamError::Unavailable(_)) => {
                 "The upstream service is unavailable.".into()
             }
+            Reject::Throttled if dialect == Dialect::Json => "Rate exceeded".into(),
+            Reject::Throttled => "Please reduce your request rate.".into(),
         }
     }
 
@@ -75,6 +82,8 @@ impl Reject {
             Reject::AccessDenied => StatusCode::FORBIDDEN,
             Reject::Invalid { status, .. } => *status,
             Reject::Upstream(e) => e.status(),
+            Reject::Throttled if dialect == Dialect::Json => StatusCode::BAD_REQUEST,
+            Reject::Throttled => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

@@ -69,3 +69,59 @@ impl Workers {
         self.handles[index].spawn(task(index));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_go_round_robin_and_run_on_their_worker() {
+        let workers = Workers::start(2).unwrap();
+        assert_eq!(workers.count(), 2);
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..4 {
+            let tx = tx.clone();
+            workers.spawn(move |index| async move {
+                let thread = std::thread::current().name().map(str::to_owned);
+                // A timer and a spawned task work on the worker's own runtime.
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                let inner =
+                    tokio::spawn(async { std::thread::current().name().map(str::to_owned) })
+                        .await
+                        .ok()
+                        .flatten();
+                let _ = tx.send((index, thread, inner));
+            });
+        }
+        let mut seen: Vec<(usize, Option<String>, Option<String>)> = (0..4)
+            .map(|_| rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap())
+            .collect();
+        seen.sort();
+        let expected = |i: usize| Some(format!("iamgate-worker-{i}"));
+        assert_eq!(
+            seen,
+            vec![
+                (0, expected(0), expected(0)),
+                (0, expected(0), expected(0)),
+                (1, expected(1), expected(1)),
+                (1, expected(1), expected(1)),
+            ]
+        );
+    }
+
+    #[test]
+    fn dropping_stops_the_workers() {
+        let workers = Workers::start(1).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        // A task that never ends on its own: it is dropped with its runtime.
+        workers.spawn(move |_| async move {
+            let _tx = tx;
+            std::future::pending::<()>().await;
+        });
+        drop(workers);
+        assert_eq!(
+            rx.recv_timeout(std::time::Duration::from_secs(5)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+        );
+    }
+}

@@ -10,6 +10,7 @@ Run through `scripts/test.sh`, or on its own:
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import socket
@@ -343,6 +344,14 @@ def demo_secret_keys() -> list[str]:
     return secrets
 
 
+# Signatures and session tokens are made per request, so they are looked for by shape: a
+# signature's 64 hex digits after its name, a token's long value after its name.
+LEAK_SHAPES = [
+    re.compile(r"Signature\s*[=:\"]+\s*[0-9a-f]{64}", re.I),
+    re.compile(r"(X-Amz-Security-Token|SessionToken|security_token)\s*[\"=:]+\s*\"?[A-Za-z0-9+/%_-]{40,}", re.I),
+]
+
+
 def pytest_sessionfinish(session, exitstatus):
     secrets = demo_secret_keys()
     leaks = []
@@ -352,6 +361,10 @@ def pytest_sessionfinish(session, exitstatus):
         except OSError:
             continue
         leaks += [f"{g.log}: the secret key {s[:4]}... appears" for s in secrets if s in text]
+        for shape in LEAK_SHAPES:
+            found = shape.search(text)
+            if found:
+                leaks.append(f"{g.log}: {found.group(0)[:24]}... appears")
     if leaks:
         print("\nSECRETS IN GATEWAY LOGS:\n" + "\n".join(leaks))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
