@@ -2,18 +2,14 @@
 //! HTTP upstream behind a route table, requests signed by the official `aws-sigv4` crate.
 
 mod common;
-use common::copy_dir;
+use common::{copy_dir, sign_official, Payload};
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use aws_sigv4::http_request::{
-    sign, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
-    UriPathNormalizationMode,
-};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -156,49 +152,17 @@ fn signed(
     body: &[u8],
     claimed_sha256: Option<&str>,
 ) -> Signed {
-    let body_hash = hex::encode(Sha256::digest(body));
-    let sha_header = claimed_sha256.unwrap_or(&body_hash).to_owned();
-    // The signer adds x-amz-date itself.
-    let mut headers = vec![("host".to_owned(), host.to_owned())];
-    if service == "s3" {
-        headers.push(("x-amz-content-sha256".to_owned(), sha_header.clone()));
-    }
-    let identity = aws_credential_types::Credentials::new(key.0, key.1, None, None, "test").into();
-    let mut settings = SigningSettings::default();
-    if service == "s3" {
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    }
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name(service)
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .unwrap()
-        .into();
-    let signable_body = if service == "s3" {
-        SignableBody::Precomputed(sha_header)
+    let payload = if service == "s3" {
+        let hash = hex::encode(Sha256::digest(body));
+        Payload::Claimed(claimed_sha256.map_or(hash, str::to_owned))
     } else {
-        SignableBody::Bytes(body)
+        Payload::Bytes(body)
     };
-    let url = format!("http://{host}{uri}");
-    let request = SignableRequest::new(
-        method,
-        &url,
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        signable_body,
-    )
-    .unwrap();
-    let (instructions, _) = sign(request, &params).unwrap().into_parts();
-    for (name, value) in instructions.headers() {
-        headers.push((name.to_owned(), value.to_owned()));
-    }
+    let official = sign_official(method, uri, host, service, key, None, payload, false);
     Signed {
         method,
-        uri: uri.to_owned(),
-        headers,
+        uri: official.uri,
+        headers: official.headers,
         body: Bytes::copy_from_slice(body),
     }
 }

@@ -4,19 +4,15 @@
 //! `..data` swap reloading a running gateway.
 
 mod common;
-use common::copy_dir;
+use common::{copy_dir, sign_official, Payload};
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use aws_sigv4::http_request::{
-    sign, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
-    UriPathNormalizationMode,
-};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -147,19 +143,6 @@ struct Req {
     headers: Vec<(String, String)>,
 }
 
-fn settings(service: &str, presigned: bool) -> SigningSettings {
-    let mut settings = SigningSettings::default();
-    if service == "s3" {
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-    }
-    if presigned {
-        settings.signature_location = SignatureLocation::QueryParams;
-        settings.expires_in = Some(Duration::from_secs(300));
-    }
-    settings
-}
-
 /// Signs a bodiless request with the official signer, in the header or (presigned) the query.
 fn signed(
     method: &'static str,
@@ -170,59 +153,16 @@ fn signed(
     token: Option<&str>,
     presigned: bool,
 ) -> Req {
-    let mut headers = vec![("host".to_owned(), host.to_owned())];
-    if service == "s3" && !presigned {
-        headers.push(("x-amz-content-sha256".to_owned(), "UNSIGNED-PAYLOAD".into()));
-    }
-    let identity =
-        aws_credential_types::Credentials::new(key.0, key.1, token.map(str::to_owned), None, "t")
-            .into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name(service)
-        .time(SystemTime::now())
-        .settings(settings(service, presigned))
-        .build()
-        .unwrap()
-        .into();
-    let body = if service == "s3" {
-        SignableBody::UnsignedPayload
+    let payload = if service == "s3" {
+        Payload::Unsigned
     } else {
-        SignableBody::Bytes(b"")
+        Payload::Bytes(b"")
     };
-    let url = format!("http://{host}{uri}");
-    let request = SignableRequest::new(
-        method,
-        &url,
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        body,
-    )
-    .unwrap();
-    let (instructions, _) = sign(request, &params).unwrap().into_parts();
-    for (name, value) in instructions.headers() {
-        headers.push((name.to_owned(), value.to_owned()));
-    }
-    let mut uri = uri.to_owned();
-    const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    for (i, (name, value)) in instructions.params().iter().enumerate() {
-        uri.push(if i == 0 && !uri.contains('?') {
-            '?'
-        } else {
-            '&'
-        });
-        uri.push_str(name);
-        uri.push('=');
-        uri.push_str(&percent_encoding::utf8_percent_encode(value, QUERY).to_string());
-    }
+    let official = sign_official(method, uri, host, service, key, token, payload, presigned);
     Req {
         method,
-        uri,
-        headers,
+        uri: official.uri,
+        headers: official.headers,
     }
 }
 
