@@ -159,10 +159,13 @@ async fn one(gw: SocketAddr, kind: Failure) {
     }
 }
 
-fn tasks() -> usize {
+/// Live tasks: the test's runtime (accept loops, clients of the test) and the gateway's
+/// workers (connections, upstream connections).
+fn tasks(running: &Running) -> usize {
     tokio::runtime::Handle::current()
         .metrics()
         .num_alive_tasks()
+        + running.worker_tasks()
 }
 
 /// Waits (up to 10 s) for the process's descriptors and tasks and the gateway's connections to
@@ -174,7 +177,11 @@ async fn settles(
 ) -> (usize, usize, usize) {
     let mut now = (0, 0, 0);
     for _ in 0..200 {
-        now = (open_fds(), tasks(), running.gateway.connections.get());
+        now = (
+            open_fds(),
+            tasks(running),
+            running.gateway.connections.get(),
+        );
         if now.0 <= baseline.0 + slack && now.1 <= baseline.1 + slack && now.2 == 0 {
             break;
         }

@@ -422,8 +422,8 @@ pub struct Running {
     pub gateway: Arc<Gateway>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    /// Dropped with the rest: stops the worker threads.
-    _workers: Arc<workers::Workers>,
+    /// The worker threads; dropped with the rest, which stops them.
+    workers: Arc<workers::Workers>,
     _watch: Option<crate::store::WatchGuard>,
     _tls_watch: Option<tls::TlsWatchGuard>,
 }
@@ -441,6 +441,12 @@ pub enum Stopped {
 }
 
 impl Running {
+    /// Tasks alive on the worker threads: one per client connection and one per upstream
+    /// connection (and whatever those spawn); for measuring leaks.
+    pub fn worker_tasks(&self) -> usize {
+        self.workers.alive_tasks()
+    }
+
     /// Stops accepting (the listeners close at once, so new connections are refused), lets
     /// requests in flight finish for up to `[limits] shutdown_grace_secs`, and flushes the
     /// decision log. Idle keep-alive connections close; busy ones close after their request.
@@ -569,7 +575,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         gateway,
         shutdown,
         tasks,
-        _workers: workers,
+        workers,
         _watch: watch_guard,
         _tls_watch: tls_watch,
     })

@@ -59,6 +59,14 @@ impl Workers {
         self.handles.len()
     }
 
+    /// Tasks alive on the workers now: a connection is one, an upstream connection another.
+    pub fn alive_tasks(&self) -> usize {
+        self.handles
+            .iter()
+            .map(|h| h.metrics().num_alive_tasks())
+            .sum()
+    }
+
     /// Runs `task` on the next worker in turn; `task` is given that worker's index.
     pub fn spawn<F, Fut>(&self, task: F)
     where
@@ -107,6 +115,32 @@ mod tests {
                 (1, expected(1), expected(1)),
             ]
         );
+    }
+
+    #[test]
+    fn alive_tasks_are_counted() {
+        let workers = Workers::start(2).unwrap();
+        assert_eq!(workers.alive_tasks(), 0);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (release, released) = tokio::sync::watch::channel(false);
+        for _ in 0..3 {
+            let tx = tx.clone();
+            let mut released = released.clone();
+            workers.spawn(move |_| async move {
+                let _ = tx.send(());
+                let _ = released.wait_for(|r| *r).await;
+            });
+        }
+        for _ in 0..3 {
+            rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        }
+        assert_eq!(workers.alive_tasks(), 3);
+        release.send(true).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while workers.alive_tasks() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(workers.alive_tasks(), 0);
     }
 
     #[test]
