@@ -10,11 +10,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use notify::{RecursiveMode, Watcher};
+use notify::RecursiveMode;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -149,15 +148,6 @@ impl ReloadingTls {
     /// Watches the folders of the certificate and the key and reloads after each burst of
     /// changes. The watcher stops when the returned guard is dropped.
     pub fn watch(self: &Arc<Self>) -> notify::Result<TlsWatchGuard> {
-        let (tx, rx) = mpsc::channel::<()>();
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                if let Ok(event) = event {
-                    if !matches!(event.kind, notify::EventKind::Access(_)) {
-                        let _ = tx.send(());
-                    }
-                }
-            })?;
         let mut folders: Vec<PathBuf> = [&self.cert, &self.key]
             .iter()
             .map(|p| match p.parent() {
@@ -166,37 +156,19 @@ impl ReloadingTls {
             })
             .collect();
         folders.dedup();
-        for folder in &folders {
-            watcher.watch(folder, RecursiveMode::NonRecursive)?;
-        }
+        let folders: Vec<(PathBuf, RecursiveMode)> = folders
+            .into_iter()
+            .map(|f| (f, RecursiveMode::NonRecursive))
+            .collect();
         let tls = Arc::clone(self);
-        let thread = std::thread::Builder::new()
-            .name("iamgate-tls-reload".into())
-            .spawn(move || {
-                while rx.recv().is_ok() {
-                    loop {
-                        match rx.recv_timeout(crate::store::DEBOUNCE) {
-                            Ok(()) => continue,
-                            Err(mpsc::RecvTimeoutError::Timeout) => break,
-                            Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                        }
-                    }
-                    let _ = tls.reload();
-                }
-            })
-            .map_err(|e| notify::Error::generic(&e.to_string()))?;
-        Ok(TlsWatchGuard {
-            _watcher: watcher,
-            _thread: thread,
+        crate::store::watch_debounced("iamgate-tls-reload", &folders, move || {
+            let _ = tls.reload();
         })
     }
 }
 
 /// Keeps a certificate watcher running.
-pub struct TlsWatchGuard {
-    _watcher: notify::RecommendedWatcher,
-    _thread: std::thread::JoinHandle<()>,
-}
+pub type TlsWatchGuard = crate::store::WatchGuard;
 
 /// Builds a server configuration from PEM files (a fixed certificate).
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {

@@ -105,42 +105,59 @@ impl LiveStore {
     /// Watches the store's folder and reloads after each burst of changes. The watcher stops
     /// when the returned guard is dropped.
     pub fn watch(self: &Arc<Self>) -> notify::Result<WatchGuard> {
-        let (tx, rx) = mpsc::channel::<()>();
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                if let Ok(event) = event {
-                    if !matches!(event.kind, notify::EventKind::Access(_)) {
-                        let _ = tx.send(());
-                    }
-                }
-            })?;
-        watcher.watch(&self.dir, RecursiveMode::Recursive)?;
         let store = Arc::clone(self);
-        let thread = std::thread::Builder::new()
-            .name("iamgate-reload".into())
-            .spawn(move || debounce_loop(&store, &rx))
-            .map_err(|e| notify::Error::generic(&e.to_string()))?;
-        Ok(WatchGuard {
-            _watcher: watcher,
-            _thread: thread,
-        })
+        watch_debounced(
+            "iamgate-reload",
+            &[(self.dir.clone(), RecursiveMode::Recursive)],
+            move || {
+                let _ = store.reload();
+            },
+        )
     }
 }
 
-fn debounce_loop(store: &LiveStore, rx: &mpsc::Receiver<()>) {
-    while rx.recv().is_ok() {
-        loop {
-            match rx.recv_timeout(DEBOUNCE) {
-                Ok(()) => continue,
-                Err(mpsc::RecvTimeoutError::Timeout) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+/// Watches `paths` and calls `on_change` on a thread of its own (named `thread`) once after each
+/// burst of changes, when they have been quiet for [`DEBOUNCE`]: an editor's save or a
+/// ConfigMap swap is several events, and one reload. Reading a file (an access event) is no
+/// change. Used by the policy store and the TLS certificate.
+pub fn watch_debounced(
+    thread: &str,
+    paths: &[(PathBuf, RecursiveMode)],
+    mut on_change: impl FnMut() + Send + 'static,
+) -> notify::Result<WatchGuard> {
+    let (tx, rx) = mpsc::channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            if !matches!(event.kind, notify::EventKind::Access(_)) {
+                let _ = tx.send(());
             }
         }
-        let _ = store.reload();
+    })?;
+    for (path, mode) in paths {
+        watcher.watch(path, *mode)?;
     }
+    let thread = std::thread::Builder::new()
+        .name(thread.into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                loop {
+                    match rx.recv_timeout(DEBOUNCE) {
+                        Ok(()) => continue,
+                        Err(mpsc::RecvTimeoutError::Timeout) => break,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+                on_change();
+            }
+        })
+        .map_err(|e| notify::Error::generic(&e.to_string()))?;
+    Ok(WatchGuard {
+        _watcher: watcher,
+        _thread: thread,
+    })
 }
 
-/// Keeps a store's watcher running.
+/// Keeps a watcher running; dropping it stops the watcher.
 pub struct WatchGuard {
     _watcher: notify::RecommendedWatcher,
     _thread: std::thread::JoinHandle<()>,
