@@ -246,10 +246,15 @@ impl Gateway {
         // S3 answers a missing key with AccessDenied to a caller who may not list the bucket,
         // so that nobody learns which keys exist without that right.
         let may_list = |decided: &Decided| match &decided.list_check {
-            Some(check) => {
-                decide_check(snapshot, upstream, &decided.caller, &decided.context, check)
-                    .is_allowed()
-            }
+            Some(check) => decide_check(
+                snapshot,
+                upstream,
+                &decided.caller.principal(),
+                &decided.caller.policies(snapshot),
+                &decided.context,
+                check,
+            )
+            .is_allowed(),
             None => true,
         };
         match response {
@@ -654,14 +659,24 @@ impl Gateway {
         }
 
         // 6. evaluate every check
+        let principal = caller.principal();
+        let caller_policies = caller.policies(snapshot);
         let decisions: Vec<(Check, Decision)> = routed
             .checks
             .iter()
             .map(|check| {
-                let decision = decide_check(snapshot, upstream, &caller, &context, check);
+                let decision = decide_check(
+                    snapshot,
+                    upstream,
+                    &principal,
+                    &caller_policies,
+                    &context,
+                    check,
+                );
                 (check.clone(), decision)
             })
             .collect();
+
         // A missing key is hidden from a caller who may not list the bucket: decided only if
         // the upstream answers 404 (see `respond`).
         let list_check = match (&upstream.model, &routed.bucket, &routed.key) {
@@ -871,12 +886,11 @@ impl Gateway {
 fn decide_check(
     snapshot: &Snapshot,
     upstream: &UpstreamRuntime,
-    caller: &Caller,
+    principal: &crate::policy::Principal,
+    caller_policies: &crate::caller::CallerPolicies<'_>,
     context: &Context,
     check: &Check,
 ) -> Decision {
-    let principal = caller.principal();
-    let caller_policies = caller.policies(snapshot);
     let entry = snapshot.resource(&check.resource);
     let tagged;
     let context = match entry {
@@ -905,7 +919,7 @@ fn decide_check(
             resource_owner: owner,
         },
         &PolicyRequest {
-            principal: &principal,
+            principal,
             action: &Action::new(&check.action),
             resource: &check.resource,
             context,
