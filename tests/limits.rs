@@ -273,15 +273,6 @@ async fn connection_cap_refuses_the_connection_over_it() {
     running.stop().await;
 }
 
-fn signed(path: &str, host: &str, service: &str) -> Vec<u8> {
-    let mut head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n");
-    for (k, v) in sign_raw("GET", path, "", host, service, TESTER) {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("Connection: close\r\n\r\n");
-    head.into_bytes()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_rate_per_principal() {
     // A burst of two and a refill too slow to matter within the test.
@@ -294,7 +285,7 @@ async fn request_rate_per_principal() {
     let mut seen = Vec::new();
     for _ in 0..3 {
         seen.push(status(
-            raw(gw, &signed("/bucket/allowed/x", &h, "s3")).await,
+            raw(gw, &signed_get("/bucket/allowed/x", "", &h, "s3", "")).await,
         ));
     }
     assert_eq!(seen[0].as_ref().map(|s| s.0), Some(200));
@@ -304,29 +295,26 @@ async fn request_rate_per_principal() {
     assert!(body.contains("<Code>SlowDown</Code>"), "{body}");
 
     // Anonymous callers are counted by address, apart from the user: two more, then refused.
-    let anonymous =
-        format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {h}\r\nConnection: close\r\n\r\n");
+    let anonymous = get("/bucket/allowed/x", &h, "");
     let statuses: Vec<u16> = {
         let mut v = Vec::new();
         for _ in 0..3 {
-            v.push(raw(gw, anonymous.as_bytes()).await.map_or(0, |r| r.status));
+            v.push(raw(gw, &anonymous).await.map_or(0, |r| r.status));
         }
         v
     };
     assert_eq!(statuses, vec![200, 200, 503]);
     // A forged X-Forwarded-For (no trusted proxies) does not buy a new bucket.
-    let forged = format!(
-        "GET /bucket/allowed/x HTTP/1.1\r\nHost: {h}\r\nX-Forwarded-For: 198.51.100.9\r\nConnection: close\r\n\r\n"
-    );
-    assert_eq!(
-        raw(gw, forged.as_bytes()).await.map(|r| r.status),
-        Some(503)
-    );
+    let forged = get("/bucket/allowed/x", &h, "X-Forwarded-For: 198.51.100.9\r\n");
+    assert_eq!(raw(gw, &forged).await.map(|r| r.status), Some(503));
 
     // The same user's bucket is shared across upstreams; JSON services get ThrottlingException.
-    let r = raw(gw, &signed("/orders/allowed", "orders.localhost", "orders"))
-        .await
-        .unwrap();
+    let r = raw(
+        gw,
+        &signed_get("/orders/allowed", "", "orders.localhost", "orders", ""),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 400, "{}", r.body_text());
     assert!(
         r.body_text().contains("ThrottlingException"),

@@ -247,24 +247,6 @@ async fn case(setup: &Setup, label: &str, request: &[u8]) -> Outcome {
     Outcome::Served { resource }
 }
 
-fn get(target: &str, host: &str, extra: &str) -> Vec<u8> {
-    format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n")
-        .into_bytes()
-}
-
-fn signed_get(path: &str, query: &str, host: &str, service: &str, extra: &str) -> Vec<u8> {
-    let mut head = String::new();
-    for (k, v) in sign_raw("GET", path, query, host, service, TESTER) {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    let target = if query.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{query}")
-    };
-    get(&target, host, &format!("{head}{extra}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
     let setup = setup("s3", "").await;

@@ -340,3 +340,23 @@ pub fn sign_raw(
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
+
+/// A `GET` of `target` with `Host: host`, the `extra` header lines, then `Connection: close`.
+pub fn get(target: &str, host: &str, extra: &str) -> Vec<u8> {
+    format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n")
+        .into_bytes()
+}
+
+/// [`get`] signed by [`sign_raw`] as the test user for `service`.
+pub fn signed_get(path: &str, query: &str, host: &str, service: &str, extra: &str) -> Vec<u8> {
+    let mut head = String::new();
+    for (k, v) in sign_raw("GET", path, query, host, service, TESTER) {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let target = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    };
+    get(&target, host, &format!("{head}{extra}"))
+}
