@@ -146,3 +146,35 @@ fn a_burst_of_changes_is_one_reload_and_a_broken_one_keeps_the_last_good() {
     assert!(within_a_second(|| !has_key(&store, EXTRA_KEY)));
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_reload_thread_frees_the_replaced_snapshot_once_requests_let_go() {
+    let dir = scratch("retire");
+    copy_dir(&demo(), &dir);
+    let store = LiveStore::open(&dir).unwrap();
+
+    // A request in flight holds the snapshot across the reload, and lets go 30 ms later.
+    let held = store.snapshot();
+    let watch_old = std::sync::Arc::downgrade(&held);
+    store.reload().unwrap();
+    let request = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        drop(held);
+    });
+    store.drop_retired();
+    // Freed by `drop_retired`, after the request let go, not by the request.
+    assert!(watch_old.upgrade().is_none());
+    request.join().unwrap();
+
+    // A request that never lets go: the wait is bounded and the snapshot stays with it.
+    let held = store.snapshot();
+    let watch_old = std::sync::Arc::downgrade(&held);
+    store.reload().unwrap();
+    store.drop_retired();
+    assert!(watch_old.upgrade().is_some());
+    drop(held);
+    assert!(watch_old.upgrade().is_none());
+    // Nothing retired: returns at once.
+    store.drop_retired();
+    let _ = fs::remove_dir_all(&dir);
+}

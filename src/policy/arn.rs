@@ -44,6 +44,14 @@ impl ArnPattern {
         if text == "*" {
             return Ok(ArnPattern::Any);
         }
+        if !(variables && text.contains("${")) {
+            return Ok(ArnPattern::without_variables(text));
+        }
+        ArnPattern::templated(text, variables)
+    }
+
+    /// The general case: variables may stand anywhere, even for a colon.
+    fn templated(text: &str, variables: bool) -> Result<ArnPattern, TemplateError> {
         let pieces = Template::tokens(text, variables)?;
         let whole = Template::from_pieces(pieces.clone());
         // Split on the first five colons of the pattern's own literal text; a colon inside a
@@ -93,13 +101,29 @@ impl ArnPattern {
             let segments: Box<[Glob; 6]> = globs
                 .try_into()
                 .map_err(|_| TemplateError(format!("'{text}' is not an ARN")))?;
-            let order = [5u8, 2, 4, 3, 1, 0]
-                .into_iter()
-                .filter(|&i| segments[usize::from(i)] != Glob::Any)
-                .collect();
-            return Ok(ArnPattern::Fixed { segments, order });
+            return Ok(ArnPattern::fixed(segments));
         }
         Ok(ArnPattern::Segments(Box::new(array)))
+    }
+
+    /// The common case, compiled without building template pieces: every colon is a separator.
+    fn without_variables(text: &str) -> ArnPattern {
+        let mut it = text.splitn(6, ':');
+        let parts = [it.next(), it.next(), it.next(), it.next(), it.next(), it.next()];
+        match parts {
+            [Some(a), Some(b), Some(c), Some(d), Some(e), Some(f)] => {
+                ArnPattern::fixed(Box::new([a, b, c, d, e, f].map(Glob::parse)))
+            }
+            _ => ArnPattern::Whole(Template::Fixed(Glob::parse(text))),
+        }
+    }
+
+    fn fixed(segments: Box<[Glob; 6]>) -> ArnPattern {
+        let order = [5u8, 2, 4, 3, 1, 0]
+            .into_iter()
+            .filter(|&i| segments[usize::from(i)] != Glob::Any)
+            .collect();
+        ArnPattern::Fixed { segments, order }
     }
 
     /// Whether `arn`, already split (`segments`), matches. Unresolvable variables match nothing.
@@ -142,6 +166,35 @@ mod tests {
         let ctx = Context::from_pairs([("aws:username", "alice")]);
         let p = ArnPattern::parse(pattern, true).unwrap();
         p.matches(arn, split_arn(arn).as_ref(), &ctx)
+    }
+
+    #[test]
+    fn the_shortcut_without_variables_compiles_as_the_general_path() {
+        for p in [
+            "",
+            "arn",
+            "a:b:c",
+            "arn:aws:s3:::bucket",
+            "arn:aws:s3:::bucket/*",
+            "arn:aws:s3:::*",
+            "arn:aws:s3:::b?cket/pre*/x*y",
+            "arn:*:*:*:*:*",
+            "arn:aws:iam::111122223333:user/a:b:c",
+            "arn:aws:sqs:us-east-1:111122223333:queue-?",
+            "arn:aws:s3:::bucket/${aws:username}/*",
+            "arn:aws:s3:::bucket/$*",
+            "::::::",
+            "*:*",
+            "arn:aws:s3:::é*ü?x",
+            "**",
+            "a**",
+        ] {
+            assert_eq!(
+                ArnPattern::without_variables(p),
+                ArnPattern::templated(p, false).expect(p),
+                "{p}"
+            );
+        }
     }
 
     #[test]

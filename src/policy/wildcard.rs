@@ -92,35 +92,46 @@ impl StarGlob {
 
 impl Glob {
     /// Compiles pieces into the cheapest equivalent matcher.
-    pub(crate) fn from_pieces(mut pieces: Vec<Piece>) -> Glob {
-        pieces = normalise(pieces);
-        match pieces.as_slice() {
+    pub(crate) fn from_pieces(pieces: Vec<Piece>) -> Glob {
+        let mut pieces = normalise(pieces);
+        let star_only = !pieces.contains(&Piece::One);
+        match pieces.as_mut_slice() {
             [] => Glob::Exact(String::new()),
             [Piece::Star] => Glob::Any,
-            [Piece::Lit(l)] => Glob::Exact(l.clone()),
-            [Piece::Lit(l), Piece::Star] => Glob::Prefix(l.clone()),
-            _ if !pieces.contains(&Piece::One) => Glob::Stars(Box::new(StarGlob::new(pieces))),
+            [Piece::Lit(l)] => Glob::Exact(std::mem::take(l)),
+            [Piece::Lit(l), Piece::Star] => Glob::Prefix(std::mem::take(l)),
+            _ if star_only => Glob::Stars(Box::new(StarGlob::new(pieces))),
             _ => Glob::General(pieces),
         }
     }
 
     /// Compiles a pattern in which `*` and `?` are wildcards and nothing else is special.
     pub(crate) fn parse(pattern: &str) -> Glob {
-        let mut pieces = Vec::new();
-        let mut lit = String::new();
-        for c in pattern.chars() {
-            match c {
-                '*' | '?' => {
-                    if !lit.is_empty() {
-                        pieces.push(Piece::Lit(std::mem::take(&mut lit)));
-                    }
-                    pieces.push(if c == '*' { Piece::Star } else { Piece::One });
-                }
-                _ => lit.push(c),
+        // The common shapes (no wildcard, one trailing star) without building pieces.
+        match pattern.find(['*', '?']) {
+            None => return Glob::Exact(pattern.to_owned()),
+            Some(0) if pattern.len() == 1 && pattern == "*" => return Glob::Any,
+            Some(at) if at + 1 == pattern.len() && pattern.ends_with('*') && at > 0 => {
+                return Glob::Prefix(pattern[..at].to_owned())
             }
+            Some(_) => {}
         }
-        if !lit.is_empty() {
-            pieces.push(Piece::Lit(lit));
+        let mut pieces = Vec::new();
+        let mut rest = pattern;
+        // `*` and `?` are ASCII, so splitting at their byte offsets keeps characters whole.
+        while let Some(at) = rest.find(['*', '?']) {
+            if at > 0 {
+                pieces.push(Piece::Lit(rest[..at].to_owned()));
+            }
+            pieces.push(if rest.as_bytes()[at] == b'*' {
+                Piece::Star
+            } else {
+                Piece::One
+            });
+            rest = &rest[at + 1..];
+        }
+        if !rest.is_empty() {
+            pieces.push(Piece::Lit(rest.to_owned()));
         }
         Glob::from_pieces(pieces)
     }

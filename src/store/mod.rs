@@ -20,4 +20,4 @@ pub use load::{load, LoadError, LoadErrors};
 pub use snapshot::{
     AccessKey, Identity, JwksSource, KeyOwner, MfaDevice, OidcProvider, Resource, Snapshot, Summary,
 };
-pub use watch::{watch_debounced, LiveStore, ReloadStats, WatchGuard, DEBOUNCE};
+pub use watch::{watch_debounced, LiveStore, ReloadStats, WatchGuard, DEBOUNCE, RETIRE_WAIT};

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
@@ -14,6 +14,9 @@ use super::{load, LoadErrors, Snapshot};
 
 /// How long the store must be quiet before a burst of changes is loaded, once.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// How long the reload thread waits for requests in flight to let go of a replaced snapshot.
+pub const RETIRE_WAIT: Duration = Duration::from_millis(100);
 
 /// Outcome counters of reloads, for metrics.
 #[derive(Debug, Default)]
@@ -30,6 +33,8 @@ pub struct ReloadStats {
 pub struct LiveStore {
     dir: PathBuf,
     current: ArcSwap<Snapshot>,
+    /// The snapshot replaced by the last reload, until [`LiveStore::drop_retired`] frees it.
+    retired: Mutex<Option<Arc<Snapshot>>>,
     generation: AtomicU64,
     /// Reload counters.
     pub stats: ReloadStats,
@@ -43,6 +48,7 @@ impl LiveStore {
         let store = LiveStore {
             dir: dir.to_owned(),
             current: ArcSwap::from_pointee(snapshot),
+            retired: Mutex::new(None),
             generation: AtomicU64::new(1),
             stats: ReloadStats::default(),
         };
@@ -69,9 +75,13 @@ impl LiveStore {
         match load(&self.dir) {
             Ok(snapshot) => {
                 let summary = snapshot.summary();
-                self.current.store(Arc::new(snapshot));
+                let old = self.current.swap(Arc::new(snapshot));
                 let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+                // In force from here: freeing the old snapshot is not part of the reload.
                 let took = started.elapsed();
+                if let Ok(mut retired) = self.retired.lock() {
+                    *retired = Some(old);
+                }
                 self.stats.succeeded.fetch_add(1, Ordering::Relaxed);
                 self.stats
                     .last_load_micros
@@ -102,6 +112,27 @@ impl LiveStore {
         }
     }
 
+    /// Frees the snapshot the last reload replaced, here rather than on a worker thread: requests
+    /// in flight hold it, and the last of them would otherwise free a large store between two
+    /// requests. Waits up to [`RETIRE_WAIT`] for them; after that, whoever holds it last frees it.
+    pub fn drop_retired(&self) {
+        let Some(old) = self.retired.lock().ok().and_then(|mut r| r.take()) else {
+            return;
+        };
+        let deadline = Instant::now() + RETIRE_WAIT;
+        let mut old = old;
+        loop {
+            match Arc::try_unwrap(old) {
+                Ok(snapshot) => return drop(snapshot),
+                Err(shared) if Instant::now() < deadline => {
+                    old = shared;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Watches the store's folder and reloads after each burst of changes. The watcher stops
     /// when the returned guard is dropped.
     pub fn watch(self: &Arc<Self>) -> notify::Result<WatchGuard> {
@@ -110,7 +141,9 @@ impl LiveStore {
             "iamgate-reload",
             &[(self.dir.clone(), RecursiveMode::Recursive)],
             move || {
-                let _ = store.reload();
+                if store.reload().is_ok() {
+                    store.drop_retired();
+                }
             },
         )
     }
