@@ -7,6 +7,7 @@ use common::copy_dir;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use iamgate::policy::PolicyKind;
 use iamgate::store::{load, KeyOwner};
 
 fn demo() -> PathBuf {
@@ -233,4 +234,89 @@ fn validate_command_exit_codes() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("credentials.json:1:"));
+}
+
+/// A store large enough that its documents are compiled on several threads ahead of the load.
+fn large_export(users: usize, broken_user: Option<usize>) -> String {
+    let user = |i: usize| {
+        let effect = if Some(i) == broken_user {
+            "Maybe"
+        } else {
+            "Allow"
+        };
+        format!(
+            r#"{{"UserName": "u{i}", "Arn": "arn:aws:iam::555555555555:user/u{i}",
+  "UserPolicyList": [{{"PolicyName": "p{i}", "PolicyDocument": {{"Version": "2012-10-17",
+    "Statement": [{{"Effect": "{effect}", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b{i}/*"}}]}}}}],
+  "AttachedManagedPolicies": [{{"PolicyArn": "arn:aws:iam::555555555555:policy/shared"}}]}}"#
+        )
+    };
+    let users: Vec<String> = (0..users).map(user).collect();
+    format!(
+        r#"{{"UserDetailList": [
+{}
+],
+"RoleDetailList": [{{"RoleName": "r", "Arn": "arn:aws:iam::555555555555:role/r",
+  "AssumeRolePolicyDocument": {{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow",
+    "Principal": {{"AWS": "arn:aws:iam::555555555555:root"}}, "Action": "sts:AssumeRole"}}]}}}}],
+"Policies": [{{"Arn": "arn:aws:iam::555555555555:policy/shared", "DefaultVersionId": "v2",
+  "PolicyVersionList": [
+    {{"VersionId": "v1", "Document": {{"Statement": "not a statement"}}}},
+    {{"VersionId": "v2", "Document": {{"Version": "2012-10-17", "Statement": {{"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"}}}}}}]}}]
+}}"#,
+        users.join(",\n")
+    )
+}
+
+#[test]
+fn a_large_store_compiled_in_parallel_loads_as_a_small_one() {
+    let s = Scratch::new("large");
+    s.write("555555555555/iam.json", &large_export(400, None));
+    let snapshot = load(&s.0).unwrap();
+    for i in [0, 137, 399] {
+        let user = snapshot
+            .identity(&format!("arn:aws:iam::555555555555:user/u{i}"))
+            .unwrap();
+        let names: Vec<&str> = user.policies.policies().iter().map(|p| p.name()).collect();
+        assert_eq!(
+            names,
+            [
+                format!("arn:aws:iam::555555555555:user/u{i} (inline p{i})").as_str(),
+                "arn:aws:iam::555555555555:policy/shared"
+            ]
+        );
+        assert_eq!(user.policies.policies()[0].kind(), PolicyKind::Identity);
+    }
+    let role = snapshot
+        .identity("arn:aws:iam::555555555555:role/r")
+        .unwrap();
+    let trust = role.trust.as_ref().unwrap();
+    assert_eq!(trust.policies()[0].kind(), PolicyKind::Trust);
+    assert_eq!(
+        trust.policies()[0].name(),
+        "arn:aws:iam::555555555555:role/r (trust policy)"
+    );
+}
+
+#[test]
+fn an_error_in_a_large_store_is_named_with_its_place() {
+    let s = Scratch::new("large-broken");
+    let text = large_export(400, Some(250));
+    s.write("555555555555/iam.json", &text);
+    let errors = s.errors();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let line = text.lines().position(|l| l.contains("\"Maybe\"")).unwrap() + 1;
+    let column = text
+        .lines()
+        .nth(line - 1)
+        .unwrap()
+        .find("\"Maybe\"")
+        .unwrap()
+        + 1;
+    assert!(
+        errors[0].contains(&format!("iam.json:{line}:{column}:")),
+        "expected line {line} column {column}: {}",
+        errors[0]
+    );
+    assert!(errors[0].contains("Effect"), "{}", errors[0]);
 }

@@ -109,7 +109,14 @@ impl ArnPattern {
     /// The common case, compiled without building template pieces: every colon is a separator.
     fn without_variables(text: &str) -> ArnPattern {
         let mut it = text.splitn(6, ':');
-        let parts = [it.next(), it.next(), it.next(), it.next(), it.next(), it.next()];
+        let parts = [
+            it.next(),
+            it.next(),
+            it.next(),
+            it.next(),
+            it.next(),
+            it.next(),
+        ];
         match parts {
             [Some(a), Some(b), Some(c), Some(d), Some(e), Some(f)] => {
                 ArnPattern::fixed(Box::new([a, b, c, d, e, f].map(Glob::parse)))

@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::files::{
-    AttachedPolicy, CredentialEntry, IamExport, InlinePolicy, MfaEntry, OidcProviderEntry,
-    ResourceEntry, Tag,
+    AttachedPolicy, CredentialEntry, IamExport, InlinePolicy, ManagedPolicyDetail, MfaEntry,
+    OidcProviderEntry, PolicyVersion, ResourceEntry, Tag,
 };
 use super::position::{locate, Step};
 use super::snapshot::{
@@ -115,6 +115,8 @@ struct Loader {
     /// Managed policies of every account by ARN: AWS managed policies appear in each export.
     managed: HashMap<String, Arc<Policy>>,
     iam: Vec<(String, Source, IamExport)>,
+    /// Policy documents of the exports compiled ahead, in parallel, by the document's address.
+    precompiled: HashMap<usize, Result<Policy, PolicyError>>,
     snapshot: Snapshot,
     statements: usize,
     documents: usize,
@@ -155,11 +157,14 @@ impl Loader {
         }
         for (account, path) in &folders {
             if let Some((source, export)) = self.read::<IamExport>(&path.join("iam.json")) {
-                self.collect_managed(&source, &export);
                 self.iam.push((account.clone(), source, export));
             }
         }
         let iam = std::mem::take(&mut self.iam);
+        self.precompiled = precompile(&iam);
+        for (_, source, export) in &iam {
+            self.collect_managed(source, export);
+        }
         for (account, source, export) in &iam {
             self.compile_account(account, source, export);
         }
@@ -392,9 +397,16 @@ impl Loader {
         kind: PolicyKind,
         document: &Value,
     ) -> Option<Arc<Policy>> {
-        let result = match document {
-            Value::String(text) => Policy::parse(name, kind, text),
-            other => Policy::from_value(name, kind, other),
+        let result = match self.precompiled.remove(&address(document)) {
+            Some(Ok(mut policy)) if policy.kind == kind => {
+                policy.name = Arc::from(name);
+                Ok(policy)
+            }
+            Some(Err(mut e)) => {
+                e.policy = name.to_owned();
+                Err(e)
+            }
+            _ => compile_document(name, kind, document),
         };
         match result {
             Ok(policy) => {
@@ -412,14 +424,7 @@ impl Loader {
     fn collect_managed(&mut self, source: &Source, export: &IamExport) {
         for (i, detail) in export.policies.iter().enumerate() {
             let path = [Step::key("Policies"), Step::Index(i)];
-            let default = detail
-                .policy_version_list
-                .iter()
-                .enumerate()
-                .find(|(_, v)| {
-                    v.is_default_version
-                        || Some(&v.version_id) == detail.default_version_id.as_ref()
-                });
+            let default = default_version(detail);
             let Some((v, version)) = default else {
                 self.errors.push(source.error(
                     &path,
@@ -774,6 +779,86 @@ impl Loader {
         self.snapshot
     }
 }
+
+fn compile_document(name: &str, kind: PolicyKind, document: &Value) -> Result<Policy, PolicyError> {
+    match document {
+        Value::String(text) => Policy::parse(name, kind, text),
+        other => Policy::from_value(name, kind, other),
+    }
+}
+
+/// A document's identity while the export it belongs to is alive.
+fn address(document: &Value) -> usize {
+    std::ptr::from_ref(document) as usize
+}
+
+/// The version of a managed policy in force.
+fn default_version(detail: &ManagedPolicyDetail) -> Option<(usize, &PolicyVersion)> {
+    detail
+        .policy_version_list
+        .iter()
+        .enumerate()
+        .find(|(_, v)| {
+            v.is_default_version || Some(&v.version_id) == detail.default_version_id.as_ref()
+        })
+}
+
+/// Compiles every policy document of the exports on all CPUs: most of a large store's load
+/// time, and each document compiles on its own. The loader then takes each result where it
+/// meets the document (names and errors are given their place there).
+fn precompile(
+    exports: &[(String, Source, IamExport)],
+) -> HashMap<usize, Result<Policy, PolicyError>> {
+    let mut jobs: Vec<(&Value, PolicyKind)> = Vec::new();
+    for (_, _, export) in exports {
+        fn inline(list: &[InlinePolicy]) -> impl Iterator<Item = (&Value, PolicyKind)> {
+            list.iter()
+                .map(|p| (&p.policy_document, PolicyKind::Identity))
+        }
+        for detail in &export.policies {
+            if let Some((_, version)) = default_version(detail) {
+                jobs.push((&version.document, PolicyKind::Identity));
+            }
+        }
+        for g in &export.group_detail_list {
+            jobs.extend(inline(&g.group_policy_list));
+        }
+        for u in &export.user_detail_list {
+            jobs.extend(inline(&u.user_policy_list));
+        }
+        for r in &export.role_detail_list {
+            jobs.push((&r.assume_role_policy_document, PolicyKind::Trust));
+            jobs.extend(inline(&r.role_policy_list));
+        }
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len() / PRECOMPILE_MIN_PER_THREAD);
+    if threads < 2 {
+        // Small stores: compiled where they are met, without threads.
+        return HashMap::new();
+    }
+    let chunk = jobs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|&(doc, kind)| (address(doc), compile_document("", kind, doc)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Below this many documents per thread, threads cost more than they save.
+const PRECOMPILE_MIN_PER_THREAD: usize = 64;
 
 fn tags(tags: &[Tag]) -> Vec<(String, String)> {
     tags.iter()
