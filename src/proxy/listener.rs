@@ -254,7 +254,9 @@ pub async fn accept_loop(
                     };
                     serve(gateway, TokioIo::new(io), conn, activity, shutdown).await
                 }
-                Some(acceptor) => {
+                // Boxed: a TLS session is kilobytes, and every plain connection's task would
+                // otherwise be sized for it.
+                Some(acceptor) => Box::pin(async move {
                     let timeout = gateway.config.limits.header_read_timeout();
                     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
                         Ok(Ok(tls_stream)) => {
@@ -267,7 +269,8 @@ pub async fn accept_loop(
                         Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
-                }
+                })
+                .await,
             }
         });
     }
