@@ -40,6 +40,29 @@ async fn closed_by_peer(stream: &mut TcpStream) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_header_count_limit_is_100() {
+    let (_scratch, running, gw, s3, _orders) = gateway("header-count", "").await;
+    let h = gw.to_string();
+    let request = |extra: usize| {
+        let headers: String = (0..extra).map(|i| format!("X-H{i}: v\r\n")).collect();
+        format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {h}\r\n{headers}Connection: close\r\n\r\n")
+    };
+    // Host and Connection count: 99 more are 101 headers, refused before anything else.
+    assert_eq!(
+        raw(gw, request(99).as_bytes()).await.map(|r| r.status),
+        Some(431)
+    );
+    assert!(s3.lock().unwrap().is_empty());
+    // 90 more go through (the gateway adds its own forwarding headers on the way).
+    assert_eq!(
+        raw(gw, request(90).as_bytes()).await.map(|r| r.status),
+        Some(200)
+    );
+    assert_eq!(s3.lock().unwrap().len(), 1);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn head_uri_and_body_limits() {
     let (_scratch, running, gw, s3, orders) = gateway(
         "sizes",

@@ -256,25 +256,30 @@ pub async fn accept_loop(
                 }
                 // Boxed: a TLS session is kilobytes, and every plain connection's task would
                 // otherwise be sized for it.
-                Some(acceptor) => Box::pin(async move {
-                    let timeout = gateway.config.limits.header_read_timeout();
-                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => {
-                            let io = Tracked {
-                                inner: tls_stream,
-                                activity: Arc::clone(&activity),
-                            };
-                            serve(gateway, TokioIo::new(io), conn, activity, shutdown).await
+                Some(acceptor) => {
+                    Box::pin(async move {
+                        let timeout = gateway.config.limits.header_read_timeout();
+                        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(tls_stream)) => {
+                                let io = Tracked {
+                                    inner: tls_stream,
+                                    activity: Arc::clone(&activity),
+                                };
+                                serve(gateway, TokioIo::new(io), conn, activity, shutdown).await
+                            }
+                            Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                         }
-                        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                })
-                .await,
+                    })
+                    .await
+                }
             }
         });
     }
 }
+
+/// hyper's limit on the number of request headers when none is set.
+const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
 async fn serve<I>(
     gateway: Arc<Gateway>,
@@ -291,8 +296,12 @@ async fn serve<I>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout())
-        .max_buf_size(limits.max_header_bytes.max(8192))
-        .max_headers(limits.max_headers);
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    // hyper's own limit is the same 100; setting it anyway makes hyper build its header arrays
+    // element by element on every request instead of as one uninitialised block.
+    if limits.max_headers != HYPER_DEFAULT_MAX_HEADERS {
+        builder.http1().max_headers(limits.max_headers);
+    }
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -55,15 +55,19 @@ fn signed_for_sts(parts: &request::Parts) -> bool {
     }) else {
         return false;
     };
-    // The decoded credential's last bytes, without allocating.
-    let mut tail = [0u8; SCOPE_END.len()];
+    // The decoded credential's last bytes, in a ring, without allocating.
+    let mut ring = [0u8; SCOPE_END.len()];
     let mut seen = 0usize;
     for byte in percent_encoding::percent_decode_str(raw) {
-        tail.rotate_left(1);
-        tail[SCOPE_END.len() - 1] = byte;
+        ring[seen % SCOPE_END.len()] = byte;
         seen += 1;
     }
-    seen >= SCOPE_END.len() && tail == SCOPE_END
+    if seen < SCOPE_END.len() {
+        return false;
+    }
+    // The oldest byte sits where the next one would go.
+    ring.rotate_left(seen % SCOPE_END.len());
+    ring == SCOPE_END
 }
 
 fn is_signed(parts: &request::Parts) -> bool {
@@ -436,6 +440,9 @@ mod tests {
                 false,
             ),
             ("X-Amz-Credential=sts%2Faws4_request", false),
+            ("X-Amz-Credential=%2Fsts%2Faws4_request", true),
+            ("X-Amz-Credential=%2Fsts%2Faws4_requesT", false),
+            ("X-Amz-Credential=a%2Fsts%2Faws4_request%2F", false),
             ("X-Amz-Credential=", false),
             ("Action=GetCallerIdentity", false),
         ] {

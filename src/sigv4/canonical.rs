@@ -184,16 +184,10 @@ pub fn parse_query(raw_query: &[u8]) -> Vec<QueryParam<'_>> {
 /// Appends the canonical query string of `params` to `out`: names and values URI-encoded, sorted
 /// by encoded name then value, joined with `&`; parameters for which `skip` is true are left out.
 pub fn canonical_query(out: &mut Vec<u8>, params: &[QueryParam<'_>], skip: impl Fn(&[u8]) -> bool) {
-    let mut encoded: Vec<(Vec<u8>, Vec<u8>)> = params
+    let mut encoded: Vec<(Cow<'_, [u8]>, Cow<'_, [u8]>)> = params
         .iter()
         .filter(|(n, _)| !skip(n))
-        .map(|(n, v)| {
-            let mut en = Vec::with_capacity(n.len());
-            uri_encode(&mut en, n, false);
-            let mut ev = Vec::with_capacity(v.len());
-            uri_encode(&mut ev, v, false);
-            (en, ev)
-        })
+        .map(|(n, v)| (query_encoded(n), query_encoded(v)))
         .collect();
     encoded.sort_unstable();
     for (i, (n, v)) in encoded.iter().enumerate() {
@@ -203,6 +197,18 @@ pub fn canonical_query(out: &mut Vec<u8>, params: &[QueryParam<'_>], skip: impl 
         out.extend_from_slice(n);
         out.push(b'=');
         out.extend_from_slice(v);
+    }
+}
+
+/// A query name or value URI-encoded; borrowed when nothing in it needs encoding (most
+/// parameters: dates, algorithms, hashes).
+fn query_encoded(bytes: &[u8]) -> Cow<'_, [u8]> {
+    if bytes.iter().all(|&b| is_unreserved(b)) {
+        Cow::Borrowed(bytes)
+    } else {
+        let mut out = Vec::with_capacity(bytes.len() + 16);
+        uri_encode(&mut out, bytes, false);
+        Cow::Owned(out)
     }
 }
 
