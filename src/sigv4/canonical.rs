@@ -184,7 +184,7 @@ pub fn parse_query(raw_query: &[u8]) -> Vec<QueryParam<'_>> {
 /// Appends the canonical query string of `params` to `out`: names and values URI-encoded, sorted
 /// by encoded name then value, joined with `&`; parameters for which `skip` is true are left out.
 pub fn canonical_query(out: &mut Vec<u8>, params: &[QueryParam<'_>], skip: impl Fn(&[u8]) -> bool) {
-    let mut encoded: Vec<(Cow<'_, [u8]>, Cow<'_, [u8]>)> = params
+    let mut encoded: Vec<QueryParam<'_>> = params
         .iter()
         .filter(|(n, _)| !skip(n))
         .map(|(n, v)| (query_encoded(n), query_encoded(v)))
