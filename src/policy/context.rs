@@ -1,19 +1,32 @@
 //! The request context: the condition keys and their values that a request brings.
 
+use std::sync::Arc;
+
 /// Condition keys and their values. Key names are case-insensitive, as in AWS: they are
 /// stored lower-cased. Values are kept as the text a request carries; each condition
 /// operator reads them as its own type.
 ///
 /// A context holds a few dozen keys at most, so a flat list scanned in order beats a hash map.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Context {
     entries: Vec<(String, Vec<String>)>,
+    /// Keys shared by many requests (a principal's, built once per snapshot), read after
+    /// `entries`: a request's own keys shadow them.
+    base: Option<Arc<Context>>,
 }
 
 impl Context {
     /// An empty context.
     pub fn new() -> Context {
         Context::default()
+    }
+
+    /// A context that starts with the keys of `base`, shared rather than copied.
+    pub fn on(base: Arc<Context>) -> Context {
+        Context {
+            entries: Vec::new(),
+            base: Some(base),
+        }
     }
 
     /// A context of single-valued keys.
@@ -43,10 +56,10 @@ impl Context {
 
     /// The values of a key; `key` must be lower-case.
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_slice())
+        match self.entries.iter().find(|(k, _)| k == key) {
+            Some((_, v)) => Some(v.as_slice()),
+            None => self.base.as_ref().and_then(|b| b.get(key)),
+        }
     }
 
     /// The value of a key that has exactly one; `key` must be lower-case.
@@ -59,13 +72,73 @@ impl Context {
 
     /// Adds every key of `other`, replacing the values of keys present in both.
     pub fn merge(&mut self, other: Context) {
-        for (key, values) in other.entries {
-            self.insert_values(&key, values);
+        for (key, values) in other.iter() {
+            self.insert_values(key, values.to_vec());
         }
     }
 
     /// The keys present, lower-cased.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(k, _)| k.as_str())
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// Every key with its values, the shadowed keys of the base left out.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        let own = self.entries.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+        let inherited: Box<dyn Iterator<Item = (&str, &[String])>> = match &self.base {
+            Some(base) => Box::new(
+                base.iter()
+                    .filter(|(k, _)| !self.entries.iter().any(|(own, _)| own == k)),
+            ),
+            None => Box::new(std::iter::empty()),
+        };
+        own.chain(inherited)
+    }
+}
+
+/// Equal when they hold the same keys with the same values, however layered.
+impl PartialEq for Context {
+    fn eq(&self, other: &Context) -> bool {
+        let mut a: Vec<_> = self.iter().collect();
+        let mut b: Vec<_> = other.iter().collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        a == b
+    }
+}
+
+impl Eq for Context {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_shadows_its_base_and_shares_the_rest() {
+        let base = Arc::new(Context::from_pairs([
+            ("aws:username", "alice"),
+            ("aws:PrincipalType", "User"),
+        ]));
+        let mut c = Context::on(Arc::clone(&base));
+        c.insert("aws:SourceIp", "192.0.2.1");
+        c.insert("aws:username", "mallory");
+        assert_eq!(c.single("aws:username"), Some("mallory"));
+        assert_eq!(c.single("aws:principaltype"), Some("User"));
+        assert_eq!(c.single("aws:sourceip"), Some("192.0.2.1"));
+        assert_eq!(c.get("aws:missing"), None);
+        assert_eq!(base.single("aws:username"), Some("alice"));
+        let mut keys: Vec<&str> = c.keys().collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["aws:principaltype", "aws:sourceip", "aws:username"]);
+        let flat = Context::from_pairs([
+            ("aws:username", "mallory"),
+            ("aws:PrincipalType", "User"),
+            ("aws:SourceIp", "192.0.2.1"),
+        ]);
+        assert_eq!(c, flat);
+        let mut merged = Context::new();
+        merged.merge(c.clone());
+        assert_eq!(merged, flat);
+        assert_ne!(Context::on(base), flat);
     }
 }

@@ -137,6 +137,15 @@ fn hex(b: u8) -> Option<u8> {
 
 fn decode(raw: &str, plus_is_space: bool) -> Result<String, RouteError> {
     let bytes = raw.as_bytes();
+    // Most paths and values hold no escape: a copy, already known to be UTF-8.
+    let special = if plus_is_space {
+        memchr::memchr2(b'%', b'+', bytes)
+    } else {
+        memchr::memchr(b'%', bytes)
+    };
+    if special.is_none() {
+        return Ok(raw.to_owned());
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {

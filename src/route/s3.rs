@@ -302,7 +302,8 @@ struct Query<'a> {
 
 /// Decodes a query component, borrowing it when there is nothing to decode.
 fn query_component(raw: &str) -> Result<Cow<'_, str>, RouteError> {
-    if raw.bytes().any(|b| b == b'%' || b == b'+') {
+    // memchr: signatures and credentials are long, and most values need no decoding.
+    if memchr::memchr2(b'%', b'+', raw.as_bytes()).is_some() {
         query_decode(raw).map(Cow::Owned)
     } else {
         Ok(Cow::Borrowed(raw))
@@ -311,8 +312,9 @@ fn query_component(raw: &str) -> Result<Cow<'_, str>, RouteError> {
 
 impl<'a> Query<'a> {
     fn parse(raw: Option<&'a str>) -> Result<Query<'a>, RouteError> {
-        let mut params = Vec::new();
-        for piece in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let raw = raw.unwrap_or("");
+        let mut params = Vec::with_capacity(1 + memchr::memchr_iter(b'&', raw.as_bytes()).count());
+        for piece in raw.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
             params.push((query_component(name)?, query_component(value)?));
         }

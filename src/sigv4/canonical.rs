@@ -171,14 +171,21 @@ pub type QueryParam<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
 /// Splits a raw query string into decoded `(name, value)` pairs, in order. A parameter without
 /// `=` has an empty value; empty pieces (`a=1&&b=2`) are skipped.
 pub fn parse_query(raw_query: &[u8]) -> Vec<QueryParam<'_>> {
-    raw_query
-        .split(|&b| b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.iter().position(|&b| b == b'=') {
-            Some(i) => (percent_decode(&p[..i]), percent_decode(&p[i + 1..])),
-            None => (percent_decode(p), Cow::Borrowed(&b""[..])),
-        })
-        .collect()
+    if raw_query.is_empty() {
+        return Vec::new();
+    }
+    // Sized once: a presigned URL has eight or more parameters, and growing is a copy each time.
+    let mut params = Vec::with_capacity(1 + raw_query.iter().filter(|&&b| b == b'&').count());
+    params.extend(
+        raw_query
+            .split(|&b| b == b'&')
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.iter().position(|&b| b == b'=') {
+                Some(i) => (percent_decode(&p[..i]), percent_decode(&p[i + 1..])),
+                None => (percent_decode(p), Cow::Borrowed(&b""[..])),
+            }),
+    );
+    params
 }
 
 /// Appends the canonical query string of `params` to `out`: names and values URI-encoded, sorted

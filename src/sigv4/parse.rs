@@ -294,10 +294,11 @@ pub fn presigned_from_params(
         }
         return Ok(None);
     }
-    let text = |i: usize| -> Result<Option<String>, AuthError> {
+    // Borrowed: only what the result keeps is copied.
+    let text = |i: usize| -> Result<Option<&str>, AuthError> {
         found[i]
             .map(|v| {
-                String::from_utf8(v.to_vec())
+                std::str::from_utf8(v)
                     .map_err(|_| qerr(&format!("{} is not valid UTF-8.", PRESIGN_PARAMS[i])))
             })
             .transpose()
@@ -309,7 +310,7 @@ pub fn presigned_from_params(
         return Err(qerr(required));
     };
     let v4a =
-        match alg.as_str() {
+        match alg {
             ALGORITHM => false,
             ALGORITHM_V4A => true,
             _ => return Err(qerr(
@@ -332,22 +333,22 @@ pub fn presigned_from_params(
     }
     let signature = if v4a {
         RequestSignature::Ecdsa(
-            decode_ecdsa_signature(&sig)
+            decode_ecdsa_signature(sig)
                 .ok_or_else(|| qerr("X-Amz-Signature must be a hex DER ECDSA signature."))?,
         )
     } else {
         RequestSignature::Hmac(
-            decode_signature(&sig)
+            decode_signature(sig)
                 .ok_or_else(|| qerr("X-Amz-Signature must be 64 hexadecimal digits."))?,
         )
     };
     Ok(Some(PresignedQuery {
-        credential,
-        date,
+        credential: credential.to_owned(),
+        date: date.to_owned(),
         expires: expires as u32,
-        signed_headers,
+        signed_headers: signed_headers.to_owned(),
         signature,
-        security_token: text(6)?,
+        security_token: text(6)?.map(str::to_owned),
     }))
 }
 

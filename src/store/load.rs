@@ -607,6 +607,7 @@ impl Loader {
                 tags: tags(&u.tags),
                 trust: None,
                 max_session_duration: None,
+                keys: Arc::default(),
             });
         }
         for (i, r) in export.role_detail_list.iter().enumerate() {
@@ -648,11 +649,13 @@ impl Loader {
                 tags: tags(&r.tags),
                 trust: trust.map(|t| PolicySet::new(vec![t])),
                 max_session_duration: r.max_session_duration,
+                keys: Arc::default(),
             });
         }
     }
 
-    fn add_identity(&mut self, identity: Identity) {
+    fn add_identity(&mut self, mut identity: Identity) {
+        identity.keys = Arc::new(identity.build_keys());
         self.snapshot
             .identities
             .insert(identity.principal.arn().to_owned(), Arc::new(identity));

@@ -24,12 +24,19 @@ pub struct Identity {
     pub trust: Option<PolicySet>,
     /// For a role: the longest session, in seconds.
     pub max_session_duration: Option<u32>,
+    /// The principal's condition keys, built once (see [`Identity::context`]).
+    pub(crate) keys: Arc<Context>,
 }
 
 impl Identity {
     /// The condition keys that describe this principal: `aws:username`, `aws:userid`,
     /// `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType` and `aws:PrincipalTag/*`.
     pub fn context(&self) -> Context {
+        Context::on(Arc::clone(&self.keys))
+    }
+
+    /// Builds what [`Identity::context`] shares; once, when the snapshot is loaded.
+    pub(crate) fn build_keys(&self) -> Context {
         let mut context = Context::new();
         let p = &self.principal;
         context.insert("aws:PrincipalArn", p.arn());
