@@ -2,6 +2,7 @@
 //! out and on the way back. Bodies stream both ways and are never buffered.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,8 +11,8 @@ use http::{Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+
+use super::pool::{self, Pool, PooledBody};
 
 /// The error type of every body that goes through the gateway.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -167,10 +168,12 @@ impl UpstreamError {
     }
 }
 
-/// The pooled client shared by every request.
-#[derive(Clone)]
+/// The upstream client of one worker: a connector (TCP, and TLS checked against the system's
+/// roots for `https` upstreams) and a pool of kept-alive connections.
 pub struct Forwarder {
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, ProxyBody>,
+    connector: hyper_rustls::HttpsConnector<HttpConnector>,
+    pool: Arc<Pool>,
+    evictor: std::sync::Once,
     response_timeout: Duration,
 }
 
@@ -190,40 +193,79 @@ impl Forwarder {
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(std::io::Error::other)?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(
                 hyper_rustls::ConfigBuilderExt::with_native_roots(tls)?.with_no_client_auth(),
             )
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(pool_idle)
-            // Without a timer, idle connections are only noticed when the pool is next used
-            // for that upstream: they would stay open indefinitely.
-            .pool_timer(hyper_util::rt::TokioTimer::new())
-            .build(https);
         Ok(Forwarder {
-            client,
+            connector,
+            pool: Pool::new(pool_idle),
+            evictor: std::sync::Once::new(),
             response_timeout,
         })
     }
 
-    /// Sends `request` and returns the upstream's response head with its streaming body.
+    /// Sends `request` (its URI absolute: the upstream's) and returns the upstream's response
+    /// head with its streaming body.
     pub async fn send(
         &self,
         request: Request<ProxyBody>,
     ) -> Result<Response<ProxyBody>, UpstreamError> {
-        match tokio::time::timeout(self.response_timeout, self.client.request(request)).await {
+        match tokio::time::timeout(self.response_timeout, self.exchange(request)).await {
             Err(_) => Err(UpstreamError::Timeout),
-            Ok(Err(e)) => Err(UpstreamError::Unavailable(error_chain(&e))),
+            Ok(Err(e)) => Err(e),
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);
-                Ok(Response::from_parts(parts, body.map_err(box_error).boxed()))
+                Ok(Response::from_parts(parts, body.boxed()))
             }
         }
     }
+
+    /// One request on a pooled connection, or on a new one when none is free. A pooled
+    /// connection the upstream closed before the request could be written is passed over and
+    /// the request tried on the next; once written, a request is never sent twice.
+    async fn exchange(
+        &self,
+        mut request: Request<ProxyBody>,
+    ) -> Result<Response<PooledBody>, UpstreamError> {
+        let uri = request.uri().clone();
+        pool::origin_form(&mut request);
+        while let Some(mut sender) = self.pool.checkout(&uri) {
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok(PooledBody::wrap(response, sender, &self.pool, &uri)),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => return Err(unavailable(e.error())),
+                },
+            }
+        }
+        let io = tower_service::Service::call(&mut self.connector.clone(), uri.clone())
+            .await
+            .map_err(|e| UpstreamError::Unavailable(error_chain(e.as_ref())))?;
+        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("upstream connection ended: {e}");
+            }
+        });
+        self.evictor.call_once(|| pool::spawn_evictor(&self.pool));
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(PooledBody::wrap(response, sender, &self.pool, &uri))
+    }
+}
+
+fn unavailable(e: &hyper::Error) -> UpstreamError {
+    UpstreamError::Unavailable(error_chain(e))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -8,6 +8,7 @@ mod delete_objects;
 pub mod forward;
 pub mod listener;
 mod pipeline;
+mod pool;
 pub mod ratelimit;
 mod record;
 pub mod respond;
