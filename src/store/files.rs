@@ -9,6 +9,10 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// A policy document as it stands in the file: its JSON text, parsed when it is compiled (on
+/// every CPU, see the loader) rather than while the whole export is read.
+pub type Document = Box<serde_json::value::RawValue>;
+
 /// `iam.json`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -83,7 +87,7 @@ pub struct RoleDetail {
     /// The role's ARN.
     pub arn: String,
     /// The trust policy: who may assume the role.
-    pub assume_role_policy_document: Value,
+    pub assume_role_policy_document: Document,
     /// Inline policies.
     #[serde(default)]
     pub role_policy_list: Vec<InlinePolicy>,
@@ -119,7 +123,7 @@ pub struct ManagedPolicyDetail {
 #[serde(rename_all = "PascalCase")]
 pub struct PolicyVersion {
     /// The document: a JSON object or a URL-encoded JSON string.
-    pub document: Value,
+    pub document: Document,
     /// `v1`, `v2`, ...
     pub version_id: String,
     /// Whether this is the version in force.
@@ -134,7 +138,7 @@ pub struct InlinePolicy {
     /// The policy's name.
     pub policy_name: String,
     /// The document: a JSON object or a URL-encoded JSON string.
-    pub policy_document: Value,
+    pub policy_document: Document,
 }
 
 /// A managed policy attached to a principal or group.
@@ -204,7 +208,7 @@ impl fmt::Debug for CredentialEntry {
 pub struct ResourceEntry {
     /// The resource-based policy.
     #[serde(default)]
-    pub policy: Option<Value>,
+    pub policy: Option<Document>,
     /// The resource's tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::files::{
@@ -395,7 +396,7 @@ impl Loader {
         path: &[Step],
         name: &str,
         kind: PolicyKind,
-        document: &Value,
+        document: &RawValue,
     ) -> Option<Arc<Policy>> {
         let result = match self.precompiled.remove(&address(document)) {
             Some(Ok(mut policy)) if policy.kind == kind => {
@@ -783,16 +784,26 @@ impl Loader {
     }
 }
 
-fn compile_document(name: &str, kind: PolicyKind, document: &Value) -> Result<Policy, PolicyError> {
-    match document {
-        Value::String(text) => Policy::parse(name, kind, text),
-        other => Policy::from_value(name, kind, other),
+fn compile_document(
+    name: &str,
+    kind: PolicyKind,
+    document: &RawValue,
+) -> Result<Policy, PolicyError> {
+    // Already checked to be JSON while the export was read: these parses do not fail on syntax.
+    let not_json = |e: serde_json::Error| PolicyError::new(name, format!("not valid JSON: {e}"));
+    let text = document.get();
+    if text.trim_start().starts_with('"') {
+        // The document as a string (URL-encoded, as the AWS CLI prints it).
+        let inner: String = serde_json::from_str(text).map_err(not_json)?;
+        return Policy::parse(name, kind, &inner);
     }
+    let value: Value = serde_json::from_str(text).map_err(not_json)?;
+    Policy::from_value(name, kind, &value)
 }
 
 /// A document's identity while the export it belongs to is alive.
-fn address(document: &Value) -> usize {
-    std::ptr::from_ref(document) as usize
+fn address(document: &RawValue) -> usize {
+    std::ptr::from_ref(document).cast::<u8>() as usize
 }
 
 /// The version of a managed policy in force.
@@ -812,15 +823,15 @@ fn default_version(detail: &ManagedPolicyDetail) -> Option<(usize, &PolicyVersio
 fn precompile(
     exports: &[(String, Source, IamExport)],
 ) -> HashMap<usize, Result<Policy, PolicyError>> {
-    let mut jobs: Vec<(&Value, PolicyKind)> = Vec::new();
+    let mut jobs: Vec<(&RawValue, PolicyKind)> = Vec::new();
     for (_, _, export) in exports {
-        fn inline(list: &[InlinePolicy]) -> impl Iterator<Item = (&Value, PolicyKind)> {
+        fn inline(list: &[InlinePolicy]) -> impl Iterator<Item = (&RawValue, PolicyKind)> {
             list.iter()
-                .map(|p| (&p.policy_document, PolicyKind::Identity))
+                .map(|p| (&*p.policy_document, PolicyKind::Identity))
         }
         for detail in &export.policies {
             if let Some((_, version)) = default_version(detail) {
-                jobs.push((&version.document, PolicyKind::Identity));
+                jobs.push((&*version.document, PolicyKind::Identity));
             }
         }
         for g in &export.group_detail_list {
@@ -830,7 +841,7 @@ fn precompile(
             jobs.extend(inline(&u.user_policy_list));
         }
         for r in &export.role_detail_list {
-            jobs.push((&r.assume_role_policy_document, PolicyKind::Trust));
+            jobs.push((&*r.assume_role_policy_document, PolicyKind::Trust));
             jobs.extend(inline(&r.role_policy_list));
         }
     }
