@@ -39,6 +39,16 @@ impl Scratch {
     }
 }
 
+/// Asserts that `error` names `iam.json` at the line and column where `needle` first stands.
+fn assert_placed_at(error: &str, text: &str, needle: &str) {
+    let line = text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let column = text.lines().nth(line - 1).unwrap().find(needle).unwrap() + 1;
+    assert!(
+        error.contains(&format!("iam.json:{line}:{column}:")),
+        "expected line {line} column {column}: {error}"
+    );
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
@@ -115,19 +125,7 @@ fn policy_errors_point_at_the_element() {
     fs::write(&path, &text).unwrap();
     let errors = s.errors();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    let line = text.lines().position(|l| l.contains("\"Denied\"")).unwrap() + 1;
-    let column = text
-        .lines()
-        .nth(line - 1)
-        .unwrap()
-        .find("\"Denied\"")
-        .unwrap()
-        + 1;
-    assert!(
-        errors[0].contains(&format!("iam.json:{line}:{column}:")),
-        "expected line {line} column {column}: {}",
-        errors[0]
-    );
+    assert_placed_at(&errors[0], &text, "\"Denied\"");
     assert!(
         errors[0].contains("statement 2 (Sid \"NoConfidential\")"),
         "{}",
@@ -305,18 +303,6 @@ fn an_error_in_a_large_store_is_named_with_its_place() {
     s.write("555555555555/iam.json", &text);
     let errors = s.errors();
     assert_eq!(errors.len(), 1, "{errors:#?}");
-    let line = text.lines().position(|l| l.contains("\"Maybe\"")).unwrap() + 1;
-    let column = text
-        .lines()
-        .nth(line - 1)
-        .unwrap()
-        .find("\"Maybe\"")
-        .unwrap()
-        + 1;
-    assert!(
-        errors[0].contains(&format!("iam.json:{line}:{column}:")),
-        "expected line {line} column {column}: {}",
-        errors[0]
-    );
+    assert_placed_at(&errors[0], &text, "\"Maybe\"");
     assert!(errors[0].contains("Effect"), "{}", errors[0]);
 }
