@@ -15,11 +15,12 @@ WORKDIR /src
 # Dependencies first, so that a source change does not rebuild them: a stub crate with the same
 # manifest and lock file.
 COPY Cargo.toml Cargo.lock ./
+# The build settings (mimalloc without transparent huge pages: see .cargo/config.toml).
+COPY .cargo ./.cargo
 RUN mkdir -p src benches \
     && echo 'fn main() {}' > src/main.rs \
     && echo '' > src/lib.rs \
-    && echo 'fn main() {}' > benches/policy.rs \
-    && echo 'fn main() {}' > benches/sigv4.rs \
+    && for bench in policy sigv4 route; do echo 'fn main() {}' > benches/$bench.rs; done \
     && cargo build --release --locked --bin iamgate \
     && rm -rf src benches
 COPY src ./src
