@@ -236,7 +236,7 @@ impl Forwarder {
         pool::origin_form(&mut request);
         while let Some(mut sender) = self.pool.checkout(&uri) {
             match sender.try_send_request(request).await {
-                Ok(response) => return Ok(PooledBody::wrap(response, sender, &self.pool, &uri)),
+                Ok(response) => return Ok(PooledBody::wrap(response, sender, &self.pool, uri)),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => request = unsent,
                     None => return Err(unavailable(e.error())),
@@ -260,7 +260,7 @@ impl Forwarder {
             .send_request(request)
             .await
             .map_err(|e| unavailable(&e))?;
-        Ok(PooledBody::wrap(response, sender, &self.pool, &uri))
+        Ok(PooledBody::wrap(response, sender, &self.pool, uri))
     }
 }
 

@@ -216,7 +216,7 @@ impl Gateway {
         upstream: &UpstreamRuntime,
         parts: request::Parts,
         conn: Connection,
-        decided: Decided,
+        mut decided: Decided,
         body: Option<Incoming>,
         request_id: &str,
         (dialect, head_only, denied): (Dialect, bool, bool),
@@ -238,7 +238,6 @@ impl Gateway {
             return (reject.render(dialect, request_id, head_only), Some(reject));
         }
         let sent = Instant::now();
-        let mut decided = decided;
         let response = self
             .forward(upstream, parts, conn, &mut decided, body, request_id)
             .await;
@@ -285,7 +284,7 @@ impl Gateway {
     ) -> Result<Response<ProxyBody>, Reject> {
         let account = upstream.owner.clone().unwrap_or_default();
         let routed = route(upstream, &parts, &self.config.region, &account)?;
-        let decided = Decided {
+        let mut decided = Decided {
             caller: Caller::Anonymous,
             auth: None,
             routed,
@@ -294,7 +293,6 @@ impl Gateway {
             context: Context::default(),
             list_check: None,
         };
-        let mut decided = decided;
         let mut response = self
             .forward(upstream, parts, conn, &mut decided, Some(body), request_id)
             .await?;

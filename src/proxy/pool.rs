@@ -31,6 +31,12 @@ struct Origin {
     idle: Vec<Idle>,
 }
 
+impl Origin {
+    fn is(&self, scheme: &str, authority: &str) -> bool {
+        self.authority == authority && self.scheme == scheme
+    }
+}
+
 /// Idle connections by origin; shared with the response bodies that bring connections back.
 pub(crate) struct Pool {
     origins: Mutex<Vec<Origin>>,
@@ -52,9 +58,7 @@ impl Pool {
     pub(crate) fn checkout(&self, uri: &Uri) -> Option<http1::SendRequest<ProxyBody>> {
         let (scheme, authority) = origin_of(uri)?;
         let mut origins = self.origins.lock().ok()?;
-        let origin = origins
-            .iter_mut()
-            .find(|o| o.authority == authority && o.scheme == scheme)?;
+        let origin = origins.iter_mut().find(|o| o.is(scheme, authority))?;
         let now = Instant::now();
         let mut busy = Vec::new();
         let mut found = None;
@@ -73,19 +77,16 @@ impl Pool {
         found
     }
 
-    /// Puts a connection back once its response has ended.
-    fn checkin(&self, scheme: &str, authority: &str, sender: http1::SendRequest<ProxyBody>) {
-        if sender.is_closed() {
+    /// Puts a connection to `uri`'s origin back once its response has ended. Those idle too
+    /// long are closed by [`Pool::evict`], and never handed out by [`Pool::checkout`].
+    fn checkin(&self, uri: &Uri, sender: http1::SendRequest<ProxyBody>) {
+        let (Some((scheme, authority)), false) = (origin_of(uri), sender.is_closed()) else {
             return;
-        }
+        };
         let Ok(mut origins) = self.origins.lock() else {
             return;
         };
-        let now = Instant::now();
-        let position = origins
-            .iter()
-            .position(|o| o.authority == authority && o.scheme == scheme);
-        let origin = match position {
+        let origin = match origins.iter().position(|o| o.is(scheme, authority)) {
             Some(i) => &mut origins[i],
             None => {
                 origins.push(Origin {
@@ -97,15 +98,11 @@ impl Pool {
                 &mut origins[last]
             }
         };
-        // The oldest are at the front: those past the idle timeout go.
-        let expired = origin
-            .idle
-            .iter()
-            .take_while(|i| now.duration_since(i.since) > self.idle_timeout)
-            .count();
-        origin.idle.drain(..expired);
         if origin.idle.len() < MAX_IDLE_PER_ORIGIN {
-            origin.idle.push(Idle { sender, since: now });
+            origin.idle.push(Idle {
+                sender,
+                since: Instant::now(),
+            });
         }
     }
 
@@ -172,8 +169,7 @@ pub(crate) struct PooledBody {
 struct Back {
     sender: http1::SendRequest<ProxyBody>,
     pool: Arc<Pool>,
-    scheme: String,
-    authority: String,
+    uri: Uri,
 }
 
 impl PooledBody {
@@ -182,14 +178,13 @@ impl PooledBody {
         response: Response<Incoming>,
         sender: http1::SendRequest<ProxyBody>,
         pool: &Arc<Pool>,
-        uri: &Uri,
+        uri: Uri,
     ) -> Response<PooledBody> {
         let (parts, inner) = response.into_parts();
-        let back = origin_of(uri).map(|(scheme, authority)| Back {
+        let back = Some(Back {
             sender,
             pool: Arc::clone(pool),
-            scheme: scheme.to_owned(),
-            authority: authority.to_owned(),
+            uri,
         });
         let mut body = PooledBody { inner, back };
         // No body at all (HEAD, 204, 304, an empty length): free at once.
@@ -201,8 +196,7 @@ impl PooledBody {
 
     fn give_back(&mut self) {
         if let Some(back) = self.back.take() {
-            back.pool
-                .checkin(&back.scheme, &back.authority, back.sender);
+            back.pool.checkin(&back.uri, back.sender);
         }
     }
 }
@@ -295,7 +289,7 @@ mod tests {
         let uri: Uri = "http://upstream.example:8080/x".parse().unwrap();
         let other: Uri = "https://upstream.example:8080/x".parse().unwrap();
         let pool = Pool::new(Duration::from_secs(60));
-        pool.checkin("http", "upstream.example:8080", connection().await);
+        pool.checkin(&uri, connection().await);
         assert_eq!(pool.len(), 1);
         assert!(
             pool.checkout(&other).is_none(),
@@ -303,16 +297,16 @@ mod tests {
         );
         let sender = pool.checkout(&uri).expect("the idle connection");
         assert_eq!(pool.len(), 0);
-        pool.checkin("http", "upstream.example:8080", sender);
+        pool.checkin(&uri, sender);
         pool.evict();
         assert_eq!(pool.len(), 1, "not idle for long");
 
         let pool = Pool::new(Duration::ZERO);
-        pool.checkin("http", "upstream.example:8080", connection().await);
+        pool.checkin(&uri, connection().await);
         tokio::time::sleep(Duration::from_millis(5)).await;
         pool.evict();
         assert_eq!(pool.len(), 0, "idle past the timeout");
-        pool.checkin("http", "upstream.example:8080", connection().await);
+        pool.checkin(&uri, connection().await);
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert!(pool.checkout(&uri).is_none(), "expired, not handed out");
     }

@@ -116,8 +116,9 @@ struct Loader {
     /// Managed policies of every account by ARN: AWS managed policies appear in each export.
     managed: HashMap<String, Arc<Policy>>,
     iam: Vec<(String, Source, IamExport)>,
-    /// Policy documents of the exports compiled ahead, in parallel, by the document's address.
-    precompiled: HashMap<usize, Result<Policy, PolicyError>>,
+    /// Policy documents of the exports compiled ahead, in parallel, by the document's address
+    /// and the kind it was compiled as.
+    precompiled: HashMap<(usize, PolicyKind), Result<Policy, PolicyError>>,
     snapshot: Snapshot,
     statements: usize,
     documents: usize,
@@ -398,8 +399,8 @@ impl Loader {
         kind: PolicyKind,
         document: &RawValue,
     ) -> Option<Arc<Policy>> {
-        let result = match self.precompiled.remove(&address(document)) {
-            Some(Ok(mut policy)) if policy.kind == kind => {
+        let result = match self.precompiled.remove(&(address(document), kind)) {
+            Some(Ok(mut policy)) => {
                 policy.name = Arc::from(name);
                 Ok(policy)
             }
@@ -407,7 +408,7 @@ impl Loader {
                 e.policy = name.to_owned();
                 Err(e)
             }
-            _ => compile_document(name, kind, document),
+            None => compile_document(name, kind, document),
         };
         match result {
             Ok(policy) => {
@@ -822,7 +823,7 @@ fn default_version(detail: &ManagedPolicyDetail) -> Option<(usize, &PolicyVersio
 /// meets the document (names and errors are given their place there).
 fn precompile(
     exports: &[(String, Source, IamExport)],
-) -> HashMap<usize, Result<Policy, PolicyError>> {
+) -> HashMap<(usize, PolicyKind), Result<Policy, PolicyError>> {
     let mut jobs: Vec<(&RawValue, PolicyKind)> = Vec::new();
     for (_, _, export) in exports {
         fn inline(list: &[InlinePolicy]) -> impl Iterator<Item = (&RawValue, PolicyKind)> {
@@ -859,7 +860,7 @@ fn precompile(
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|&(doc, kind)| (address(doc), compile_document("", kind, doc)))
+                        .map(|&(doc, kind)| ((address(doc), kind), compile_document("", kind, doc)))
                         .collect::<Vec<_>>()
                 })
             })

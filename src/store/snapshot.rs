@@ -244,9 +244,11 @@ impl Snapshot {
         if let Some(r) = self.resources.get(arn) {
             return Some(r);
         }
+        // An object's bucket: the object ARN up to the key, which is the bucket's ARN.
         let object = arn.strip_prefix("arn:aws:s3:::")?;
         let (bucket, _key) = object.split_once('/')?;
-        self.resources.get(&format!("arn:aws:s3:::{bucket}"))
+        self.resources
+            .get(&arn[.."arn:aws:s3:::".len() + bucket.len()])
     }
 
     /// A managed policy by ARN (session policies name them in `PolicyArns`).
