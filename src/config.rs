@@ -211,6 +211,10 @@ pub struct Limits {
     pub shutdown_grace_secs: u64,
     /// Seconds an idle pooled connection to an upstream is kept for reuse.
     pub upstream_pool_idle_secs: u64,
+    /// Most connections each worker opens to one upstream origin, idle or in use (0: no
+    /// limit). A request beyond waits for the first to come free, within
+    /// `upstream_response_timeout_secs`.
+    pub upstream_connections_per_worker: usize,
     /// Seconds one request may take in all, from its head to the last byte of the response
     /// (0: no limit). Past it, a request still waiting for its response head is answered 504;
     /// a response still streaming is cut.
@@ -243,6 +247,7 @@ impl Default for Limits {
             upstream_response_timeout_secs: 60,
             shutdown_grace_secs: 30,
             upstream_pool_idle_secs: 90,
+            upstream_connections_per_worker: 64,
             request_timeout_secs: 3600,
             max_body_bytes: 5 * 1024 * 1024 * 1024,
             upstream_max_body_bytes: std::collections::HashMap::new(),

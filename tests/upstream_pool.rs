@@ -1,7 +1,8 @@
 //! The upstream connection pool, against a raw TCP upstream that counts its connections and
 //! sees the bytes the gateway writes: connections are reused once a response has been read to
 //! its end, never while one is still streaming, never after the client gave up on a body, and
-//! a connection the upstream closed is passed over without failing the request.
+//! a connection the upstream closed is passed over without failing the request; at the limit of
+//! connections to an origin, requests wait for one to come free.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -90,10 +91,17 @@ fn request(method: Method, addr: std::net::SocketAddr, path: &str) -> Request<Pr
 }
 
 fn forwarder() -> Forwarder {
+    capped(0, Duration::from_secs(5))
+}
+
+/// A forwarder that opens at most `max` connections to an origin and waits `timeout` for a
+/// response head.
+fn capped(max: usize, timeout: Duration) -> Forwarder {
     Forwarder::new(
         Duration::from_secs(5),
-        Duration::from_secs(5),
+        timeout,
         Duration::from_secs(60),
+        max,
     )
     .unwrap()
 }
@@ -180,4 +188,71 @@ async fn an_unreachable_upstream_is_unavailable() {
         .await
         .expect_err("nothing listens there");
     assert_eq!(err.status(), 502, "{err}");
+}
+
+#[tokio::test]
+async fn at_the_limit_a_request_waits_for_a_connection_to_come_free() {
+    let up = upstream("shared", After::KeepOpen).await;
+    let f = Arc::new(capped(2, Duration::from_secs(5)));
+    let first = f.send(request(Method::GET, up.addr, "/1")).await.unwrap();
+    let second = f.send(request(Method::GET, up.addr, "/2")).await.unwrap();
+    let third = tokio::spawn({
+        let f = Arc::clone(&f);
+        async move { read_all(&f, request(Method::GET, up.addr, "/3")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !third.is_finished(),
+        "both connections are busy: the third request waits"
+    );
+    assert_eq!(up.connections.load(Ordering::SeqCst), 2);
+
+    // The first response read to its end hands its connection to the waiting request.
+    let body = first.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"shared");
+    assert_eq!(third.await.unwrap(), "shared");
+    drop(second);
+    assert_eq!(
+        up.connections.load(Ordering::SeqCst),
+        2,
+        "no third connection"
+    );
+    assert_eq!(up.heads.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_connection_that_closes_frees_its_place_for_a_waiting_request() {
+    let up = upstream("again", After::KeepOpen).await;
+    let f = Arc::new(capped(1, Duration::from_secs(5)));
+    let first = f.send(request(Method::GET, up.addr, "/1")).await.unwrap();
+    let second = tokio::spawn({
+        let f = Arc::clone(&f);
+        async move { read_all(&f, request(Method::GET, up.addr, "/2")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!second.is_finished());
+    // Abandoned before its end, the first connection closes; its place goes to the waiter.
+    drop(first);
+    assert_eq!(second.await.unwrap(), "again");
+    assert_eq!(up.connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_request_waits_no_longer_than_the_response_timeout() {
+    let up = upstream("late", After::KeepOpen).await;
+    let f = capped(1, Duration::from_millis(200));
+    let first = f.send(request(Method::GET, up.addr, "/1")).await.unwrap();
+    let err = f
+        .send(request(Method::GET, up.addr, "/2"))
+        .await
+        .expect_err("the only connection is busy past the timeout");
+    assert_eq!(err.status(), 504, "{err}");
+    // The request that gave up is passed over: the connection goes to the next one.
+    let body = first.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"late");
+    assert_eq!(
+        read_all(&f, request(Method::GET, up.addr, "/3")).await,
+        "late"
+    );
+    assert_eq!(up.connections.load(Ordering::SeqCst), 1);
 }

@@ -12,7 +12,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use super::pool::{self, Pool, PooledBody};
+use super::pool::{self, Checkout, Handoff, Pool, PooledBody};
 
 /// The error type of every body that goes through the gateway.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -179,11 +179,13 @@ pub struct Forwarder {
 
 impl Forwarder {
     /// A client with the given timeouts (connecting, the response head, an idle pooled
-    /// connection); HTTPS upstreams are checked against the system's roots.
+    /// connection) that opens at most `max_per_origin` connections to one origin (0: no
+    /// limit); HTTPS upstreams are checked against the system's roots.
     pub fn new(
         connect_timeout: Duration,
         response_timeout: Duration,
         pool_idle: Duration,
+        max_per_origin: usize,
     ) -> std::io::Result<Forwarder> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -202,7 +204,7 @@ impl Forwarder {
             .wrap_connector(http);
         Ok(Forwarder {
             connector,
-            pool: Pool::new(pool_idle),
+            pool: Pool::new(pool_idle, max_per_origin),
             evictor: std::sync::Once::new(),
             response_timeout,
         })
@@ -225,16 +227,36 @@ impl Forwarder {
         }
     }
 
-    /// One request on a pooled connection, or on a new one when none is free. A pooled
-    /// connection the upstream closed before the request could be written is passed over and
-    /// the request tried on the next; once written, a request is never sent twice.
+    /// One request on a pooled connection, or on a new one when none is free and the origin
+    /// has room for it, or else on the first connection to come free. A pooled connection the
+    /// upstream closed before the request could be written is passed over and the request
+    /// tried on the next; once written, a request is never sent twice.
     async fn exchange(
         &self,
         mut request: Request<ProxyBody>,
     ) -> Result<Response<PooledBody>, UpstreamError> {
         let uri = request.uri().clone();
         pool::origin_form(&mut request);
-        while let Some(mut sender) = self.pool.checkout(&uri) {
+        loop {
+            let checkout = self.pool.checkout(&uri).ok_or_else(|| {
+                UpstreamError::Unavailable(format!("no origin in the upstream URL {uri}"))
+            })?;
+            let handoff = match checkout {
+                Checkout::Reuse(sender) => Handoff::Reuse(sender),
+                Checkout::Open(slot) => Handoff::Open(slot),
+                // The sender is only dropped unsent if the pool is: ask again.
+                Checkout::Wait(waiting) => match waiting.await {
+                    Ok(handoff) => handoff,
+                    Err(_) => continue,
+                },
+            };
+            let mut sender = match handoff {
+                Handoff::Reuse(sender) => sender,
+                Handoff::Open(slot) => return self.open(request, uri, slot).await,
+            };
+            if sender.ready().await.is_err() {
+                continue;
+            }
             match sender.try_send_request(request).await {
                 Ok(response) => return Ok(PooledBody::wrap(response, sender, &self.pool, uri)),
                 Err(mut e) => match e.take_message() {
@@ -243,6 +265,15 @@ impl Forwarder {
                 },
             }
         }
+    }
+
+    /// Opens a connection to `uri`'s origin in `slot`'s place and sends `request` on it.
+    async fn open(
+        &self,
+        request: Request<ProxyBody>,
+        uri: Uri,
+        slot: pool::Slot,
+    ) -> Result<Response<PooledBody>, UpstreamError> {
         let io = tower_service::Service::call(&mut self.connector.clone(), uri.clone())
             .await
             .map_err(|e| UpstreamError::Unavailable(error_chain(e.as_ref())))?;
@@ -251,6 +282,8 @@ impl Forwarder {
             .await
             .map_err(|e| unavailable(&e))?;
         tokio::spawn(async move {
+            // The place in the origin's count is held for as long as the connection is open.
+            let _slot = slot;
             if let Err(e) = connection.await {
                 tracing::debug!("upstream connection ended: {e}");
             }

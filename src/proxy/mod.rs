@@ -304,6 +304,7 @@ impl Gateway {
                     Duration::from_secs(limits.upstream_connect_timeout_secs),
                     Duration::from_secs(limits.upstream_response_timeout_secs),
                     Duration::from_secs(limits.upstream_pool_idle_secs),
+                    limits.upstream_connections_per_worker,
                 )
             })
             .collect::<Result<Vec<_>, _>>()

@@ -5,6 +5,7 @@
 //! Here a connection goes back to the pool when its response body ends (the body carries it),
 //! and the origins of a worker are a short list compared by scheme and authority.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{ready, Context, Poll};
@@ -15,6 +16,7 @@ use http::{Request, Response, Uri};
 use http_body::Frame;
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
+use tokio::sync::oneshot;
 
 use super::forward::{box_error, BoxError, ProxyBody};
 
@@ -24,41 +26,77 @@ struct Idle {
     since: Instant,
 }
 
-/// The idle connections to one origin.
+/// The connections to one origin.
 struct Origin {
     scheme: String,
     authority: String,
     idle: Vec<Idle>,
+    /// Connections open, idle or in use: one per live [`Slot`].
+    open: usize,
+    /// Requests waiting for a connection, oldest first.
+    waiting: VecDeque<oneshot::Sender<Handoff>>,
 }
 
 impl Origin {
     fn is(&self, scheme: &str, authority: &str) -> bool {
         self.authority == authority && self.scheme == scheme
     }
+
+    fn is_unused(&self) -> bool {
+        self.idle.is_empty() && self.open == 0 && self.waiting.is_empty()
+    }
 }
 
-/// Idle connections by origin; shared with the response bodies that bring connections back.
+/// The connections of one worker by origin; shared with the response bodies that bring
+/// connections back and with the connection tasks whose end frees a place.
 pub(crate) struct Pool {
     origins: Mutex<Vec<Origin>>,
     idle_timeout: Duration,
+    /// The most connections open to one origin at once.
+    max_per_origin: usize,
 }
 
 /// The most idle connections kept per origin: beyond, a returning connection is closed.
 const MAX_IDLE_PER_ORIGIN: usize = 4096;
 
+/// What [`Pool::checkout`] gives a request.
+pub(crate) enum Checkout {
+    /// A kept-alive connection: ready, or about to be once its last response is read.
+    Reuse(http1::SendRequest<ProxyBody>),
+    /// Room for one more connection: open it, and keep the slot for as long as it lives.
+    Open(Slot),
+    /// Every connection the origin may have is in use: one comes through here when free.
+    Wait(oneshot::Receiver<Handoff>),
+}
+
+/// What a waiting request receives.
+pub(crate) enum Handoff {
+    /// A connection whose response has ended.
+    Reuse(http1::SendRequest<ProxyBody>),
+    /// The place of a connection that closed.
+    Open(Slot),
+}
+
 impl Pool {
-    pub(crate) fn new(idle_timeout: Duration) -> Arc<Pool> {
+    /// A pool that keeps idle connections for `idle_timeout` and opens at most
+    /// `max_per_origin` connections to one origin (0: no limit).
+    pub(crate) fn new(idle_timeout: Duration, max_per_origin: usize) -> Arc<Pool> {
         Arc::new(Pool {
             origins: Mutex::new(Vec::new()),
             idle_timeout,
+            max_per_origin: match max_per_origin {
+                0 => usize::MAX,
+                n => n,
+            },
         })
     }
 
-    /// A connection to `uri`'s origin that can take a request now, the most recently used first.
-    pub(crate) fn checkout(&self, uri: &Uri) -> Option<http1::SendRequest<ProxyBody>> {
+    /// A connection to `uri`'s origin for a request: an idle one, the most recently used
+    /// first; else the right to open one; else, at the limit, a place in the queue.
+    pub(crate) fn checkout(self: &Arc<Self>, uri: &Uri) -> Option<Checkout> {
         let (scheme, authority) = origin_of(uri)?;
         let mut origins = self.origins.lock().ok()?;
-        let origin = origins.iter_mut().find(|o| o.is(scheme, authority))?;
+        let origin = origin_entry(&mut origins, scheme, authority);
         let now = Instant::now();
         let mut busy = Vec::new();
         let mut found = None;
@@ -73,37 +111,77 @@ impl Pool {
             // Still finishing its last response: kept for a later request.
             busy.push(idle);
         }
+        let checkout = match found {
+            Some(sender) => Checkout::Reuse(sender),
+            None if origin.open < self.max_per_origin => {
+                origin.open += 1;
+                Checkout::Open(Slot::new(self, uri))
+            }
+            // At the limit, a connection about to be free is better than a queue.
+            None => match busy.pop() {
+                Some(idle) => Checkout::Reuse(idle.sender),
+                None => {
+                    let (tx, rx) = oneshot::channel();
+                    origin.waiting.push_back(tx);
+                    Checkout::Wait(rx)
+                }
+            },
+        };
         origin.idle.extend(busy.into_iter().rev());
-        found
+        Some(checkout)
     }
 
-    /// Puts a connection to `uri`'s origin back once its response has ended. Those idle too
-    /// long are closed by [`Pool::evict`], and never handed out by [`Pool::checkout`].
-    fn checkin(&self, uri: &Uri, sender: http1::SendRequest<ProxyBody>) {
+    /// Puts a connection to `uri`'s origin back once its response has ended: to the request
+    /// that has waited longest, or among the idle. Those idle too long are closed by
+    /// [`Pool::evict`], and never handed out by [`Pool::checkout`].
+    fn checkin(&self, uri: &Uri, mut sender: http1::SendRequest<ProxyBody>) {
         let (Some((scheme, authority)), false) = (origin_of(uri), sender.is_closed()) else {
             return;
         };
         let Ok(mut origins) = self.origins.lock() else {
             return;
         };
-        let origin = match origins.iter().position(|o| o.is(scheme, authority)) {
-            Some(i) => &mut origins[i],
-            None => {
-                origins.push(Origin {
-                    scheme: scheme.to_owned(),
-                    authority: authority.to_owned(),
-                    idle: Vec::new(),
-                });
-                let last = origins.len() - 1;
-                &mut origins[last]
+        let origin = origin_entry(&mut origins, scheme, authority);
+        while let Some(waiter) = origin.waiting.pop_front() {
+            match waiter.send(Handoff::Reuse(sender)) {
+                Ok(()) => return,
+                // That request is gone (its client left, or its time ran out).
+                Err(Handoff::Reuse(back)) => sender = back,
+                Err(Handoff::Open(mut slot)) => {
+                    slot.disarm();
+                    return;
+                }
             }
-        };
+        }
         if origin.idle.len() < MAX_IDLE_PER_ORIGIN {
             origin.idle.push(Idle {
                 sender,
                 since: Instant::now(),
             });
         }
+    }
+
+    /// A connection to `uri`'s origin has closed: its place goes to the request that has
+    /// waited longest, or is freed.
+    fn release(self: &Arc<Self>, uri: &Uri) {
+        let Some((scheme, authority)) = origin_of(uri) else {
+            return;
+        };
+        let Ok(mut origins) = self.origins.lock() else {
+            return;
+        };
+        let Some(origin) = origins.iter_mut().find(|o| o.is(scheme, authority)) else {
+            return;
+        };
+        while let Some(waiter) = origin.waiting.pop_front() {
+            match waiter.send(Handoff::Open(Slot::new(self, uri))) {
+                Ok(()) => return,
+                // Not dropped armed here: that would take this lock again.
+                Err(Handoff::Open(mut slot)) => slot.disarm(),
+                Err(Handoff::Reuse(_)) => {}
+            }
+        }
+        origin.open = origin.open.saturating_sub(1);
     }
 
     /// Closes every connection idle for longer than the timeout.
@@ -116,17 +194,84 @@ impl Pool {
             origin.idle.retain(|i| {
                 !i.sender.is_closed() && now.duration_since(i.since) <= self.idle_timeout
             });
+            origin.waiting.retain(|w| !w.is_closed());
         }
-        origins.retain(|o| !o.idle.is_empty());
+        origins.retain(|o| !o.is_unused());
     }
 
-    /// How many connections the pool holds.
+    /// How many idle connections the pool holds.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.origins
             .lock()
             .map(|o| o.iter().map(|o| o.idle.len()).sum())
             .unwrap_or(0)
+    }
+
+    /// How many connections are open to `uri`'s origin, and how many requests wait for one.
+    #[cfg(test)]
+    pub(crate) fn counts(&self, uri: &Uri) -> (usize, usize) {
+        let (scheme, authority) = origin_of(uri).unwrap_or_default();
+        self.origins
+            .lock()
+            .ok()
+            .and_then(|o| {
+                o.iter()
+                    .find(|o| o.is(scheme, authority))
+                    .map(|o| (o.open, o.waiting.len()))
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The entry of an origin, made on first use.
+fn origin_entry<'a>(origins: &'a mut Vec<Origin>, scheme: &str, authority: &str) -> &'a mut Origin {
+    let index = match origins.iter().position(|o| o.is(scheme, authority)) {
+        Some(i) => i,
+        None => {
+            origins.push(Origin {
+                scheme: scheme.to_owned(),
+                authority: authority.to_owned(),
+                idle: Vec::new(),
+                open: 0,
+                waiting: VecDeque::new(),
+            });
+            origins.len() - 1
+        }
+    };
+    &mut origins[index]
+}
+
+/// The place of one open connection in its origin's count. It lives in the connection's
+/// task: when the connection closes, for whatever reason, the place is freed.
+pub(crate) struct Slot {
+    pool: Weak<Pool>,
+    uri: Uri,
+    armed: bool,
+}
+
+impl Slot {
+    fn new(pool: &Arc<Pool>, uri: &Uri) -> Slot {
+        Slot {
+            pool: Arc::downgrade(pool),
+            uri: uri.clone(),
+            armed: true,
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pool) = self.pool.upgrade() {
+            pool.release(&self.uri);
+        }
     }
 }
 
@@ -284,31 +429,84 @@ mod tests {
         sender
     }
 
+    fn reused(checkout: Option<Checkout>) -> Option<http1::SendRequest<ProxyBody>> {
+        match checkout {
+            Some(Checkout::Reuse(sender)) => Some(sender),
+            _ => None,
+        }
+    }
+
     #[tokio::test]
     async fn idle_connections_expire_and_origins_are_kept_apart() {
         let uri: Uri = "http://upstream.example:8080/x".parse().unwrap();
         let other: Uri = "https://upstream.example:8080/x".parse().unwrap();
-        let pool = Pool::new(Duration::from_secs(60));
+        let pool = Pool::new(Duration::from_secs(60), 0);
         pool.checkin(&uri, connection().await);
         assert_eq!(pool.len(), 1);
         assert!(
-            pool.checkout(&other).is_none(),
+            matches!(pool.checkout(&other), Some(Checkout::Open(_))),
             "another scheme is another origin"
         );
-        let sender = pool.checkout(&uri).expect("the idle connection");
+        let sender = reused(pool.checkout(&uri)).expect("the idle connection");
         assert_eq!(pool.len(), 0);
         pool.checkin(&uri, sender);
         pool.evict();
         assert_eq!(pool.len(), 1, "not idle for long");
 
-        let pool = Pool::new(Duration::ZERO);
+        let pool = Pool::new(Duration::ZERO, 0);
         pool.checkin(&uri, connection().await);
         tokio::time::sleep(Duration::from_millis(5)).await;
         pool.evict();
         assert_eq!(pool.len(), 0, "idle past the timeout");
         pool.checkin(&uri, connection().await);
         tokio::time::sleep(Duration::from_millis(5)).await;
-        assert!(pool.checkout(&uri).is_none(), "expired, not handed out");
+        assert!(
+            reused(pool.checkout(&uri)).is_none(),
+            "expired, not handed out"
+        );
+    }
+
+    #[tokio::test]
+    async fn places_are_counted_handed_on_and_freed() {
+        let uri: Uri = "http://upstream.example/x".parse().unwrap();
+        let pool = Pool::new(Duration::from_secs(60), 2);
+        let Some(Checkout::Open(one)) = pool.checkout(&uri) else {
+            panic!("room for a first connection")
+        };
+        let Some(Checkout::Open(two)) = pool.checkout(&uri) else {
+            panic!("room for a second")
+        };
+        let Some(Checkout::Wait(first_waiter)) = pool.checkout(&uri) else {
+            panic!("at the limit")
+        };
+        let Some(Checkout::Wait(second_waiter)) = pool.checkout(&uri) else {
+            panic!("still at the limit")
+        };
+        assert_eq!(pool.counts(&uri), (2, 2));
+
+        // A waiter that gave up is passed over: the place goes to the next.
+        drop(first_waiter);
+        drop(one);
+        let Ok(Handoff::Open(three)) = second_waiter.await else {
+            panic!("the freed place")
+        };
+        assert_eq!(pool.counts(&uri), (2, 0));
+
+        // A connection put back goes to a waiter before the idle list.
+        let Some(Checkout::Wait(waiter)) = pool.checkout(&uri) else {
+            panic!("at the limit")
+        };
+        pool.checkin(&uri, connection().await);
+        assert!(matches!(waiter.await, Ok(Handoff::Reuse(_))));
+        assert_eq!(pool.len(), 0);
+
+        drop((two, three));
+        assert_eq!(pool.counts(&uri), (0, 0));
+        pool.evict();
+        assert!(
+            pool.origins.lock().unwrap().is_empty(),
+            "an unused origin is forgotten"
+        );
     }
 
     #[test]
