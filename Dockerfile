@@ -21,14 +21,14 @@ RUN mkdir -p src benches \
     && echo 'fn main() {}' > src/main.rs \
     && echo '' > src/lib.rs \
     && for bench in policy sigv4 route; do echo 'fn main() {}' > benches/$bench.rs; done \
-    && cargo build --release --locked --bin iamgate \
+    && cargo build --profile dist --locked --bin iamgate \
     && rm -rf src benches
 COPY src ./src
 COPY benches ./benches
 # Make cargo see the real sources as newer than the stub's build.
 RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked --bin iamgate \
-    && strip target/release/iamgate
+    && cargo build --profile dist --locked --bin iamgate \
+    && strip target/dist/iamgate
 
 FROM debian:bookworm-slim
 # ca-certificates: HTTPS upstreams are verified against the system's trust store.
@@ -39,7 +39,7 @@ RUN apt-get update \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin iamgate \
     && mkdir -p /etc/iamgate/policies /var/lib/iamgate/data \
     && chown -R 10001:10001 /var/lib/iamgate
-COPY --from=build /src/target/release/iamgate /usr/local/bin/iamgate
+COPY --from=build /src/target/dist/iamgate /usr/local/bin/iamgate
 COPY deploy/docker/iamgate.toml /etc/iamgate/iamgate.toml
 USER 10001:10001
 WORKDIR /var/lib/iamgate

@@ -34,7 +34,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-BIN = ROOT / "target" / "release" / "iamgate"
+BIN = ROOT / "target" / "dist" / "iamgate"  # the shipped build: Cargo.toml [profile.dist]
 OHA = ROOT / "target" / "tools" / "bin" / "oha"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 OBJECT_BYTES = 1024

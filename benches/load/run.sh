@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The load harness, one command: installs nginx (Debian) and oha (crates.io, into target/tools) if
-# missing, boto3 and matplotlib into target/pyenv, builds the release binary, and runs drive.py.
+# missing, boto3 and matplotlib into target/pyenv, builds the binary as shipped (Cargo.toml
+# [profile.dist]: fat LTO, the Dockerfile's build), and runs drive.py.
 # Run it on a machine with nothing else running. Options go to drive.py:
 #   --rounds N (3) --seconds S (10) --connections C (64) --quick --skip half,connections,upload,reload
 set -euo pipefail
@@ -15,5 +16,5 @@ if [ ! -x target/tools/bin/oha ]; then
 fi
 scripts/setup-python.sh >/dev/null
 target/pyenv/bin/python -c 'import matplotlib' 2>/dev/null || target/pyenv/bin/python -m pip install -q matplotlib
-cargo build --release
+cargo build --profile dist --locked --bin iamgate
 exec target/pyenv/bin/python benches/load/drive.py "$@"

@@ -252,7 +252,9 @@ impl Forwarder {
             };
             let mut sender = match handoff {
                 Handoff::Reuse(sender) => sender,
-                Handoff::Open(slot) => return self.open(request, uri, slot).await,
+                // Boxed: connecting and the handshake are most of this future's size, and every
+                // request that reuses a connection would carry that space.
+                Handoff::Open(slot) => return Box::pin(self.open(request, uri, slot)).await,
             };
             if sender.ready().await.is_err() {
                 continue;
