@@ -34,7 +34,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-BIN = ROOT / "target" / "dist" / "iamgate"  # the shipped build: Cargo.toml [profile.dist]
+# The shipped build (Cargo.toml [profile.dist]); IAMGATE_BIN names another, for an A/B.
+BIN = Path(os.environ.get("IAMGATE_BIN", ROOT / "target" / "dist" / "iamgate")).resolve()
 OHA = ROOT / "target" / "tools" / "bin" / "oha"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 OBJECT_BYTES = 1024

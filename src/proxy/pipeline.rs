@@ -751,6 +751,71 @@ impl Gateway {
         body: Option<Incoming>,
         request_id: &str,
     ) -> Result<Response<ProxyBody>, Reject> {
+        let body_error: Arc<Mutex<Option<AuthError>>> = Arc::default();
+        let watch = Arc::new(forward::BodyWatch::default());
+        let limit = self.config.limits.max_body_bytes_for(&upstream.name);
+        // Built apart, so that of all it takes only the request waits on the upstream with it.
+        let request = self.upstream_request(
+            upstream,
+            parts,
+            conn,
+            decided,
+            body,
+            request_id,
+            (&body_error, &watch, limit),
+        )?;
+        let result = match &upstream.destination {
+            Destination::Local(store) => {
+                let response = Box::pin(store.handle(request)).await;
+                let (parts, body) = response.into_parts();
+                Ok(Response::from_parts(
+                    parts,
+                    body.map_err(forward::box_error).boxed(),
+                ))
+            }
+            Destination::Remote(_) => self
+                .forwarder(conn.worker)
+                .send(request)
+                .await
+                .map_err(Reject::Upstream),
+        };
+        // A body that failed verification answers for itself, whatever the upstream said.
+        if let Some(e) = body_error.lock().ok().and_then(|mut s| s.take()) {
+            return Err(Reject::Auth(e));
+        }
+        if watch.too_large.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(too_large(limit));
+        }
+        // The client's body broke (a malformed chunk, a connection gone): the upstream saw an
+        // aborted request; the client is told it was its body, not the upstream, that failed.
+        if watch.failed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Reject::Invalid {
+                status: StatusCode::BAD_REQUEST,
+                code: "IncompleteBody",
+                message: "The request body could not be read to its end.".into(),
+            });
+        }
+        result
+    }
+
+    /// The request for the upstream: its target, its headers cleaned and the caller's identity
+    /// added, its body streaming through the verifier and the size limit (which report into
+    /// `body_error` and `watch`), signed for the upstream if it wants that.
+    #[allow(clippy::too_many_arguments)]
+    fn upstream_request(
+        &self,
+        upstream: &UpstreamRuntime,
+        parts: request::Parts,
+        conn: Connection,
+        decided: &mut Decided,
+        body: Option<Incoming>,
+        request_id: &str,
+        (body_error, watch, limit): (
+            &Arc<Mutex<Option<AuthError>>>,
+            &Arc<forward::BodyWatch>,
+            u64,
+        ),
+    ) -> Result<Request<ProxyBody>, Reject> {
         let inspected = decided.inspected.take();
         let Decided {
             caller,
@@ -759,7 +824,6 @@ impl Gateway {
             decisions,
             ..
         } = &*decided;
-        let body_error: Arc<Mutex<Option<AuthError>>> = Arc::default();
         let mut headers = parts.headers;
         let body: ProxyBody = match (inspected, body) {
             (Some(bytes), _) => {
@@ -774,7 +838,7 @@ impl Gateway {
                     if is_streaming(auth.payload) {
                         decoded_payload_headers(&mut headers, auth.decoded_content_length);
                     }
-                    let slot = Arc::clone(&body_error);
+                    let slot = Arc::clone(body_error);
                     sigv4::VerifiedBody::new(incoming, verifier)
                         .map_err(move |e: AuthError| {
                             if let Ok(mut s) = slot.lock() {
@@ -790,9 +854,7 @@ impl Gateway {
                 .map_err(|never| match never {})
                 .boxed(),
         };
-        let watch = Arc::new(forward::BodyWatch::default());
-        let limit = self.config.limits.max_body_bytes_for(&upstream.name);
-        let body: ProxyBody = forward::LimitedBody::new(body, limit, Arc::clone(&watch)).boxed();
+        let body: ProxyBody = forward::LimitedBody::new(body, limit, Arc::clone(watch)).boxed();
         let principal = caller.principal();
         let action = decisions
             .first()
@@ -815,68 +877,35 @@ impl Gateway {
                 request_id,
             },
         );
-        let result = match &upstream.destination {
-            Destination::Local(store) => {
-                let uri = match &query {
-                    Some(q) if !q.is_empty() => format!("{}?{q}", routed.forward_path),
-                    _ => routed.forward_path.clone(),
-                };
-                let mut request = Request::new(body);
-                *request.method_mut() = parts.method;
-                *request.uri_mut() = uri.parse().map_err(|_| Reject::Invalid {
-                    status: StatusCode::BAD_REQUEST,
-                    code: "InvalidURI",
-                    message: "Couldn't parse the specified URI.".into(),
-                })?;
-                *request.headers_mut() = headers;
-                let response = Box::pin(store.handle(request)).await;
-                let (parts, body) = response.into_parts();
-                Ok(Response::from_parts(
-                    parts,
-                    body.map_err(forward::box_error).boxed(),
-                ))
+        let invalid_uri = || Reject::Invalid {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidURI",
+            message: "Couldn't parse the specified URI.".into(),
+        };
+        let uri = match &upstream.destination {
+            Destination::Local(_) => match &query {
+                Some(q) if !q.is_empty() => format!("{}?{q}", routed.forward_path),
+                _ => routed.forward_path.clone(),
             }
+            .parse()
+            .map_err(|_| invalid_uri())?,
             Destination::Remote(base) => {
-                let uri = forward::upstream_uri(base, &routed.forward_path, query.as_deref())
-                    .ok_or_else(|| Reject::Invalid {
-                        status: StatusCode::BAD_REQUEST,
-                        code: "InvalidURI",
-                        message: "Couldn't parse the specified URI.".into(),
-                    })?;
-                let mut request = Request::new(body);
-                *request.method_mut() = parts.method;
-                *request.uri_mut() = uri;
-                *request.headers_mut() = headers;
-                if let Some(signer) = &upstream.signer {
-                    signer.sign(&mut request).map_err(|e| {
-                        Reject::Upstream(forward::UpstreamError::Unavailable(format!(
-                            "signing for the upstream failed: {e}"
-                        )))
-                    })?;
-                }
-                self.forwarder(conn.worker)
-                    .send(request)
-                    .await
-                    .map_err(Reject::Upstream)
+                forward::upstream_uri(base, &routed.forward_path, query.as_deref())
+                    .ok_or_else(invalid_uri)?
             }
         };
-        // A body that failed verification answers for itself, whatever the upstream said.
-        if let Some(e) = body_error.lock().ok().and_then(|mut s| s.take()) {
-            return Err(Reject::Auth(e));
+        let mut request = Request::new(body);
+        *request.method_mut() = parts.method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        if let (Destination::Remote(_), Some(signer)) = (&upstream.destination, &upstream.signer) {
+            signer.sign(&mut request).map_err(|e| {
+                Reject::Upstream(forward::UpstreamError::Unavailable(format!(
+                    "signing for the upstream failed: {e}"
+                )))
+            })?;
         }
-        if watch.too_large.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(too_large(limit));
-        }
-        // The client's body broke (a malformed chunk, a connection gone): the upstream saw an
-        // aborted request; the client is told it was its body, not the upstream, that failed.
-        if watch.failed.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(Reject::Invalid {
-                status: StatusCode::BAD_REQUEST,
-                code: "IncompleteBody",
-                message: "The request body could not be read to its end.".into(),
-            });
-        }
-        result
+        Ok(request)
     }
 }
 
