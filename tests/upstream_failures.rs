@@ -2,7 +2,8 @@
 //! that resets in the middle of its body, one that never answers, one that answers 5xx. Each
 //! gives the right answer (502 or 504 with the gateway's body, the 5xx passed through, a cut
 //! body cut), nothing hangs, and after a batch of each the process's open file descriptors,
-//! the runtime's live tasks and the gateway's connection count return to where they were.
+//! the runtime's live tasks and the gateway's connection count return to where they were. A
+//! client that leaves while the upstream thinks cancels the upstream request.
 
 mod harness;
 use harness::*;
@@ -233,4 +234,55 @@ async fn failing_upstreams_answer_right_and_leak_nothing() {
         assert_eq!(after.2, 0, "{kind:?}: client connections still counted");
         running.stop().await;
     }
+}
+
+/// A client that leaves while its request waits on the upstream takes the upstream request
+/// with it: the gateway notices the closed connection and drops its side, rather than holding
+/// the upstream until it answers (nginx's `proxy_ignore_client_abort off`). Why the gateway
+/// keeps reading client connections while a request is in flight (docs/PERFORMANCE.md).
+#[tokio::test]
+async fn a_client_that_leaves_cancels_its_upstream_request() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let s3 = listener.local_addr().unwrap();
+    let (got_request, mut request_seen) = tokio::sync::mpsc::unbounded_channel();
+    let (let_go, mut upstream_closed) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (got_request, let_go) = (got_request.clone(), let_go.clone());
+            tokio::spawn(async move {
+                if !read_head(&mut stream).await {
+                    return;
+                }
+                let _ = got_request.send(());
+                // Never answers; reports when the gateway closes its side.
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                let _ = let_go.send(());
+            });
+        }
+    });
+    let scratch = Scratch::new("client-leaves");
+    let (orders, _) = recording_upstream().await;
+    let running = start(scratch.config(s3, orders, "upstream_response_timeout_secs = 60"))
+        .await
+        .unwrap();
+    let gw = running.http.unwrap();
+
+    let mut client = TcpStream::connect(gw).await.unwrap();
+    client
+        .write_all(format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {gw}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), request_seen.recv())
+        .await
+        .expect("the request reaches the upstream");
+    drop(client);
+    tokio::time::timeout(Duration::from_secs(5), upstream_closed.recv())
+        .await
+        .expect("the upstream connection is closed once the client has gone, not at the timeout");
+    running.stop().await;
 }
