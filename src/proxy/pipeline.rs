@@ -47,6 +47,14 @@ struct Routed {
     key: Option<String>,
 }
 
+/// Where a forwarded request's body reports how it went: a failed verification, and its size
+/// against the limit.
+struct BodyReports {
+    error: Arc<Mutex<Option<AuthError>>>,
+    watch: Arc<forward::BodyWatch>,
+    limit: u64,
+}
+
 /// The outcome of the decision phases: everything forwarding needs.
 struct Decided {
     caller: Caller,
@@ -751,19 +759,15 @@ impl Gateway {
         body: Option<Incoming>,
         request_id: &str,
     ) -> Result<Response<ProxyBody>, Reject> {
-        let body_error: Arc<Mutex<Option<AuthError>>> = Arc::default();
-        let watch = Arc::new(forward::BodyWatch::default());
-        let limit = self.config.limits.max_body_bytes_for(&upstream.name);
+        let reports = BodyReports {
+            error: Arc::default(),
+            watch: Arc::default(),
+            limit: self.config.limits.max_body_bytes_for(&upstream.name),
+        };
         // Built apart, so that of all it takes only the request waits on the upstream with it.
-        let request = self.upstream_request(
-            upstream,
-            parts,
-            conn,
-            decided,
-            body,
-            request_id,
-            (&body_error, &watch, limit),
-        )?;
+        let client = Request::from_parts(parts, body);
+        let request =
+            self.upstream_request(upstream, client, conn, decided, request_id, &reports)?;
         let result = match &upstream.destination {
             Destination::Local(store) => {
                 let response = Box::pin(store.handle(request)).await;
@@ -780,15 +784,23 @@ impl Gateway {
                 .map_err(Reject::Upstream),
         };
         // A body that failed verification answers for itself, whatever the upstream said.
-        if let Some(e) = body_error.lock().ok().and_then(|mut s| s.take()) {
+        if let Some(e) = reports.error.lock().ok().and_then(|mut s| s.take()) {
             return Err(Reject::Auth(e));
         }
-        if watch.too_large.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(too_large(limit));
+        if reports
+            .watch
+            .too_large
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(too_large(reports.limit));
         }
         // The client's body broke (a malformed chunk, a connection gone): the upstream saw an
         // aborted request; the client is told it was its body, not the upstream, that failed.
-        if watch.failed.load(std::sync::atomic::Ordering::Relaxed) {
+        if reports
+            .watch
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
             return Err(Reject::Invalid {
                 status: StatusCode::BAD_REQUEST,
                 code: "IncompleteBody",
@@ -800,22 +812,17 @@ impl Gateway {
 
     /// The request for the upstream: its target, its headers cleaned and the caller's identity
     /// added, its body streaming through the verifier and the size limit (which report into
-    /// `body_error` and `watch`), signed for the upstream if it wants that.
-    #[allow(clippy::too_many_arguments)]
+    /// `reports`), signed for the upstream if it wants that.
     fn upstream_request(
         &self,
         upstream: &UpstreamRuntime,
-        parts: request::Parts,
+        client: Request<Option<Incoming>>,
         conn: Connection,
         decided: &mut Decided,
-        body: Option<Incoming>,
         request_id: &str,
-        (body_error, watch, limit): (
-            &Arc<Mutex<Option<AuthError>>>,
-            &Arc<forward::BodyWatch>,
-            u64,
-        ),
+        reports: &BodyReports,
     ) -> Result<Request<ProxyBody>, Reject> {
+        let (parts, body) = client.into_parts();
         let inspected = decided.inspected.take();
         let Decided {
             caller,
@@ -838,7 +845,7 @@ impl Gateway {
                     if is_streaming(auth.payload) {
                         decoded_payload_headers(&mut headers, auth.decoded_content_length);
                     }
-                    let slot = Arc::clone(body_error);
+                    let slot = Arc::clone(&reports.error);
                     sigv4::VerifiedBody::new(incoming, verifier)
                         .map_err(move |e: AuthError| {
                             if let Ok(mut s) = slot.lock() {
@@ -854,7 +861,8 @@ impl Gateway {
                 .map_err(|never| match never {})
                 .boxed(),
         };
-        let body: ProxyBody = forward::LimitedBody::new(body, limit, Arc::clone(watch)).boxed();
+        let body: ProxyBody =
+            forward::LimitedBody::new(body, reports.limit, Arc::clone(&reports.watch)).boxed();
         let principal = caller.principal();
         let action = decisions
             .first()
