@@ -372,6 +372,27 @@ impl Metrics {
         );
         single(
             &mut out,
+            "iamgate_upstream_connections",
+            "Connections open to the upstreams, idle or in use (at most upstream_connections_per_worker per upstream and worker).",
+            "gauge",
+            gauges.upstream_connections,
+        );
+        single(
+            &mut out,
+            "iamgate_upstream_waiting_requests",
+            "Requests waiting now for an upstream connection to come free.",
+            "gauge",
+            gauges.upstream_waiting,
+        );
+        single(
+            &mut out,
+            "iamgate_upstream_waits_total",
+            "Requests that have had to wait for an upstream connection to come free.",
+            "counter",
+            gauges.upstream_waits,
+        );
+        single(
+            &mut out,
             "iamgate_decision_log_records_total",
             "Decision log records written.",
             "counter",
@@ -401,6 +422,12 @@ pub struct Gauges {
     pub load_micros: u64,
     /// Open client connections.
     pub open_connections: usize,
+    /// Open connections to the upstreams, idle or in use.
+    pub upstream_connections: usize,
+    /// Requests waiting for an upstream connection now.
+    pub upstream_waiting: usize,
+    /// Requests that have had to wait for an upstream connection, since the start.
+    pub upstream_waits: u64,
     /// Decision log records written.
     pub log_written: u64,
     /// Decision log records dropped.

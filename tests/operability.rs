@@ -645,6 +645,11 @@ async fn metrics_scraped_and_readiness_of_a_dead_upstream() {
     );
     assert!(get("iamgate_policy_load_seconds") > 0.0);
     assert!(get("iamgate_open_connections") >= 0.0);
+    // The S3 upstream is the built-in store and the orders upstream refused: no connection is
+    // open (the refused one gave its place back), nothing waited.
+    assert_eq!(get("iamgate_upstream_connections"), 0.0);
+    assert_eq!(get("iamgate_upstream_waiting_requests"), 0.0);
+    assert_eq!(get("iamgate_upstream_waits_total"), 0.0);
     assert_eq!(get("iamgate_decision_log_dropped_total"), 0.0);
 
     let health = send(admin, unsigned("GET", "/healthz", host)).await;

@@ -206,6 +206,8 @@ async fn at_the_limit_a_request_waits_for_a_connection_to_come_free() {
         "both connections are busy: the third request waits"
     );
     assert_eq!(up.connections.load(Ordering::SeqCst), 2);
+    let load = f.load();
+    assert_eq!((load.open, load.waiting, load.waits), (2, 1, 1));
 
     // The first response read to its end hands its connection to the waiting request.
     let body = first.into_body().collect().await.unwrap().to_bytes();
@@ -218,6 +220,8 @@ async fn at_the_limit_a_request_waits_for_a_connection_to_come_free() {
         "no third connection"
     );
     assert_eq!(up.heads.lock().unwrap().len(), 3);
+    let load = f.load();
+    assert_eq!((load.waiting, load.waits), (0, 1));
 }
 
 #[tokio::test]

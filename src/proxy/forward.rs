@@ -12,7 +12,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 
-use super::pool::{self, Checkout, Handoff, Pool, PooledBody};
+use super::pool::{self, Checkout, Handoff, Pool, PoolLoad, PooledBody};
 
 /// The error type of every body that goes through the gateway.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -208,6 +208,11 @@ impl Forwarder {
             evictor: std::sync::Once::new(),
             response_timeout,
         })
+    }
+
+    /// The upstream connections this forwarder has open and the requests waiting for one.
+    pub fn load(&self) -> PoolLoad {
+        self.pool.load()
     }
 
     /// Sends `request` (its URI absolute: the upstream's) and returns the upstream's response

@@ -9,6 +9,7 @@ pub mod forward;
 pub mod listener;
 mod pipeline;
 mod pool;
+pub use pool::PoolLoad;
 pub mod ratelimit;
 mod record;
 pub mod respond;
@@ -360,12 +361,24 @@ impl Gateway {
     pub fn render_metrics(&self) -> String {
         use std::sync::atomic::Ordering;
         let stats = &self.store.stats;
+        let upstream =
+            self.forwarders
+                .iter()
+                .map(|f| f.load())
+                .fold(PoolLoad::default(), |sum, l| PoolLoad {
+                    open: sum.open + l.open,
+                    waiting: sum.waiting + l.waiting,
+                    waits: sum.waits + l.waits,
+                });
         self.metrics.render(&crate::metrics::Gauges {
             reloads_succeeded: stats.succeeded.load(Ordering::Relaxed),
             reloads_failed: stats.failed.load(Ordering::Relaxed),
             generation: self.store.generation(),
             load_micros: stats.last_load_micros.load(Ordering::Relaxed),
             open_connections: self.connections.get(),
+            upstream_connections: upstream.open,
+            upstream_waiting: upstream.waiting,
+            upstream_waits: upstream.waits,
             log_written: self.decisions.written(),
             log_dropped: self.decisions.dropped(),
             tls_reloads: self.tls.as_ref().map(|t| {

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
@@ -54,6 +55,19 @@ pub(crate) struct Pool {
     idle_timeout: Duration,
     /// The most connections open to one origin at once.
     max_per_origin: usize,
+    /// Requests that have had to wait for a connection, since the start.
+    waits: AtomicU64,
+}
+
+/// What a pool holds now, for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolLoad {
+    /// Connections open to the upstreams, idle or in use.
+    pub open: usize,
+    /// Requests waiting for a connection now.
+    pub waiting: usize,
+    /// Requests that have had to wait for a connection, since the start.
+    pub waits: u64,
 }
 
 /// The most idle connections kept per origin: beyond, a returning connection is closed.
@@ -88,6 +102,7 @@ impl Pool {
                 0 => usize::MAX,
                 n => n,
             },
+            waits: AtomicU64::new(0),
         })
     }
 
@@ -123,6 +138,7 @@ impl Pool {
                 None => {
                     let (tx, rx) = oneshot::channel();
                     origin.waiting.push_back(tx);
+                    self.waits.fetch_add(1, Ordering::Relaxed);
                     Checkout::Wait(rx)
                 }
             },
@@ -197,6 +213,21 @@ impl Pool {
             origin.waiting.retain(|w| !w.is_closed());
         }
         origins.retain(|o| !o.is_unused());
+    }
+
+    /// The connections open and the requests waiting, over every origin.
+    pub(crate) fn load(&self) -> PoolLoad {
+        let mut load = PoolLoad {
+            waits: self.waits.load(Ordering::Relaxed),
+            ..PoolLoad::default()
+        };
+        if let Ok(origins) = self.origins.lock() {
+            for origin in origins.iter() {
+                load.open += origin.open;
+                load.waiting += origin.waiting.iter().filter(|w| !w.is_closed()).count();
+            }
+        }
+        load
     }
 
     /// How many idle connections the pool holds.
