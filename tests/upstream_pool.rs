@@ -260,3 +260,43 @@ async fn a_request_waits_no_longer_than_the_response_timeout() {
     );
     assert_eq!(up.connections.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn requests_waiting_on_an_origin_that_cannot_be_reached_fail_at_once() {
+    // Accepts and hangs up after a moment: every TLS handshake fails.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&connections);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                drop(stream);
+            });
+        }
+    });
+    let https = |path: &str| {
+        let mut request = request(Method::GET, addr, path);
+        *request.uri_mut() = format!("https://{addr}{path}").parse().unwrap();
+        request
+    };
+    let f = Arc::new(capped(1, Duration::from_secs(10)));
+    let first = tokio::spawn({
+        let (f, request) = (Arc::clone(&f), https("/1"));
+        async move { f.send(request).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = tokio::spawn({
+        let (f, request) = (Arc::clone(&f), https("/2"));
+        async move { f.send(request).await }
+    });
+    for task in [first, second] {
+        let err = task.await.unwrap().expect_err("no TLS there");
+        assert_eq!(err.status(), 502, "{err}");
+    }
+    // The waiting request failed with the first attempt: it did not make one of its own.
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+    assert_eq!(f.load().open, 0, "every place given back");
+}

@@ -257,6 +257,9 @@ impl Forwarder {
             };
             let mut sender = match handoff {
                 Handoff::Reuse(sender) => sender,
+                Handoff::Failed(reason) => {
+                    return Err(UpstreamError::Unavailable(reason.to_string()))
+                }
                 // Boxed: connecting and the handshake are most of this future's size, and every
                 // request that reuses a connection would carry that space.
                 Handoff::Open(slot) => return Box::pin(self.open(request, uri, slot)).await,
@@ -279,15 +282,24 @@ impl Forwarder {
         &self,
         request: Request<ProxyBody>,
         uri: Uri,
-        slot: pool::Slot,
+        mut slot: pool::Slot,
     ) -> Result<Response<PooledBody>, UpstreamError> {
-        let io = tower_service::Service::call(&mut self.connector.clone(), uri.clone())
-            .await
-            .map_err(|e| UpstreamError::Unavailable(error_chain(e.as_ref())))?;
-        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        let connected =
+            match tower_service::Service::call(&mut self.connector.clone(), uri.clone()).await {
+                Ok(io) => hyper::client::conn::http1::Builder::new()
+                    .handshake(io)
+                    .await
+                    .map_err(|e| error_chain(&e)),
+                Err(e) => Err(error_chain(e.as_ref())),
+            };
+        let (mut sender, connection) = match connected {
+            Ok(up) => up,
+            Err(reason) => {
+                self.pool.unreachable(&uri, &reason);
+                return Err(UpstreamError::Unavailable(reason));
+            }
+        };
+        slot.connected();
         tokio::spawn(async move {
             // The place in the origin's count is held for as long as the connection is open.
             let _slot = slot;

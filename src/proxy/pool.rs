@@ -34,6 +34,8 @@ struct Origin {
     idle: Vec<Idle>,
     /// Connections open, idle or in use: one per live [`Slot`].
     open: usize,
+    /// Of those, the connections that are up (the others are still connecting).
+    connected: usize,
     /// Requests waiting for a connection, oldest first.
     waiting: VecDeque<oneshot::Sender<Handoff>>,
 }
@@ -89,6 +91,8 @@ pub(crate) enum Handoff {
     Reuse(http1::SendRequest<ProxyBody>),
     /// The place of a connection that closed.
     Open(Slot),
+    /// The origin cannot be reached now, and no connection to it is up: why.
+    Failed(Arc<str>),
 }
 
 impl Pool {
@@ -163,10 +167,12 @@ impl Pool {
                 Ok(()) => return,
                 // That request is gone (its client left, or its time ran out).
                 Err(Handoff::Reuse(back)) => sender = back,
+                // Never: what comes back is what was sent.
                 Err(Handoff::Open(mut slot)) => {
                     slot.disarm();
                     return;
                 }
+                Err(Handoff::Failed(_)) => return,
             }
         }
         if origin.idle.len() < MAX_IDLE_PER_ORIGIN {
@@ -177,9 +183,9 @@ impl Pool {
         }
     }
 
-    /// A connection to `uri`'s origin has closed: its place goes to the request that has
-    /// waited longest, or is freed.
-    fn release(self: &Arc<Self>, uri: &Uri) {
+    /// A connection to `uri`'s origin has closed (`was_up`: after its handshake): its place
+    /// goes to the request that has waited longest, or is freed.
+    fn release(self: &Arc<Self>, uri: &Uri, was_up: bool) {
         let Some((scheme, authority)) = origin_of(uri) else {
             return;
         };
@@ -189,15 +195,52 @@ impl Pool {
         let Some(origin) = origins.iter_mut().find(|o| o.is(scheme, authority)) else {
             return;
         };
+        if was_up {
+            origin.connected = origin.connected.saturating_sub(1);
+        }
         while let Some(waiter) = origin.waiting.pop_front() {
             match waiter.send(Handoff::Open(Slot::new(self, uri))) {
                 Ok(()) => return,
                 // Not dropped armed here: that would take this lock again.
                 Err(Handoff::Open(mut slot)) => slot.disarm(),
-                Err(Handoff::Reuse(_)) => {}
+                Err(Handoff::Reuse(_) | Handoff::Failed(_)) => {}
             }
         }
         origin.open = origin.open.saturating_sub(1);
+    }
+
+    /// A connection to `uri`'s origin is up.
+    fn connected(&self, uri: &Uri) {
+        let Some((scheme, authority)) = origin_of(uri) else {
+            return;
+        };
+        if let Ok(mut origins) = self.origins.lock() {
+            origin_entry(&mut origins, scheme, authority).connected += 1;
+        }
+    }
+
+    /// Connecting to `uri`'s origin failed. If no connection to it is up, none is about to
+    /// come free: the requests waiting fail now, with `reason`, rather than each wait for a
+    /// connection attempt of its own (as Envoy fails its pending requests). With connections
+    /// up, they go on waiting for those.
+    pub(crate) fn unreachable(&self, uri: &Uri, reason: &str) {
+        let Some((scheme, authority)) = origin_of(uri) else {
+            return;
+        };
+        let Ok(mut origins) = self.origins.lock() else {
+            return;
+        };
+        let Some(origin) = origins.iter_mut().find(|o| o.is(scheme, authority)) else {
+            return;
+        };
+        if origin.connected > 0 {
+            return;
+        }
+        let reason: Arc<str> = Arc::from(reason);
+        for waiter in origin.waiting.drain(..) {
+            // A waiter gone needs no answer.
+            let _ = waiter.send(Handoff::Failed(Arc::clone(&reason)));
+        }
     }
 
     /// Closes every connection idle for longer than the timeout.
@@ -265,6 +308,7 @@ fn origin_entry<'a>(origins: &'a mut Vec<Origin>, scheme: &str, authority: &str)
                 authority: authority.to_owned(),
                 idle: Vec::new(),
                 open: 0,
+                connected: 0,
                 waiting: VecDeque::new(),
             });
             origins.len() - 1
@@ -279,6 +323,8 @@ pub(crate) struct Slot {
     pool: Weak<Pool>,
     uri: Uri,
     armed: bool,
+    /// Its connection is up.
+    up: bool,
 }
 
 impl Slot {
@@ -287,11 +333,21 @@ impl Slot {
             pool: Arc::downgrade(pool),
             uri: uri.clone(),
             armed: true,
+            up: false,
         }
     }
 
     fn disarm(&mut self) {
         self.armed = false;
+    }
+
+    /// The connection in this place is up: until it closes, requests wait for it rather than
+    /// fail when another connection attempt does.
+    pub(crate) fn connected(&mut self) {
+        if let (Some(pool), false) = (self.pool.upgrade(), self.up) {
+            pool.connected(&self.uri);
+            self.up = true;
+        }
     }
 }
 
@@ -301,7 +357,7 @@ impl Drop for Slot {
             return;
         }
         if let Some(pool) = self.pool.upgrade() {
-            pool.release(&self.uri);
+            pool.release(&self.uri, self.up);
         }
     }
 }
@@ -531,8 +587,31 @@ mod tests {
         assert!(matches!(waiter.await, Ok(Handoff::Reuse(_))));
         assert_eq!(pool.len(), 0);
 
+        // Connecting fails while requests wait: with a connection up they go on waiting, with
+        // none they fail.
+        let Some(Checkout::Wait(waiter)) = pool.checkout(&uri) else {
+            panic!("at the limit")
+        };
+        let mut two = two;
+        two.connected();
+        pool.unreachable(&uri, "refused");
+        assert_eq!(pool.counts(&uri), (2, 1), "one is up: still waiting");
+        drop(two);
+        let Ok(Handoff::Open(mut two)) = waiter.await else {
+            panic!("the place of the one that closed")
+        };
+        let Some(Checkout::Wait(waiter)) = pool.checkout(&uri) else {
+            panic!("at the limit")
+        };
+        pool.unreachable(&uri, "refused");
+        assert!(matches!(waiter.await, Ok(Handoff::Failed(r)) if &*r == "refused"));
+        two.connected();
+        two.connected();
+        assert_eq!(pool.origins.lock().unwrap()[0].connected, 1, "counted once");
+
         drop((two, three));
         assert_eq!(pool.counts(&uri), (0, 0));
+        assert_eq!(pool.origins.lock().unwrap()[0].connected, 0);
         pool.evict();
         assert!(
             pool.origins.lock().unwrap().is_empty(),
