@@ -870,12 +870,12 @@ impl Gateway {
             .unwrap_or(routed.operation.as_str());
         let query = strip_presign_params(parts.uri.query());
         let upstream_authority = match &upstream.destination {
-            Destination::Remote(base) => base.authority().map(|a| a.as_str().to_owned()),
+            Destination::Remote(base) => base.authority().map(|a| a.as_str()),
             Destination::Local(_) => None,
         };
         forward::prepare_head(
             &mut headers,
-            upstream_authority.as_deref(),
+            upstream_authority,
             conn.peer.ip(),
             conn.secure,
             &IdentityHeaders {

@@ -113,9 +113,10 @@ impl Pool {
     /// A connection to `uri`'s origin for a request: an idle one, the most recently used
     /// first; else the right to open one; else, at the limit, a place in the queue.
     pub(crate) fn checkout(self: &Arc<Self>, uri: &Uri) -> Option<Checkout> {
-        let (scheme, authority) = origin_of(uri)?;
-        let mut origins = self.origins.lock().ok()?;
-        let origin = origin_entry(&mut origins, scheme, authority);
+        self.with_origin(uri, Make::Yes, |origin| self.checkout_from(origin, uri))
+    }
+
+    fn checkout_from(self: &Arc<Self>, origin: &mut Origin, uri: &Uri) -> Checkout {
         let now = Instant::now();
         let mut busy = Vec::new();
         let mut found = None;
@@ -148,75 +149,50 @@ impl Pool {
             },
         };
         origin.idle.extend(busy.into_iter().rev());
-        Some(checkout)
+        checkout
     }
 
     /// Puts a connection to `uri`'s origin back once its response has ended: to the request
     /// that has waited longest, or among the idle. Those idle too long are closed by
     /// [`Pool::evict`], and never handed out by [`Pool::checkout`].
-    fn checkin(&self, uri: &Uri, mut sender: http1::SendRequest<ProxyBody>) {
-        let (Some((scheme, authority)), false) = (origin_of(uri), sender.is_closed()) else {
+    fn checkin(&self, uri: &Uri, sender: http1::SendRequest<ProxyBody>) {
+        if sender.is_closed() {
             return;
-        };
-        let Ok(mut origins) = self.origins.lock() else {
-            return;
-        };
-        let origin = origin_entry(&mut origins, scheme, authority);
-        while let Some(waiter) = origin.waiting.pop_front() {
-            match waiter.send(Handoff::Reuse(sender)) {
-                Ok(()) => return,
-                // That request is gone (its client left, or its time ran out).
-                Err(Handoff::Reuse(back)) => sender = back,
-                // Never: what comes back is what was sent.
-                Err(Handoff::Open(mut slot)) => {
-                    slot.disarm();
-                    return;
+        }
+        self.with_origin(uri, Make::Yes, |origin| {
+            if let Some(Handoff::Reuse(sender)) =
+                hand_over(&mut origin.waiting, Handoff::Reuse(sender))
+            {
+                if origin.idle.len() < MAX_IDLE_PER_ORIGIN {
+                    origin.idle.push(Idle {
+                        sender,
+                        since: Instant::now(),
+                    });
                 }
-                Err(Handoff::Failed(_)) => return,
             }
-        }
-        if origin.idle.len() < MAX_IDLE_PER_ORIGIN {
-            origin.idle.push(Idle {
-                sender,
-                since: Instant::now(),
-            });
-        }
+        });
     }
 
     /// A connection to `uri`'s origin has closed (`was_up`: after its handshake): its place
     /// goes to the request that has waited longest, or is freed.
     fn release(self: &Arc<Self>, uri: &Uri, was_up: bool) {
-        let Some((scheme, authority)) = origin_of(uri) else {
-            return;
-        };
-        let Ok(mut origins) = self.origins.lock() else {
-            return;
-        };
-        let Some(origin) = origins.iter_mut().find(|o| o.is(scheme, authority)) else {
-            return;
-        };
-        if was_up {
-            origin.connected = origin.connected.saturating_sub(1);
-        }
-        while let Some(waiter) = origin.waiting.pop_front() {
-            match waiter.send(Handoff::Open(Slot::new(self, uri))) {
-                Ok(()) => return,
-                // Not dropped armed here: that would take this lock again.
-                Err(Handoff::Open(mut slot)) => slot.disarm(),
-                Err(Handoff::Reuse(_) | Handoff::Failed(_)) => {}
+        self.with_origin(uri, Make::No, |origin| {
+            if was_up {
+                origin.connected = origin.connected.saturating_sub(1);
             }
-        }
-        origin.open = origin.open.saturating_sub(1);
+            if let Some(Handoff::Open(mut slot)) =
+                hand_over(&mut origin.waiting, Handoff::Open(Slot::new(self, uri)))
+            {
+                // Nobody took it: not dropped armed, which would take this lock again.
+                slot.disarm();
+                origin.open = origin.open.saturating_sub(1);
+            }
+        });
     }
 
     /// A connection to `uri`'s origin is up.
     fn connected(&self, uri: &Uri) {
-        let Some((scheme, authority)) = origin_of(uri) else {
-            return;
-        };
-        if let Ok(mut origins) = self.origins.lock() {
-            origin_entry(&mut origins, scheme, authority).connected += 1;
-        }
+        self.with_origin(uri, Make::Yes, |origin| origin.connected += 1);
     }
 
     /// Connecting to `uri`'s origin failed. If no connection to it is up, none is about to
@@ -224,23 +200,38 @@ impl Pool {
     /// connection attempt of its own (as Envoy fails its pending requests). With connections
     /// up, they go on waiting for those.
     pub(crate) fn unreachable(&self, uri: &Uri, reason: &str) {
-        let Some((scheme, authority)) = origin_of(uri) else {
-            return;
+        self.with_origin(uri, Make::No, |origin| {
+            if origin.connected > 0 {
+                return;
+            }
+            let reason: Arc<str> = Arc::from(reason);
+            for waiter in origin.waiting.drain(..) {
+                // A waiter gone needs no answer.
+                let _ = waiter.send(Handoff::Failed(Arc::clone(&reason)));
+            }
+        });
+    }
+
+    /// Runs `f` on `uri`'s origin under the lock; `make`: the entry is made on first use.
+    fn with_origin<R>(&self, uri: &Uri, make: Make, f: impl FnOnce(&mut Origin) -> R) -> Option<R> {
+        let (scheme, authority) = origin_of(uri)?;
+        let mut origins = self.origins.lock().ok()?;
+        let index = match (origins.iter().position(|o| o.is(scheme, authority)), make) {
+            (Some(i), _) => i,
+            (None, Make::No) => return None,
+            (None, Make::Yes) => {
+                origins.push(Origin {
+                    scheme: scheme.to_owned(),
+                    authority: authority.to_owned(),
+                    idle: Vec::new(),
+                    open: 0,
+                    connected: 0,
+                    waiting: VecDeque::new(),
+                });
+                origins.len() - 1
+            }
         };
-        let Ok(mut origins) = self.origins.lock() else {
-            return;
-        };
-        let Some(origin) = origins.iter_mut().find(|o| o.is(scheme, authority)) else {
-            return;
-        };
-        if origin.connected > 0 {
-            return;
-        }
-        let reason: Arc<str> = Arc::from(reason);
-        for waiter in origin.waiting.drain(..) {
-            // A waiter gone needs no answer.
-            let _ = waiter.send(Handoff::Failed(Arc::clone(&reason)));
-        }
+        Some(f(&mut origins[index]))
     }
 
     /// Closes every connection idle for longer than the timeout.
@@ -285,36 +276,31 @@ impl Pool {
     /// How many connections are open to `uri`'s origin, and how many requests wait for one.
     #[cfg(test)]
     pub(crate) fn counts(&self, uri: &Uri) -> (usize, usize) {
-        let (scheme, authority) = origin_of(uri).unwrap_or_default();
-        self.origins
-            .lock()
-            .ok()
-            .and_then(|o| {
-                o.iter()
-                    .find(|o| o.is(scheme, authority))
-                    .map(|o| (o.open, o.waiting.len()))
-            })
+        self.with_origin(uri, Make::No, |o| (o.open, o.waiting.len()))
             .unwrap_or_default()
     }
 }
 
-/// The entry of an origin, made on first use.
-fn origin_entry<'a>(origins: &'a mut Vec<Origin>, scheme: &str, authority: &str) -> &'a mut Origin {
-    let index = match origins.iter().position(|o| o.is(scheme, authority)) {
-        Some(i) => i,
-        None => {
-            origins.push(Origin {
-                scheme: scheme.to_owned(),
-                authority: authority.to_owned(),
-                idle: Vec::new(),
-                open: 0,
-                connected: 0,
-                waiting: VecDeque::new(),
-            });
-            origins.len() - 1
+/// Whether [`Pool::with_origin`] makes the entry of an origin it has not seen.
+#[derive(Clone, Copy)]
+enum Make {
+    Yes,
+    No,
+}
+
+/// Gives `handoff` to the request that has waited longest and is still waiting (one whose
+/// client left, or whose time ran out, is passed over); back when there is none.
+fn hand_over(
+    waiting: &mut VecDeque<oneshot::Sender<Handoff>>,
+    mut handoff: Handoff,
+) -> Option<Handoff> {
+    while let Some(waiter) = waiting.pop_front() {
+        match waiter.send(handoff) {
+            Ok(()) => return None,
+            Err(back) => handoff = back,
         }
-    };
-    &mut origins[index]
+    }
+    Some(handoff)
 }
 
 /// The place of one open connection in its origin's count. It lives in the connection's
