@@ -238,10 +238,29 @@ async fn failing_upstreams_answer_right_and_leak_nothing() {
 
 /// A client that leaves while its request waits on the upstream takes the upstream request
 /// with it: the gateway notices the closed connection and drops its side, rather than holding
-/// the upstream until it answers (nginx's `proxy_ignore_client_abort off`). Why the gateway
-/// keeps reading client connections while a request is in flight (docs/PERFORMANCE.md).
+/// the upstream until it answers (nginx's `proxy_ignore_client_abort off`). On plain TCP the
+/// gateway notices by the socket's readiness, not by reading (see `src/proxy/hangup.rs`).
 #[tokio::test]
 async fn a_client_that_leaves_cancels_its_upstream_request() {
+    client_leaves_while_the_upstream_thinks(|gw| {
+        format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {gw}\r\n\r\n")
+    })
+    .await;
+}
+
+/// The same after a request body: once the body has been read and forwarded, the client's
+/// leaving is still noticed while the upstream has not answered.
+#[tokio::test]
+async fn a_client_that_leaves_after_its_body_cancels_its_upstream_request() {
+    client_leaves_while_the_upstream_thinks(|gw| {
+        format!(
+            "PUT /bucket/uploads/x HTTP/1.1\r\nHost: {gw}\r\nContent-Length: 11\r\n\r\nhello world"
+        )
+    })
+    .await;
+}
+
+async fn client_leaves_while_the_upstream_thinks(request: impl Fn(SocketAddr) -> String) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let s3 = listener.local_addr().unwrap();
     let (got_request, mut request_seen) = tokio::sync::mpsc::unbounded_channel();
@@ -254,7 +273,8 @@ async fn a_client_that_leaves_cancels_its_upstream_request() {
                     return;
                 }
                 let _ = got_request.send(());
-                // Never answers; reports when the gateway closes its side.
+                // Never answers; reads what else comes (a body) and reports when the gateway
+                // closes its side.
                 let mut buf = [0u8; 1024];
                 while let Ok(n) = stream.read(&mut buf).await {
                     if n == 0 {
@@ -273,13 +293,12 @@ async fn a_client_that_leaves_cancels_its_upstream_request() {
     let gw = running.http.unwrap();
 
     let mut client = TcpStream::connect(gw).await.unwrap();
-    client
-        .write_all(format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {gw}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    client.write_all(request(gw).as_bytes()).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), request_seen.recv())
         .await
         .expect("the request reaches the upstream");
+    // Long enough for the body to be forwarded and the gateway to be waiting on the answer.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     drop(client);
     tokio::time::timeout(Duration::from_secs(5), upstream_closed.recv())
         .await

@@ -2,7 +2,6 @@
 //! a cap on open connections, a deadline for the request head, an idle timeout for keep-alive
 //! connections and a total timeout per request.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -20,6 +19,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::hangup::{client_left, ClientLeft, SharedStream};
 use super::workers::Workers;
 use super::{Gateway, ResponseBody};
 
@@ -248,11 +248,13 @@ pub async fn accept_loop(
             };
             match tls {
                 None => {
+                    let stream = SharedStream::new(stream);
                     let io = Tracked {
-                        inner: stream,
+                        inner: stream.clone(),
                         activity: Arc::clone(&activity),
                     };
-                    serve(gateway, TokioIo::new(io), conn, activity, shutdown).await
+                    let watch = Some(stream);
+                    serve(gateway, TokioIo::new(io), conn, activity, watch, shutdown).await
                 }
                 // Boxed: a TLS session is kilobytes, and every plain connection's task would
                 // otherwise be sized for it.
@@ -265,7 +267,11 @@ pub async fn accept_loop(
                                     inner: tls_stream,
                                     activity: Arc::clone(&activity),
                                 };
-                                serve(gateway, TokioIo::new(io), conn, activity, shutdown).await
+                                // Through TLS a close is a record like any other: hyper
+                                // reads to notice it.
+                                let watch = None;
+                                serve(gateway, TokioIo::new(io), conn, activity, watch, shutdown)
+                                    .await
                             }
                             Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -281,11 +287,15 @@ pub async fn accept_loop(
 /// hyper's limit on the number of request headers when none is set.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
+/// Serves the requests of one connection. With `watch` (plain TCP), hyper does not read while a
+/// request is in flight and the request watches the socket for the client leaving instead (see
+/// [`super::hangup`]); without it, hyper reads to notice.
 async fn serve<I>(
     gateway: Arc<Gateway>,
     io: I,
     conn: Connection,
     activity: Arc<Activity>,
+    watch: Option<SharedStream>,
     mut shutdown: watch::Receiver<bool>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -296,6 +306,7 @@ async fn serve<I>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout())
+        .half_close(watch.is_some())
         .max_buf_size(limits.max_header_bytes.max(8192));
     // hyper's own limit is the same 100; setting it anyway makes hyper build its header arrays
     // element by element on every request instead of as one uninitialised block.
@@ -311,22 +322,43 @@ async fn serve<I>(
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let gateway = Arc::clone(&service_gateway);
         let in_flight = InFlight::new(&service_activity);
+        // HTTP/2 reads its connection all along (and cancels a stream on its own).
+        let watch = watch
+            .as_ref()
+            .filter(|_| req.version() <= hyper::Version::HTTP_11)
+            .cloned();
         let response: std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<hyper::Response<Body>, Infallible>> + Send>,
+            Box<dyn std::future::Future<Output = Result<hyper::Response<Body>, ClientLeft>> + Send>,
         > = Box::pin(async move {
-            let response = match gateway.config.limits.request_timeout() {
-                None => gateway.handle(req, conn).await,
-                Some(total) => {
-                    let deadline = tokio::time::Instant::now() + total;
-                    match tokio::time::timeout_at(deadline, gateway.handle(req, conn)).await {
-                        Ok(response) => response
-                            .map(|body| super::forward::DeadlineBody::new(body, deadline).boxed()),
-                        Err(_) => {
-                            tracing::info!(peer = %conn.peer, "request timed out ({total:?} in all)");
-                            request_timed_out(&gateway)
+            let response = async {
+                match gateway.config.limits.request_timeout() {
+                    None => gateway.handle(req, conn).await,
+                    Some(total) => {
+                        let deadline = tokio::time::Instant::now() + total;
+                        match tokio::time::timeout_at(deadline, gateway.handle(req, conn)).await {
+                            Ok(response) => response.map(|body| {
+                                super::forward::DeadlineBody::new(body, deadline).boxed()
+                            }),
+                            Err(_) => {
+                                tracing::info!(peer = %conn.peer, "request timed out ({total:?} in all)");
+                                request_timed_out(&gateway)
+                            }
                         }
                     }
                 }
+            };
+            let response = match &watch {
+                None => response.await,
+                // A client that leaves drops the request, and with it its upstream exchange; the
+                // error closes the connection without an answer.
+                Some(stream) => tokio::select! {
+                    biased;
+                    response = response => response,
+                    () = client_left(stream) => {
+                        tracing::debug!(peer = %conn.peer, "the client left before the response");
+                        return Err(ClientLeft);
+                    }
+                },
             };
             Ok(response.map(|inner| {
                 CountedBody {

@@ -6,6 +6,7 @@
 pub mod admin;
 mod delete_objects;
 pub mod forward;
+mod hangup;
 pub mod listener;
 mod pipeline;
 mod pool;

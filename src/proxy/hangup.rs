@@ -1,0 +1,205 @@
+//! Noticing that a client has left while its request is being served, without reading from its
+//! connection.
+//!
+//! hyper notices it by reading from the connection while a request is in flight: it keeps a
+//! second 8 KiB read buffer per connection for that, because the first still holds the request
+//! head. At a thousand busy connections that is 8 MiB. So on plain TCP connections hyper is
+//! told not to read mid-message (`half_close`), and each request instead waits on the socket's
+//! readiness, which the kernel reports as closed when the client sends FIN or RST: no read, no
+//! buffer, no system call.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
+
+/// A plain TCP client connection, shared by hyper (which reads and writes it) and the requests
+/// on it (which watch it, see [`client_left`]).
+#[derive(Debug, Clone)]
+pub struct SharedStream(Arc<TcpStream>);
+
+impl SharedStream {
+    /// Shares `stream`.
+    pub fn new(stream: TcpStream) -> SharedStream {
+        SharedStream(Arc::new(stream))
+    }
+}
+
+/// The client closed its connection (or reset it) before its response began: the request is
+/// abandoned, and its connection closed without an answer, as hyper does when it notices this.
+#[derive(Debug, thiserror::Error)]
+#[error("the client closed the connection before the response")]
+pub struct ClientLeft;
+
+/// Completes when the client has closed or reset the connection. Bytes waiting unread (the rest
+/// of a request body that hyper reads as it is forwarded, or a pipelined request) make the
+/// socket readable without telling whether it is closed: then it looks again a little later
+/// instead of spinning on the same readiness.
+pub async fn client_left(stream: &SharedStream) {
+    /// How long a request with unread bytes behind it waits before looking again.
+    const RECHECK: Duration = Duration::from_millis(250);
+    loop {
+        match stream.0.ready(Interest::READABLE).await {
+            Ok(ready) if ready.is_read_closed() || ready.is_error() => return,
+            Ok(_) => tokio::time::sleep(RECHECK).await,
+            Err(_) => return,
+        }
+    }
+}
+
+impl AsyncRead for SharedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let capacity = buf.remaining();
+        if capacity == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let stream = &*self.0;
+        loop {
+            ready!(stream.poll_read_ready(cx))?;
+            let mut read = 0;
+            // The read happens inside `try_io` so that a read that did not fill the buffer, which
+            // on an edge-triggered poller means the socket is drained, clears the readiness it
+            // was ready for: the next read waits for the next edge instead of making a system
+            // call that would block (as tokio's own `TcpStream` does).
+            let outcome = stream.try_io(Interest::READABLE, || {
+                read = stream.try_read_buf(buf)?;
+                if read > 0 && read < capacity {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(())
+            });
+            match outcome {
+                Ok(()) => return Poll::Ready(Ok(())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && read > 0 => {
+                    return Poll::Ready(Ok(()))
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SharedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write(data) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                written => return Poll::Ready(written),
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write_vectored(bufs) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                written => return Poll::Ready(written),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (SharedStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let client = TcpStream::connect(addr).await.expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        (SharedStream::new(server), client)
+    }
+
+    #[tokio::test]
+    async fn reads_writes_and_shuts_down_like_a_tcp_stream() {
+        let (mut server, mut client) = pair().await;
+        client.write_all(b"hello").await.expect("client writes");
+        let mut got = [0u8; 64];
+        let n = server.read(&mut got).await.expect("server reads");
+        assert_eq!(&got[..n], b"hello");
+        // Drained: the next read waits for the next bytes rather than failing or spinning.
+        let late = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            client
+                .write_all(b" world")
+                .await
+                .expect("client writes again");
+            client
+        });
+        let n = server.read(&mut got).await.expect("server reads again");
+        assert_eq!(&got[..n], b" world");
+        let mut client = late.await.expect("writer");
+        server.write_all(b"answer").await.expect("server writes");
+        server.shutdown().await.expect("server shuts down");
+        let mut answer = Vec::new();
+        client
+            .read_to_end(&mut answer)
+            .await
+            .expect("client reads to the end");
+        assert_eq!(answer, b"answer");
+    }
+
+    #[tokio::test]
+    async fn a_client_leaving_is_noticed_without_reading() {
+        let (server, client) = pair().await;
+        let watching = client_left(&server);
+        tokio::pin!(watching);
+        let still_there = tokio::time::timeout(Duration::from_millis(100), watching.as_mut()).await;
+        assert!(still_there.is_err(), "nobody left yet");
+        drop(client);
+        tokio::time::timeout(Duration::from_secs(5), watching)
+            .await
+            .expect("the close is noticed");
+    }
+
+    #[tokio::test]
+    async fn unread_bytes_are_not_a_close_but_a_close_behind_them_is() {
+        let (server, mut client) = pair().await;
+        client
+            .write_all(b"next request")
+            .await
+            .expect("client writes");
+        let watching = client_left(&server);
+        tokio::pin!(watching);
+        let still_there = tokio::time::timeout(Duration::from_millis(400), watching.as_mut()).await;
+        assert!(still_there.is_err(), "unread bytes are not a close");
+        drop(client);
+        tokio::time::timeout(Duration::from_secs(5), watching)
+            .await
+            .expect("the close behind the bytes is noticed");
+    }
+}
