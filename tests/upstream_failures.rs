@@ -239,7 +239,7 @@ async fn failing_upstreams_answer_right_and_leak_nothing() {
 /// A client that leaves while its request waits on the upstream takes the upstream request
 /// with it: the gateway notices the closed connection and drops its side, rather than holding
 /// the upstream until it answers (nginx's `proxy_ignore_client_abort off`). On plain TCP the
-/// gateway notices by the socket's readiness, not by reading (see `src/proxy/hangup.rs`).
+/// gateway notices by the socket's readiness, not by reading (see `src/proxy/plain.rs`).
 #[tokio::test]
 async fn a_client_that_leaves_cancels_its_upstream_request() {
     client_leaves_while_the_upstream_thinks(|gw| {

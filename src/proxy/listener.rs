@@ -19,7 +19,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::hangup::{client_left, ClientLeft, SharedStream};
+use super::plain::{client_left, sniff, ClientLeft, Protocol, SharedStream};
 use super::workers::Workers;
 use super::{Gateway, ResponseBody};
 
@@ -249,12 +249,28 @@ pub async fn accept_loop(
             match tls {
                 None => {
                     let stream = SharedStream::new(stream);
+                    let timeout = gateway.config.limits.header_read_timeout();
+                    let mut stopping = shutdown.clone();
+                    let protocol = tokio::select! {
+                        sniffed = tokio::time::timeout(timeout, sniff(&stream)) => match sniffed {
+                            Ok(Ok(protocol)) => protocol,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, "connection failed before its first request: {e}");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "no request within the header read timeout");
+                                return;
+                            }
+                        },
+                        _ = stopping.changed() => return,
+                    };
                     let io = Tracked {
                         inner: stream.clone(),
                         activity: Arc::clone(&activity),
                     };
-                    let watch = Some(stream);
-                    serve(gateway, TokioIo::new(io), conn, activity, watch, shutdown).await
+                    let plain = Some(Plain { stream, protocol });
+                    serve(gateway, TokioIo::new(io), conn, activity, plain, shutdown).await
                 }
                 // Boxed: a TLS session is kilobytes, and every plain connection's task would
                 // otherwise be sized for it.
@@ -267,10 +283,10 @@ pub async fn accept_loop(
                                     inner: tls_stream,
                                     activity: Arc::clone(&activity),
                                 };
-                                // Through TLS a close is a record like any other: hyper
-                                // reads to notice it.
-                                let watch = None;
-                                serve(gateway, TokioIo::new(io), conn, activity, watch, shutdown)
+                                // Through TLS, hyper tells the protocol and notices a
+                                // client leaving itself (a close is a record like any other).
+                                let plain = None;
+                                serve(gateway, TokioIo::new(io), conn, activity, plain, shutdown)
                                     .await
                             }
                             Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
@@ -287,15 +303,23 @@ pub async fn accept_loop(
 /// hyper's limit on the number of request headers when none is set.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
-/// Serves the requests of one connection. With `watch` (plain TCP), hyper does not read while a
-/// request is in flight and the request watches the socket for the client leaving instead (see
-/// [`super::hangup`]); without it, hyper reads to notice.
+/// A plain TCP connection, as [`serve`] needs it (see [`super::plain`]).
+struct Plain {
+    /// The socket, for requests to watch.
+    stream: SharedStream,
+    /// The protocol its first bytes showed.
+    protocol: Protocol,
+}
+
+/// Serves the requests of one connection. On a `plain` connection, hyper serves the protocol
+/// already told and does not read while a request is in flight: the request watches the socket
+/// for the client leaving instead. Otherwise (TLS) hyper does both itself.
 async fn serve<I>(
     gateway: Arc<Gateway>,
     io: I,
     conn: Connection,
     activity: Arc<Activity>,
-    watch: Option<SharedStream>,
+    plain: Option<Plain>,
     mut shutdown: watch::Receiver<bool>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -306,7 +330,7 @@ async fn serve<I>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout())
-        .half_close(watch.is_some())
+        .half_close(plain.is_some())
         .max_buf_size(limits.max_header_bytes.max(8192));
     // hyper's own limit is the same 100; setting it anyway makes hyper build its header arrays
     // element by element on every request instead of as one uninitialised block.
@@ -317,6 +341,12 @@ async fn serve<I>(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(limits.max_header_bytes as u32);
+    let builder = match plain.as_ref().map(|p| p.protocol) {
+        Some(Protocol::Http1) => builder.http1_only(),
+        Some(Protocol::Http2) => builder.http2_only(),
+        None => builder,
+    };
+    let watch = plain.map(|p| p.stream);
     let service_gateway = Arc::clone(&gateway);
     let service_activity = Arc::clone(&activity);
     let service = service_fn(move |req: hyper::Request<Incoming>| {

@@ -6,9 +6,9 @@
 pub mod admin;
 mod delete_objects;
 pub mod forward;
-mod hangup;
 pub mod listener;
 mod pipeline;
+mod plain;
 mod pool;
 pub use pool::PoolLoad;
 pub mod ratelimit;

@@ -1,12 +1,16 @@
-//! Noticing that a client has left while its request is being served, without reading from its
-//! connection.
+//! Plain TCP client connections: what the gateway does on them itself instead of through
+//! hyper, to keep a connection small.
 //!
-//! hyper notices it by reading from the connection while a request is in flight: it keeps a
-//! second 8 KiB read buffer per connection for that, because the first still holds the request
-//! head. At a thousand busy connections that is 8 MiB. So on plain TCP connections hyper is
-//! told not to read mid-message (`half_close`), and each request instead waits on the socket's
-//! readiness, which the kernel reports as closed when the client sends FIN or RST: no read, no
-//! buffer, no system call.
+//! - **Noticing that a client has left** while its request is being served, without reading.
+//!   hyper notices it by reading while a request is in flight, into a second 8 KiB buffer
+//!   (the first still holds the request head): 8 MiB at a thousand busy connections. So hyper
+//!   is told not to read mid-message (`half_close`), and each request waits on the socket's
+//!   readiness instead, which the kernel reports as closed on FIN or RST: no read, no buffer,
+//!   no system call ([`client_left`]).
+//! - **Telling HTTP/2 prior knowledge from HTTP/1.1** by peeking at the first bytes
+//!   ([`sniff`]). hyper-util's automatic detection reads the first 24 bytes itself and hands
+//!   them back to hyper, whose read buffer then has to grow past its 8 KiB to take the rest of
+//!   the head: every connection kept a 16 KiB buffer for its life.
 
 use std::io;
 use std::pin::Pin;
@@ -16,6 +20,38 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
+
+/// The HTTP/2 connection preface, which a client with prior knowledge sends first.
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The protocol a plain connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.x (also a connection closed before its first byte: hyper sees the end).
+    Http1,
+    /// HTTP/2 with prior knowledge (h2c).
+    Http2,
+}
+
+/// Which protocol the client speaks, from its first bytes, peeked at (`MSG_PEEK`) and left
+/// for hyper to read. Any request line but the preface's differs from it within two bytes;
+/// while the bytes so far are a beginning of the preface, it looks again a little later
+/// instead of spinning on them. The caller bounds the wait.
+pub async fn sniff(stream: &SharedStream) -> io::Result<Protocol> {
+    /// How long to wait for more bytes while the first ones are a beginning of the preface.
+    const MORE: Duration = Duration::from_millis(5);
+    let mut first = [0u8; PREFACE.len()];
+    loop {
+        let n = stream.0.peek(&mut first).await?;
+        if n == 0 || first[..n] != PREFACE[..n] {
+            return Ok(Protocol::Http1);
+        }
+        if n == PREFACE.len() {
+            return Ok(Protocol::Http2);
+        }
+        tokio::time::sleep(MORE).await;
+    }
+}
 
 /// A plain TCP client connection, shared by hyper (which reads and writes it) and the requests
 /// on it (which watch it, see [`client_left`]).
@@ -171,6 +207,47 @@ mod tests {
             .await
             .expect("client reads to the end");
         assert_eq!(answer, b"answer");
+    }
+
+    #[tokio::test]
+    async fn http2_prior_knowledge_is_told_from_http1_without_consuming_a_byte() {
+        let cases: [(&[&[u8]], Protocol); 6] = [
+            (&[b"GET / HTTP/1.1\r\n"], Protocol::Http1),
+            (&[b"PUT /b/k HTTP/1.1\r\n"], Protocol::Http1),
+            (&[b"P", b"OST / HTTP/1.1\r\n"], Protocol::Http1),
+            (&[PREFACE], Protocol::Http2),
+            (&[b"PRI * HTTP/2", b".0\r\n\r\nSM\r\n\r\n"], Protocol::Http2),
+            (&[b"PRI * HTTP/1.1\r\n"], Protocol::Http1),
+        ];
+        for (pieces, expected) in cases {
+            let (mut server, mut client) = pair().await;
+            let sent: Vec<u8> = pieces.concat();
+            let writer = tokio::spawn(async move {
+                for piece in pieces {
+                    client.write_all(piece).await.expect("client writes");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                client
+            });
+            let protocol = tokio::time::timeout(Duration::from_secs(5), sniff(&server))
+                .await
+                .expect("told in time")
+                .expect("no error");
+            assert_eq!(protocol, expected, "{sent:?}");
+            let _client = writer.await.expect("writer");
+            // Every byte is still there for hyper.
+            let mut got = vec![0u8; sent.len()];
+            server.read_exact(&mut got).await.expect("server reads");
+            assert_eq!(got, sent);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_at_once_is_left_to_hyper() {
+        let (server, client) = pair().await;
+        drop(client);
+        let protocol = sniff(&server).await.expect("no error");
+        assert_eq!(protocol, Protocol::Http1);
     }
 
     #[tokio::test]
