@@ -845,7 +845,12 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
 type TlsStream = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
 async fn tls_connect(addr: SocketAddr) -> TlsStream {
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+    tls_connect_alpn(addr, &[]).await
+}
+
+/// A TLS connection offering `alpn` (none: no ALPN extension).
+async fn tls_connect_alpn(addr: SocketAddr, alpn: &[&[u8]]) -> TlsStream {
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
@@ -853,6 +858,7 @@ async fn tls_connect(addr: SocketAddr) -> TlsStream {
     .dangerous()
     .with_custom_certificate_verifier(Arc::new(AnyCert))
     .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
@@ -962,6 +968,63 @@ async fn tls_certificate_reloads_and_open_connections_keep_going() {
     assert!(m[r#"iamgate_tls_reloads_total{outcome="success"}"#] >= 1.0);
     drop(open);
     drop(after);
+    running.stop().await;
+}
+
+/// Over TLS the gateway serves the protocol ALPN agreed on (and, without ALPN, either, told by
+/// the first bytes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_the_protocol_alpn_agreed_on() {
+    let scratch = Scratch::new("tls-alpn");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = scratch.0.join("tls");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(root.join("certs/dev.crt"), dir.join("server.crt")).unwrap();
+    std::fs::copy(root.join("certs/dev.key"), dir.join("server.key")).unwrap();
+    let orders = upstream(None, None).await;
+    let tls = r#"
+        [tls]
+        cert = "tls/server.crt"
+        key = "tls/server.key"
+        "#;
+    let mut config = config(&scratch, orders, "", tls);
+    config.https = Some("127.0.0.1:0".parse().unwrap());
+    let running = start(config).await.unwrap();
+    let https = running.https.unwrap();
+
+    /// One HTTP/2 GET of the public page; its status.
+    async fn h2_get(stream: TlsStream) -> u16 {
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        let request = http::Request::get("https://127.0.0.1/public/index.html")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        sender
+            .send_request(request)
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    let h2 = tls_connect_alpn(https, &[b"h2", b"http/1.1"]).await;
+    assert_eq!(h2.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    assert_eq!(h2_get(h2).await, 200);
+
+    let mut h1 = tls_connect_alpn(https, &[b"http/1.1"]).await;
+    assert_eq!(h1.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    assert_eq!(get_public(&mut h1).await, "HTTP/1.1 200 OK");
+    assert_eq!(get_public(&mut h1).await, "HTTP/1.1 200 OK");
+
+    // Without ALPN, both still work: the first bytes tell.
+    assert_eq!(h2_get(tls_connect(https).await).await, 200);
+    let mut plain_h1 = tls_connect(https).await;
+    assert_eq!(get_public(&mut plain_h1).await, "HTTP/1.1 200 OK");
     running.stop().await;
 }
 

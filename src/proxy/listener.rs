@@ -269,8 +269,11 @@ pub async fn accept_loop(
                         inner: stream.clone(),
                         activity: Arc::clone(&activity),
                     };
-                    let plain = Some(Plain { stream, protocol });
-                    serve(gateway, TokioIo::new(io), conn, activity, plain, shutdown).await
+                    let known = Known {
+                        protocol: Some(protocol),
+                        watch: Some(stream),
+                    };
+                    serve(gateway, TokioIo::new(io), conn, activity, known, shutdown).await
                 }
                 // Boxed: a TLS session is kilobytes, and every plain connection's task would
                 // otherwise be sized for it.
@@ -283,10 +286,13 @@ pub async fn accept_loop(
                                     inner: tls_stream,
                                     activity: Arc::clone(&activity),
                                 };
-                                // Through TLS, hyper tells the protocol and notices a
-                                // client leaving itself (a close is a record like any other).
-                                let plain = None;
-                                serve(gateway, TokioIo::new(io), conn, activity, plain, shutdown)
+                                // Through TLS a close is a record like any other: hyper
+                                // reads to notice a client leaving.
+                                let known = Known {
+                                    protocol: alpn_protocol(io.inner.get_ref().1),
+                                    watch: None,
+                                };
+                                serve(gateway, TokioIo::new(io), conn, activity, known, shutdown)
                                     .await
                             }
                             Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
@@ -303,23 +309,33 @@ pub async fn accept_loop(
 /// hyper's limit on the number of request headers when none is set.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
-/// A plain TCP connection, as [`serve`] needs it (see [`super::plain`]).
-struct Plain {
-    /// The socket, for requests to watch.
-    stream: SharedStream,
-    /// The protocol its first bytes showed.
-    protocol: Protocol,
+/// What is known of a connection before hyper serves it.
+struct Known {
+    /// Its protocol, when already told (plain TCP: by its first bytes; TLS: by ALPN).
+    /// Otherwise hyper-util tells it by reading the first bytes itself, which costs the
+    /// connection 8 KiB more buffer for its life (see [`super::plain`]).
+    protocol: Option<Protocol>,
+    /// The socket, for requests to watch for the client leaving (plain TCP); hyper then does not
+    /// read while a request is in flight. Otherwise (TLS) hyper reads to notice.
+    watch: Option<SharedStream>,
 }
 
-/// Serves the requests of one connection. On a `plain` connection, hyper serves the protocol
-/// already told and does not read while a request is in flight: the request watches the socket
-/// for the client leaving instead. Otherwise (TLS) hyper does both itself.
+/// The protocol ALPN agreed on, if it agreed on one.
+fn alpn_protocol(tls: &rustls::ServerConnection) -> Option<Protocol> {
+    match tls.alpn_protocol()? {
+        b"h2" => Some(Protocol::Http2),
+        b"http/1.1" => Some(Protocol::Http1),
+        _ => None,
+    }
+}
+
+/// Serves the requests of one connection.
 async fn serve<I>(
     gateway: Arc<Gateway>,
     io: I,
     conn: Connection,
     activity: Arc<Activity>,
-    plain: Option<Plain>,
+    known: Known,
     mut shutdown: watch::Receiver<bool>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -330,7 +346,7 @@ async fn serve<I>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout())
-        .half_close(plain.is_some())
+        .half_close(known.watch.is_some())
         .max_buf_size(limits.max_header_bytes.max(8192));
     // hyper's own limit is the same 100; setting it anyway makes hyper build its header arrays
     // element by element on every request instead of as one uninitialised block.
@@ -341,12 +357,12 @@ async fn serve<I>(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(limits.max_header_bytes as u32);
-    let builder = match plain.as_ref().map(|p| p.protocol) {
+    let builder = match known.protocol {
         Some(Protocol::Http1) => builder.http1_only(),
         Some(Protocol::Http2) => builder.http2_only(),
         None => builder,
     };
-    let watch = plain.map(|p| p.stream);
+    let watch = known.watch;
     let service_gateway = Arc::clone(&gateway);
     let service_activity = Arc::clone(&activity);
     let service = service_fn(move |req: hyper::Request<Incoming>| {
