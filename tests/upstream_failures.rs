@@ -260,6 +260,70 @@ async fn a_client_that_leaves_after_its_body_cancels_its_upstream_request() {
     .await;
 }
 
+/// A client that leaves while its response body streams (the upstream sent the head and the
+/// first bytes, then nothing) takes the upstream exchange with it too, without waiting for the
+/// upstream's next bytes to fail to reach it.
+#[tokio::test]
+async fn a_client_that_leaves_mid_body_cancels_its_upstream_response() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let s3 = listener.local_addr().unwrap();
+    let (let_go, mut upstream_closed) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let let_go = let_go.clone();
+            tokio::spawn(async move {
+                if !read_head(&mut stream).await {
+                    return;
+                }
+                let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nfirst bytes";
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                // The rest never comes; report when the gateway closes its side.
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                let _ = let_go.send(());
+            });
+        }
+    });
+    let scratch = Scratch::new("client-leaves-mid-body");
+    let (orders, _) = recording_upstream().await;
+    let running = start(scratch.config(s3, orders, "upstream_response_timeout_secs = 60"))
+        .await
+        .unwrap();
+    let gw = running.http.unwrap();
+
+    let mut client = TcpStream::connect(gw).await.unwrap();
+    client
+        .write_all(format!("GET /bucket/allowed/x HTTP/1.1\r\nHost: {gw}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !seen.ends_with(b"first bytes") {
+        let n = tokio::time::timeout(Duration::from_secs(10), client.read(&mut buf))
+            .await
+            .expect("the response starts")
+            .unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        seen.starts_with(b"HTTP/1.1 200 OK"),
+        "{}",
+        String::from_utf8_lossy(&seen)
+    );
+    drop(client);
+    tokio::time::timeout(Duration::from_secs(5), upstream_closed.recv())
+        .await
+        .expect("the upstream connection is closed once the client has gone");
+    running.stop().await;
+}
+
 async fn client_leaves_while_the_upstream_thinks(request: impl Fn(SocketAddr) -> String) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let s3 = listener.local_addr().unwrap();

@@ -156,10 +156,16 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     }
 }
 
-/// A response body that keeps its request counted in flight until it ends.
+/// A response body that keeps its request counted in flight until it ends, and on a plain
+/// HTTP/1.1 connection ends with an error when the client leaves while it waits for bytes
+/// (hyper, not reading mid-message, would notice only at its next write).
 struct CountedBody {
     inner: Body,
     _in_flight: InFlight,
+    /// The socket to watch (see [`super::plain`]).
+    watch: Option<SharedStream>,
+    /// The watch, made the first time the body waits: most bodies never do.
+    left: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send + Sync>>>,
 }
 
 impl http_body::Body for CountedBody {
@@ -170,7 +176,20 @@ impl http_body::Body for CountedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<bytes::Bytes>, super::BoxError>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        if let Some(stream) = &this.watch {
+            let left = this.left.get_or_insert_with(|| {
+                let stream = stream.clone();
+                Box::pin(async move { client_left(&stream).await })
+            });
+            if left.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Some(Err(Box::new(ClientLeft))));
+            }
+        }
+        Poll::Pending
     }
 
     fn is_end_stream(&self) -> bool {
@@ -410,6 +429,8 @@ async fn serve<I>(
                 CountedBody {
                     inner,
                     _in_flight: in_flight,
+                    watch,
+                    left: None,
                 }
                 .boxed()
             }))

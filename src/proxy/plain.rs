@@ -6,7 +6,8 @@
 //!   (the first still holds the request head): 8 MiB at a thousand busy connections. So hyper
 //!   is told not to read mid-message (`half_close`), and each request waits on the socket's
 //!   readiness instead, which the kernel reports as closed on FIN or RST: no read, no buffer,
-//!   no system call ([`client_left`]).
+//!   no system call ([`client_left`]). A response body that waits for the upstream's next
+//!   bytes watches the same way (the listener's `CountedBody`).
 //! - **Telling HTTP/2 prior knowledge from HTTP/1.1** by peeking at the first bytes
 //!   ([`sniff`]). hyper-util's automatic detection reads the first 24 bytes itself and hands
 //!   them back to hyper, whose read buffer then has to grow past its 8 KiB to take the rest of
