@@ -66,10 +66,11 @@ impl SharedStream {
     }
 }
 
-/// The client closed its connection (or reset it) before its response began: the request is
-/// abandoned, and its connection closed without an answer, as hyper does when it notices this.
+/// The client closed its connection (or reset it) while its request was served: the request,
+/// or its response body, is abandoned and the connection closed, as hyper does when it notices
+/// this itself.
 #[derive(Debug, thiserror::Error)]
-#[error("the client closed the connection before the response")]
+#[error("the client closed the connection")]
 pub struct ClientLeft;
 
 /// Completes when the client has closed or reset the connection. Bytes waiting unread (the rest
