@@ -893,25 +893,34 @@ async fn get_public(stream: &mut TlsStream) -> String {
     text.lines().next().unwrap_or("").to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_certificate_reloads_and_open_connections_keep_going() {
-    let scratch = Scratch::new("tls");
+/// A gateway with an HTTPS listener, its certificate and key the repository's development pair
+/// copied to `tls/server.crt` and `tls/server.key` in `scratch`; its HTTPS address.
+async fn tls_gateway(scratch: &Scratch) -> (Running, SocketAddr) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = scratch.0.join("tls");
     std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
-    std::fs::copy(root.join("certs/dev.crt"), &cert).unwrap();
-    std::fs::copy(root.join("certs/dev.key"), &key).unwrap();
+    std::fs::copy(root.join("certs/dev.crt"), dir.join("server.crt")).unwrap();
+    std::fs::copy(root.join("certs/dev.key"), dir.join("server.key")).unwrap();
     let orders = upstream(None, None).await;
     let tls = r#"
         [tls]
         cert = "tls/server.crt"
         key = "tls/server.key"
         "#;
-    let mut config = config(&scratch, orders, "", tls);
+    let mut config = config(scratch, orders, "", tls);
     config.https = Some("127.0.0.1:0".parse().unwrap());
     let running = start(config).await.unwrap();
     let https = running.https.unwrap();
+    (running, https)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_certificate_reloads_and_open_connections_keep_going() {
+    let scratch = Scratch::new("tls");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (running, https) = tls_gateway(&scratch).await;
+    let dir = scratch.0.join("tls");
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
     let reloads = running.gateway.tls.clone().unwrap();
 
     let first = pem_cert(&root.join("certs/dev.crt"));
@@ -976,21 +985,7 @@ async fn tls_certificate_reloads_and_open_connections_keep_going() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_serves_the_protocol_alpn_agreed_on() {
     let scratch = Scratch::new("tls-alpn");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = scratch.0.join("tls");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(root.join("certs/dev.crt"), dir.join("server.crt")).unwrap();
-    std::fs::copy(root.join("certs/dev.key"), dir.join("server.key")).unwrap();
-    let orders = upstream(None, None).await;
-    let tls = r#"
-        [tls]
-        cert = "tls/server.crt"
-        key = "tls/server.key"
-        "#;
-    let mut config = config(&scratch, orders, "", tls);
-    config.https = Some("127.0.0.1:0".parse().unwrap());
-    let running = start(config).await.unwrap();
-    let https = running.https.unwrap();
+    let (running, https) = tls_gateway(&scratch).await;
 
     /// One HTTP/2 GET of the public page; its status.
     async fn h2_get(stream: TlsStream) -> u16 {

@@ -265,31 +265,8 @@ async fn a_client_that_leaves_after_its_body_cancels_its_upstream_request() {
 /// upstream's next bytes to fail to reach it.
 #[tokio::test]
 async fn a_client_that_leaves_mid_body_cancels_its_upstream_response() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let s3 = listener.local_addr().unwrap();
-    let (let_go, mut upstream_closed) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let let_go = let_go.clone();
-            tokio::spawn(async move {
-                if !read_head(&mut stream).await {
-                    return;
-                }
-                let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nfirst bytes";
-                if stream.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                // The rest never comes; report when the gateway closes its side.
-                let mut buf = [0u8; 1024];
-                while let Ok(n) = stream.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                }
-                let _ = let_go.send(());
-            });
-        }
-    });
+    let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nfirst bytes";
+    let (s3, _, mut upstream_closed) = stalling_upstream(Some(head)).await;
     let scratch = Scratch::new("client-leaves-mid-body");
     let (orders, _) = recording_upstream().await;
     let running = start(scratch.config(s3, orders, "upstream_response_timeout_secs = 60"))
@@ -325,30 +302,7 @@ async fn a_client_that_leaves_mid_body_cancels_its_upstream_response() {
 }
 
 async fn client_leaves_while_the_upstream_thinks(request: impl Fn(SocketAddr) -> String) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let s3 = listener.local_addr().unwrap();
-    let (got_request, mut request_seen) = tokio::sync::mpsc::unbounded_channel();
-    let (let_go, mut upstream_closed) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let (got_request, let_go) = (got_request.clone(), let_go.clone());
-            tokio::spawn(async move {
-                if !read_head(&mut stream).await {
-                    return;
-                }
-                let _ = got_request.send(());
-                // Never answers; reads what else comes (a body) and reports when the gateway
-                // closes its side.
-                let mut buf = [0u8; 1024];
-                while let Ok(n) = stream.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                }
-                let _ = let_go.send(());
-            });
-        }
-    });
+    let (s3, mut request_seen, mut upstream_closed) = stalling_upstream(None).await;
     let scratch = Scratch::new("client-leaves");
     let (orders, _) = recording_upstream().await;
     let running = start(scratch.config(s3, orders, "upstream_response_timeout_secs = 60"))
@@ -368,4 +322,43 @@ async fn client_leaves_while_the_upstream_thinks(request: impl Fn(SocketAddr) ->
         .await
         .expect("the upstream connection is closed once the client has gone, not at the timeout");
     running.stop().await;
+}
+
+/// An upstream that reads a request head, reports it, writes `answer` (or nothing) and never
+/// more, reads whatever else comes (a body), and reports when the gateway closes its side.
+async fn stalling_upstream(
+    answer: Option<&'static str>,
+) -> (
+    SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (got_request, request_seen) = tokio::sync::mpsc::unbounded_channel();
+    let (let_go, upstream_closed) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (got_request, let_go) = (got_request.clone(), let_go.clone());
+            tokio::spawn(async move {
+                if !read_head(&mut stream).await {
+                    return;
+                }
+                let _ = got_request.send(());
+                if let Some(answer) = answer {
+                    if stream.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                let _ = let_go.send(());
+            });
+        }
+    });
+    (addr, request_seen, upstream_closed)
 }
