@@ -213,6 +213,29 @@ async fn idle_timeout_closes_only_idle_connections() {
     running.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_never_sends_a_byte_goes_at_the_idle_timeout() {
+    // Before its first byte the gateway does not yet know the protocol; it still applies the
+    // shorter of the two timeouts.
+    let (_scratch, running, gw, _s3, _orders) = gateway(
+        "silent",
+        "header_read_timeout_secs = 60\nidle_timeout_secs = 1",
+    )
+    .await;
+    let mut silent = TcpStream::connect(gw).await.unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        closed_by_peer(&mut silent).await,
+        "silent connection kept open"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "closed after {:?}, not at the idle timeout",
+        started.elapsed()
+    );
+    running.stop().await;
+}
+
 /// An upstream that accepts and reads but never answers.
 async fn stalling_upstream() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

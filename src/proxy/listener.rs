@@ -268,7 +268,14 @@ pub async fn accept_loop(
             match tls {
                 None => {
                     let stream = SharedStream::new(stream);
-                    let timeout = gateway.config.limits.header_read_timeout();
+                    // A connection that sends nothing goes as it would once served: at the
+                    // header read timeout, or the idle timeout if that is shorter.
+                    let limits = &gateway.config.limits;
+                    let idle = limits.idle_timeout();
+                    let timeout = match limits.header_read_timeout() {
+                        head if idle.is_zero() => head,
+                        head => head.min(idle),
+                    };
                     let mut stopping = shutdown.clone();
                     let protocol = tokio::select! {
                         sniffed = tokio::time::timeout(timeout, sniff(&stream)) => match sniffed {
