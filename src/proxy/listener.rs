@@ -162,10 +162,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
 struct CountedBody {
     inner: Body,
     _in_flight: InFlight,
-    /// The socket to watch (see [`super::plain`]).
+    /// The socket to watch (see [`super::plain`]); none once bytes wait unread on it, which
+    /// hide a close behind them (hyper then notices at its next write).
     watch: Option<SharedStream>,
-    /// The watch, made the first time the body waits: most bodies never do.
-    left: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send + Sync>>>,
 }
 
 impl http_body::Body for CountedBody {
@@ -180,16 +179,14 @@ impl http_body::Body for CountedBody {
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
             return Poll::Ready(frame);
         }
-        if let Some(stream) = &this.watch {
-            let left = this.left.get_or_insert_with(|| {
-                let stream = stream.clone();
-                Box::pin(async move { client_left(&stream).await })
-            });
-            if left.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Some(Err(Box::new(ClientLeft))));
+        match this.watch.as_ref().map(|stream| stream.poll_closed(cx)) {
+            Some(Poll::Ready(true)) => Poll::Ready(Some(Err(Box::new(ClientLeft)))),
+            Some(Poll::Ready(false)) => {
+                this.watch = None;
+                Poll::Pending
             }
+            _ => Poll::Pending,
         }
-        Poll::Pending
     }
 
     fn is_end_stream(&self) -> bool {
@@ -437,7 +434,6 @@ async fn serve<I>(
                     inner,
                     _in_flight: in_flight,
                     watch,
-                    left: None,
                 }
                 .boxed()
             }))

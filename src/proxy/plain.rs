@@ -7,7 +7,7 @@
 //!   is told not to read mid-message (`half_close`), and each request waits on the socket's
 //!   readiness instead, which the kernel reports as closed on FIN or RST: no read, no buffer,
 //!   no system call ([`client_left`]). A response body that waits for the upstream's next
-//!   bytes watches the same way (the listener's `CountedBody`).
+//!   bytes watches too, polling the same readiness ([`SharedStream::poll_closed`]).
 //! - **Telling HTTP/2 prior knowledge from HTTP/1.1** by peeking at the first bytes
 //!   ([`sniff`]). hyper-util's automatic detection reads the first 24 bytes itself and hands
 //!   them back to hyper, whose read buffer then has to grow past its 8 KiB to take the rest of
@@ -85,6 +85,22 @@ pub async fn client_left(stream: &SharedStream) {
             Ok(ready) if ready.is_read_closed() || ready.is_error() => return,
             Ok(_) => tokio::time::sleep(RECHECK).await,
             Err(_) => return,
+        }
+    }
+}
+
+impl SharedStream {
+    /// Whether the client has closed or reset the connection, without reading and without
+    /// allocating: `Ready(true)` when it has; `Ready(false)` when bytes wait unread, which hide
+    /// whether a close is behind them; `Pending`, woken when that changes, otherwise. Only a
+    /// change in the socket costs a system call (a one-byte `MSG_PEEK`).
+    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<bool> {
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        match self.0.poll_peek(cx, &mut buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(true),
+            Poll::Ready(Ok(_)) => Poll::Ready(false),
         }
     }
 }
@@ -263,6 +279,22 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), watching)
             .await
             .expect("the close is noticed");
+    }
+
+    #[tokio::test]
+    async fn poll_closed_tells_a_close_from_bytes_and_from_nothing() {
+        async fn closed(s: &SharedStream) -> bool {
+            std::future::poll_fn(|cx| s.poll_closed(cx)).await
+        }
+        let (server, mut client) = pair().await;
+        let quiet = tokio::time::timeout(Duration::from_millis(100), closed(&server)).await;
+        assert!(quiet.is_err(), "nothing happened yet");
+        client.write_all(b"x").await.expect("client writes");
+        assert!(!closed(&server).await, "a byte is not a close");
+        let (server, client) = pair().await;
+        drop(client);
+        let left = tokio::time::timeout(Duration::from_secs(5), closed(&server)).await;
+        assert_eq!(left.ok(), Some(true), "the close is seen");
     }
 
     #[tokio::test]
