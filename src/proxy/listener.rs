@@ -282,7 +282,7 @@ pub async fn accept_loop(
                                 return;
                             }
                             Err(_) => {
-                                tracing::debug!(%peer, "no request within the header read timeout");
+                                tracing::debug!(%peer, "no byte within the header read (or idle) timeout");
                                 return;
                             }
                         },
