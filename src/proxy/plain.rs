@@ -36,11 +36,12 @@ pub enum Protocol {
 
 /// Which protocol the client speaks, from its first bytes, peeked at (`MSG_PEEK`) and left
 /// for hyper to read. Any request line but the preface's differs from it within two bytes;
-/// while the bytes so far are a beginning of the preface, it looks again a little later
-/// instead of spinning on them. The caller bounds the wait.
+/// while the bytes so far are a beginning of the preface (a client sends the preface whole,
+/// so only a slow or hostile one stops inside it), it looks again after a wait that doubles
+/// each time, from 5 ms to a second, instead of spinning on the same bytes. The caller bounds
+/// the wait.
 pub async fn sniff(stream: &SharedStream) -> io::Result<Protocol> {
-    /// How long to wait for more bytes while the first ones are a beginning of the preface.
-    const MORE: Duration = Duration::from_millis(5);
+    let mut wait = Duration::from_millis(5);
     let mut first = [0u8; PREFACE.len()];
     loop {
         let n = stream.0.peek(&mut first).await?;
@@ -50,7 +51,8 @@ pub async fn sniff(stream: &SharedStream) -> io::Result<Protocol> {
         if n == PREFACE.len() {
             return Ok(Protocol::Http2);
         }
-        tokio::time::sleep(MORE).await;
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(1));
     }
 }
 
