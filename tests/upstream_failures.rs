@@ -105,16 +105,24 @@ async fn failing_upstream(kind: Failure) -> SocketAddr {
 }
 
 async fn gateway(name: &str, kind: Failure) -> (Scratch, Running, SocketAddr) {
-    let scratch = Scratch::new(name);
     let s3 = failing_upstream(kind).await;
-    let (orders, _) = recording_upstream().await;
-    let running = start(scratch.config(
+    gateway_before(
+        name,
         s3,
-        orders,
         "upstream_connect_timeout_secs = 1\nupstream_response_timeout_secs = 1\nupstream_pool_idle_secs = 1",
-    ))
+    )
     .await
-    .unwrap();
+}
+
+/// A gateway in front of `s3`, with `limits` as its `[limits]` table; its HTTP address.
+async fn gateway_before(
+    name: &str,
+    s3: SocketAddr,
+    limits: &str,
+) -> (Scratch, Running, SocketAddr) {
+    let scratch = Scratch::new(name);
+    let (orders, _) = recording_upstream().await;
+    let running = start(scratch.config(s3, orders, limits)).await.unwrap();
     let gw = running.http.unwrap();
     (scratch, running, gw)
 }
@@ -267,12 +275,12 @@ async fn a_client_that_leaves_after_its_body_cancels_its_upstream_request() {
 async fn a_client_that_leaves_mid_body_cancels_its_upstream_response() {
     let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nfirst bytes";
     let (s3, _, mut upstream_closed) = stalling_upstream(Some(head)).await;
-    let scratch = Scratch::new("client-leaves-mid-body");
-    let (orders, _) = recording_upstream().await;
-    let running = start(scratch.config(s3, orders, "upstream_response_timeout_secs = 60"))
-        .await
-        .unwrap();
-    let gw = running.http.unwrap();
+    let (_scratch, running, gw) = gateway_before(
+        "client-leaves-mid-body",
+        s3,
+        "upstream_response_timeout_secs = 60",
+    )
+    .await;
 
     let mut client = TcpStream::connect(gw).await.unwrap();
     client
@@ -303,12 +311,8 @@ async fn a_client_that_leaves_mid_body_cancels_its_upstream_response() {
 
 async fn client_leaves_while_the_upstream_thinks(request: impl Fn(SocketAddr) -> String) {
     let (s3, mut request_seen, mut upstream_closed) = stalling_upstream(None).await;
-    let scratch = Scratch::new("client-leaves");
-    let (orders, _) = recording_upstream().await;
-    let running = start(scratch.config(s3, orders, "upstream_response_timeout_secs = 60"))
-        .await
-        .unwrap();
-    let gw = running.http.unwrap();
+    let (_scratch, running, gw) =
+        gateway_before("client-leaves", s3, "upstream_response_timeout_secs = 60").await;
 
     let mut client = TcpStream::connect(gw).await.unwrap();
     client.write_all(request(gw).as_bytes()).await.unwrap();
