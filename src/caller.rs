@@ -116,8 +116,8 @@ impl Caller {
         match self {
             Caller::Anonymous => {
                 let mut c = Context::new();
-                c.insert("aws:PrincipalType", "Anonymous");
-                c.insert("aws:userid", "anonymous");
+                c.insert_known("aws:principaltype", "Anonymous");
+                c.insert_known("aws:userid", "anonymous");
                 c
             }
             Caller::Root(p) => {

@@ -65,19 +65,41 @@ pub struct Environment<'a> {
 /// `aws:EpochTime`, `aws:RequestedRegion`, and `aws:UserAgent` / `aws:Referer` when the client
 /// sent those headers.
 pub fn add_environment(context: &mut Context, env: &Environment<'_>, headers: &HeaderMap) {
-    context.insert("aws:SourceIp", env.source_ip.to_string());
-    context.insert(
-        "aws:SecureTransport",
+    context.insert_known("aws:sourceip", ip_text(env.source_ip));
+    context.insert_known(
+        "aws:securetransport",
         if env.secure { "true" } else { "false" },
     );
-    context.insert("aws:CurrentTime", iso8601(env.now));
-    context.insert("aws:EpochTime", env.now.to_string());
-    context.insert("aws:RequestedRegion", env.region);
-    for (header, key) in [("user-agent", "aws:UserAgent"), ("referer", "aws:Referer")] {
+    context.insert_known("aws:currenttime", iso8601(env.now));
+    context.insert_known("aws:epochtime", env.now.to_string());
+    context.insert_known("aws:requestedregion", env.region);
+    for (header, key) in [("user-agent", "aws:useragent"), ("referer", "aws:referer")] {
         if let Some(v) = headers.get(header).and_then(|v| v.to_str().ok()) {
-            context.insert(key, v);
+            context.insert_known(key, v);
         }
     }
+}
+
+/// An address as text, as `Display` writes it. IPv4 by hand: once per request, and the
+/// formatting machinery (padding and width support) cost more than the rest of the environment.
+fn ip_text(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut out = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if octet >= 100 {
+            out.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            out.push(char::from(b'0' + octet / 10 % 10));
+        }
+        out.push(char::from(b'0' + octet % 10));
+    }
+    out
 }
 
 /// Adds `aws:ResourceTag/<key>` for each tag of the resource.
@@ -114,6 +136,28 @@ pub fn iso8601(epoch: i64) -> String {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn addresses_read_as_display_writes_them() {
+        let mut octets = 0x0102_0304u32;
+        for _ in 0..10_000 {
+            // A linear congruential walk over the address space, with the edges added below.
+            octets = octets.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let ip = IpAddr::V4(octets.into());
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
+        for text in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.100.9",
+            "192.0.2.1",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: IpAddr = text.parse().unwrap();
+            assert_eq!(ip_text(ip), text);
+        }
+    }
 
     #[test]
     fn iso8601_dates() {

@@ -1,5 +1,6 @@
 //! The request context: the condition keys and their values that a request brings.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Condition keys and their values. Key names are case-insensitive, as in AWS: they are
@@ -9,11 +10,32 @@ use std::sync::Arc;
 /// A context holds a few dozen keys at most, so a flat list scanned in order beats a hash map.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
-    entries: Vec<(String, Vec<String>)>,
+    /// Keys lower-cased; the gateway's own keys borrowed from literals, not allocated per request.
+    entries: Vec<(Cow<'static, str>, Values)>,
     /// Keys shared by many requests (a principal's, built once per snapshot), read after
     /// `entries`: a request's own keys shadow them.
     base: Option<Arc<Context>>,
 }
+
+/// A key's values: most keys have one, kept without a vector of its own.
+#[derive(Debug, Clone)]
+enum Values {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Values {
+    fn as_slice(&self) -> &[String] {
+        match self {
+            Values::One(value) => std::slice::from_ref(value),
+            Values::Many(values) => values,
+        }
+    }
+}
+
+/// The number of keys a request's own layer usually holds (the environment, the route's and the
+/// signature's keys): room for them at once rather than by doubling.
+const REQUEST_KEYS: usize = 16;
 
 impl Context {
     /// An empty context.
@@ -24,7 +46,7 @@ impl Context {
     /// A context that starts with the keys of `base`, shared rather than copied.
     pub fn on(base: Arc<Context>) -> Context {
         Context {
-            entries: Vec::new(),
+            entries: Vec::with_capacity(REQUEST_KEYS),
             base: Some(base),
         }
     }
@@ -42,12 +64,26 @@ impl Context {
 
     /// Sets a single-valued key, replacing any earlier value.
     pub fn insert(&mut self, key: &str, value: impl Into<String>) {
-        self.insert_values(key, vec![value.into()]);
+        self.set(lower(key), Values::One(value.into()));
+    }
+
+    /// Sets a single-valued key named by a literal, as [`Context::insert`] does, without
+    /// copying the name when it is already lower-case.
+    pub fn insert_known(&mut self, key: &'static str, value: impl Into<String>) {
+        let key = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(key.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(key)
+        };
+        self.set(key, Values::One(value.into()));
     }
 
     /// Sets a multi-valued key (such as `aws:TagKeys`), replacing any earlier values.
     pub fn insert_values(&mut self, key: &str, values: Vec<String>) {
-        let key = key.to_ascii_lowercase();
+        self.set(lower(key), Values::Many(values));
+    }
+
+    fn set(&mut self, key: Cow<'static, str>, values: Values) {
         match self.entries.iter_mut().find(|(k, _)| *k == key) {
             Some(entry) => entry.1 = values,
             None => self.entries.push((key, values)),
@@ -84,7 +120,7 @@ impl Context {
 
     /// Every key with its values, the shadowed keys of the base left out.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
-        let own = self.entries.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+        let own = self.entries.iter().map(|(k, v)| (k.as_ref(), v.as_slice()));
         let inherited: Box<dyn Iterator<Item = (&str, &[String])>> = match &self.base {
             Some(base) => Box::new(
                 base.iter()
@@ -94,6 +130,10 @@ impl Context {
         };
         own.chain(inherited)
     }
+}
+
+fn lower(key: &str) -> Cow<'static, str> {
+    Cow::Owned(key.to_ascii_lowercase())
 }
 
 /// Equal when they hold the same keys with the same values, however layered.
@@ -140,5 +180,20 @@ mod tests {
         merged.merge(c.clone());
         assert_eq!(merged, flat);
         assert_ne!(Context::on(base), flat);
+    }
+
+    #[test]
+    fn a_known_key_is_found_however_it_was_spelled() {
+        let mut c = Context::new();
+        c.insert_known("aws:SourceIp", "192.0.2.1");
+        c.insert_known("s3:signatureage", "1000");
+        c.insert_values("aws:TagKeys", vec!["a".into(), "b".into()]);
+        assert_eq!(c.single("aws:sourceip"), Some("192.0.2.1"));
+        assert_eq!(c.single("s3:signatureage"), Some("1000"));
+        assert_eq!(c.get("aws:tagkeys").map(<[String]>::len), Some(2));
+        assert_eq!(c.single("aws:tagkeys"), None);
+        c.insert("AWS:SOURCEIP", "198.51.100.7");
+        assert_eq!(c.single("aws:sourceip"), Some("198.51.100.7"));
+        assert_eq!(c.keys().count(), 3);
     }
 }
