@@ -9,10 +9,9 @@
 //! The text is rendered at scrape time, from these counters and from the gauges the gateway
 //! already keeps (open connections, snapshot generation, reload counters).
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::hash::Hasher;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -33,17 +32,47 @@ pub struct CounterVec<const N: usize> {
     name: &'static str,
     help: &'static str,
     label_names: [&'static str; N],
-    series: ArcSwap<HashMap<u64, Vec<Arc<Series<N>>>>>,
+    series: ArcSwap<SeriesMap<N>>,
     grow: Mutex<()>,
 }
 
+/// Series by the hash of their labels (colliding label sets share a slot's vector).
+type SeriesMap<const N: usize> = HashMap<u64, Vec<Arc<Series<N>>>, BuildHasherDefault<Prehashed>>;
+
+/// FNV-1a over the labels, each ended by a byte no UTF-8 text holds. Not SipHash: the labels
+/// are the gateway's own names (decisions, operations, upstreams, status codes), not a client's
+/// text, and the series are capped at [`MAX_SERIES`]; this runs for every request.
 fn hash_labels<const N: usize>(labels: &[&str; N]) -> u64 {
-    let mut h = DefaultHasher::new();
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
     for l in labels {
-        h.write(l.as_bytes());
-        h.write_u8(0xff);
+        for &b in l.as_bytes().iter().chain([0xff].iter()) {
+            h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+        }
     }
-    h.finish()
+    h
+}
+
+/// The map's keys are hashes already: used as they are.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is expected (the keys are `u64`); anything else is folded in.
+        for &b in bytes {
+            self.0 = (self.0 << 8 | self.0 >> 56) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl<const N: usize> CounterVec<N> {
@@ -53,20 +82,16 @@ impl<const N: usize> CounterVec<N> {
             name,
             help,
             label_names,
-            series: ArcSwap::from_pointee(HashMap::new()),
+            series: ArcSwap::from_pointee(SeriesMap::default()),
             grow: Mutex::new(()),
         }
     }
 
-    fn find(
-        map: &HashMap<u64, Vec<Arc<Series<N>>>>,
-        hash: u64,
-        labels: &[&str; N],
-    ) -> Option<Arc<Series<N>>> {
+    fn find<'m>(map: &'m SeriesMap<N>, hash: u64, labels: &[&str; N]) -> Option<&'m Series<N>> {
         map.get(&hash)?
             .iter()
             .find(|s| s.labels.iter().zip(labels).all(|(a, b)| &**a == *b))
-            .cloned()
+            .map(|s| &**s)
     }
 
     /// Adds `n` to the series of `labels`.
@@ -439,6 +464,23 @@ pub struct Gauges {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_label_sets_each_keep_their_count() {
+        let c = CounterVec::new("t_total", "test", ["a", "b"]);
+        for i in 0..500u64 {
+            for _ in 0..=i % 3 {
+                c.inc([&i.to_string(), "x"]);
+            }
+        }
+        for i in 0..500u64 {
+            assert_eq!(c.get([&i.to_string(), "x"]), i % 3 + 1);
+        }
+        // The labels' boundaries and order are part of the set.
+        assert_eq!(c.get(["x", "0"]), 0);
+        assert_eq!(c.get(["1", "0x"]), 0);
+        assert_eq!(c.get(["10", "x"]), 2);
+    }
 
     #[test]
     fn buckets_are_exponential_from_one_microsecond() {

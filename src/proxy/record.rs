@@ -68,10 +68,12 @@ impl Gateway {
         let decided = outcome.is_some();
         let decision = outcome.map_or("rejected", Outcome::as_str);
         let action = seen.route.as_ref().map_or("unknown", |r| r.operation);
-        let status_text = status.to_string();
+        // The code's own text for a valid status (no allocation per request).
+        let code = http::StatusCode::from_u16(status).ok();
+        let status_text = code.as_ref().map_or("other", http::StatusCode::as_str);
         let m = &self.metrics;
         m.requests
-            .inc([decision, action, upstream.name.as_str(), &status_text]);
+            .inc([decision, action, upstream.name.as_str(), status_text]);
         if let Some(d) = marks.authentication() {
             m.authentication.observe(d);
         }
