@@ -67,8 +67,12 @@ struct Decided {
     context: Context,
     /// `s3:ListBucket` on the bucket, for a read of an object: evaluated only if the upstream
     /// answers 404, to decide between 404 and 403 (see `respond`).
-    list_check: Option<Check>,
+    list_check: Option<ListCheck>,
 }
+
+/// `s3:ListBucket` on the routed bucket, to be decided: the check itself is built only when
+/// it is needed (an upstream's 404 is rare).
+struct ListCheck;
 
 impl Gateway {
     /// Serves one request through every phase.
@@ -161,7 +165,11 @@ impl Gateway {
                 decided.routed.bucket.clone(),
                 decided.routed.key.clone(),
                 decided.routed.context.clone(),
-                decided.routed.checks.clone(),
+                decided
+                    .decisions
+                    .iter()
+                    .map(|(check, _)| check.clone())
+                    .collect::<Vec<_>>(),
                 decided.decisions.clone(),
             )
         });
@@ -252,17 +260,17 @@ impl Gateway {
         marks.upstream = Some(sent.elapsed());
         // S3 answers a missing key with AccessDenied to a caller who may not list the bucket,
         // so that nobody learns which keys exist without that right.
-        let may_list = |decided: &Decided| match &decided.list_check {
-            Some(check) => decide_check(
+        let may_list = |decided: &Decided| match (&decided.list_check, &decided.routed.bucket) {
+            (Some(ListCheck), Some(bucket)) => decide_check(
                 snapshot,
                 upstream,
                 &decided.caller.principal(),
                 &decided.caller.policies(snapshot),
                 &decided.context,
-                check,
+                &Check::new("s3:ListBucket", route::s3::bucket_arn(bucket)),
             )
             .is_allowed(),
-            None => true,
+            _ => true,
         };
         match response {
             Ok(response) if response.status() == StatusCode::NOT_FOUND && !may_list(&decided) => {
@@ -565,8 +573,8 @@ impl Gateway {
             }
         };
         marks.authenticated = Some(Instant::now());
-        let caller_arn = caller.principal().arn().to_owned();
-        let fail = |r: Reject| (caller_arn.clone(), r);
+        // The caller's ARN is copied only for a rejection's record.
+        let fail = |r: Reject| (caller.principal().arn().to_owned(), r);
         if let Some(rates) = &self.rates {
             let allowed = match &caller {
                 Caller::Anonymous => {
@@ -577,7 +585,7 @@ impl Gateway {
                     );
                     rates.allow(&format!("anonymous@{ip}"), std::time::Instant::now())
                 }
-                _ => rates.allow(&caller_arn, std::time::Instant::now()),
+                _ => rates.allow(caller.principal().arn(), std::time::Instant::now()),
             };
             if !allowed {
                 marks.throttled = true;
@@ -586,18 +594,10 @@ impl Gateway {
         }
 
         // 3. route
-        let account = caller
-            .principal()
-            .account()
-            .map(str::to_owned)
-            .or_else(|| upstream.owner.clone());
-        let routed = route(
-            upstream,
-            parts,
-            &self.config.region,
-            account.as_deref().unwrap_or(""),
-        )
-        .map_err(fail)?;
+        let principal = caller.principal();
+        let account = principal.account().or(upstream.owner.as_deref());
+        let routed =
+            route(upstream, parts, &self.config.region, account.unwrap_or("")).map_err(fail)?;
         marks.routed = Some(Instant::now());
 
         // 4. inspect a body the route must read before it can say what is asked, or whose
@@ -649,10 +649,10 @@ impl Gateway {
             context.insert_values(key, values.clone());
         }
         if let (Some(auth), Model::S3(_)) = (&auth, &upstream.model) {
-            context.insert("s3:authType", auth.auth_type.s3_auth_type());
-            context.insert("s3:signatureversion", auth.signature_version);
-            context.insert(
-                "s3:signatureAge",
+            context.insert_known("s3:authtype", auth.auth_type.s3_auth_type());
+            context.insert_known("s3:signatureversion", auth.signature_version);
+            context.insert_known(
+                "s3:signatureage",
                 (auth.signature_age_secs.max(0) * 1000).to_string(),
             );
             if let Some(v) = parts
@@ -660,16 +660,15 @@ impl Gateway {
                 .get("x-amz-content-sha256")
                 .and_then(|v| v.to_str().ok())
             {
-                context.insert("s3:x-amz-content-sha256", v);
+                context.insert_known("s3:x-amz-content-sha256", v);
             }
         }
 
         // 6. evaluate every check
-        let principal = caller.principal();
         let caller_policies = caller.policies(snapshot);
-        let decisions: Vec<(Check, Decision)> = routed
-            .checks
-            .iter()
+        // The checks move into the decisions (`Decided::checks` reads them there).
+        let decisions: Vec<(Check, Decision)> = std::mem::take(&mut routed.checks)
+            .into_iter()
             .map(|check| {
                 let decision = decide_check(
                     snapshot,
@@ -677,19 +676,19 @@ impl Gateway {
                     &principal,
                     &caller_policies,
                     &context,
-                    check,
+                    &check,
                 );
-                (check.clone(), decision)
+                (check, decision)
             })
             .collect();
 
         // A missing key is hidden from a caller who may not list the bucket: decided only if
         // the upstream answers 404 (see `respond`).
         let list_check = match (&upstream.model, &routed.bucket, &routed.key) {
-            (Model::S3(_), Some(bucket), Some(_))
+            (Model::S3(_), Some(_), Some(_))
                 if matches!(parts.method, Method::GET | Method::HEAD) =>
             {
-                Some(Check::new("s3:ListBucket", route::s3::bucket_arn(bucket)))
+                Some(ListCheck)
             }
             _ => None,
         };
