@@ -80,9 +80,10 @@ pub fn add_environment(context: &mut Context, env: &Environment<'_>, headers: &H
     }
 }
 
-/// An address as text, as `Display` writes it. IPv4 by hand: once per request, and the
-/// formatting machinery (padding and width support) cost more than the rest of the environment.
-fn ip_text(ip: IpAddr) -> String {
+/// An address as text, as `Display` writes it. IPv4 by hand: twice per request (the context,
+/// `X-Forwarded-For`), and the formatting machinery (padding and width support) cost more than
+/// the rest of the environment.
+pub fn ip_text(ip: IpAddr) -> String {
     let IpAddr::V4(v4) = ip else {
         return ip.to_string();
     };

@@ -445,7 +445,7 @@ pub fn prepare_head(
     }
     let xff = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
         Some(prior) => format!("{prior}, {client_ip}"),
-        None => client_ip.to_string(),
+        None => crate::context::ip_text(client_ip),
     };
     if let Ok(v) = HeaderValue::from_str(&xff) {
         headers.insert(X_FORWARDED_FOR, v);
@@ -558,10 +558,15 @@ impl UpstreamSigner {
 /// Joins an upstream base URL with a path and query.
 pub fn upstream_uri(base: &Uri, path: &str, query: Option<&str>) -> Option<Uri> {
     let prefix = base.path().trim_end_matches('/');
-    let path_and_query = match query {
-        Some(q) if !q.is_empty() => format!("{prefix}{path}?{q}"),
-        _ => format!("{prefix}{path}"),
-    };
+    let query = query.filter(|q| !q.is_empty());
+    let mut path_and_query =
+        String::with_capacity(prefix.len() + path.len() + query.map_or(0, |q| q.len() + 1));
+    path_and_query.push_str(prefix);
+    path_and_query.push_str(path);
+    if let Some(q) = query {
+        path_and_query.push('?');
+        path_and_query.push_str(q);
+    }
     Uri::builder()
         .scheme(base.scheme()?.clone())
         .authority(base.authority()?.clone())

@@ -1118,12 +1118,21 @@ fn strip_presign_params(query: Option<&str>) -> Option<String> {
     let query = query?;
     let mut kept = String::with_capacity(query.len());
     let mut first = true;
-    for pair in query.split('&') {
-        let name = pair.split('=').next().unwrap_or("");
-        if sigv4::parse::PRESIGN_PARAMS
-            .iter()
-            .any(|p| p.eq_ignore_ascii_case(name))
-        {
+    // By byte offsets (`&` and `=` are ASCII): run on every signed request's query.
+    let mut start = 0;
+    while start <= query.len() {
+        let end =
+            memchr::memchr(b'&', &query.as_bytes()[start..]).map_or(query.len(), |i| start + i);
+        let pair = &query[start..end];
+        start = end + 1;
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        // Every presigning parameter starts `X-Amz-`: most other names end the test there.
+        let presigning = name.len() > 6
+            && name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-")
+            && sigv4::parse::PRESIGN_PARAMS
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(name));
+        if presigning {
             continue;
         }
         if !first {
@@ -1175,4 +1184,36 @@ fn record_rejection(
         ..seen
     };
     gateway.record(&seen, marks, response.status().as_u16(), Some(reject), None);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_presign_params;
+
+    #[test]
+    fn presigning_parameters_are_stripped_and_the_rest_kept_in_order() {
+        let cases = [
+            ("", ""),
+            ("a=1&", "a=1&"),
+            ("&&b", "&&b"),
+            (
+                "X-Amz-Algorithm=AWS4-HMAC-SHA256&prefix=a%2Fb&X-Amz-Credential=AK%2F1&x-id=GetObject\
+                 &X-Amz-Date=20261128T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host\
+                 &X-Amz-Signature=ab12&X-Amz-Security-Token=t",
+                "prefix=a%2Fb&x-id=GetObject",
+            ),
+            // Names compared whatever their case; other `X-Amz-` names kept.
+            ("x-amz-signature=1&X-AMZ-DATE=2&X-Amz-Meta-a=3&X-Amz-=4", "X-Amz-Meta-a=3&X-Amz-=4"),
+            ("X-Amz-Signature", ""),
+            ("uploads&X-Amz-Date=1", "uploads"),
+        ];
+        for (query, kept) in cases {
+            assert_eq!(
+                strip_presign_params(Some(query)).as_deref(),
+                Some(kept),
+                "{query}"
+            );
+        }
+        assert_eq!(strip_presign_params(None), None);
+    }
 }
