@@ -6,7 +6,8 @@
 // canonicaliser (`iamgate::sigv4::canonical`) against properties that AWS's definition implies.
 
 use iamgate::sigv4::canonical::{
-    canonical_header_value, canonical_path, canonical_query, parse_query, percent_decode, PathMode,
+    canonical_header_value, canonical_path, canonical_query, parse_query, percent_decode, uri_encode,
+    PathMode,
 };
 
 /// Whether `out` is only unreserved bytes, `/` (when allowed) and `%XX` escapes (upper-case
@@ -83,7 +84,26 @@ pub fn check_canonical(data: &[u8]) {
     // Query: well encoded pairs, sorted, and canonicalising the canonical query changes nothing.
     let params = parse_query(query);
     let mut canonical = Vec::new();
-    canonical_query(&mut canonical, &params, |_| false);
+    canonical_query(&mut canonical, query, |_| false);
+    // The one-pass canonical form is the specification's: decode each parameter, then encode.
+    let mut by_spec: Vec<Vec<u8>> = params
+        .iter()
+        .map(|(n, v)| {
+            let mut pair = Vec::new();
+            uri_encode(&mut pair, n, false);
+            pair.push(b'=');
+            uri_encode(&mut pair, v, false);
+            pair
+        })
+        .collect();
+    by_spec.sort_unstable_by(|a, b| {
+        let split = |p: &[u8]| {
+            let eq = p.iter().position(|&b| b == b'=').unwrap_or(p.len());
+            (p[..eq].to_vec(), p[eq..].to_vec())
+        };
+        split(a).cmp(&split(b))
+    });
+    assert_eq!(canonical, by_spec.join(&b'&'), "canonical query differs from decode-then-encode");
     let pairs: Vec<&[u8]> = if canonical.is_empty() {
         Vec::new()
     } else {
@@ -103,7 +123,7 @@ pub fn check_canonical(data: &[u8]) {
         .collect();
     assert!(split.windows(2).all(|w| w[0] <= w[1]), "not sorted: {canonical:?}");
     let mut twice = Vec::new();
-    canonical_query(&mut twice, &parse_query(&canonical), |_| false);
+    canonical_query(&mut twice, &canonical, |_| false);
     assert_eq!(twice, canonical, "canonical query is not a fixed point");
 
     // Header value: trimmed, single spaces, no tab or line break; idempotent.

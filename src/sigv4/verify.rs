@@ -765,7 +765,7 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         canonical_path(&mut cr, head.path, rules.path_mode);
         cr.push(b'\n');
         let omit_token = rules.omit_session_token_from_query;
-        canonical_query(&mut cr, params, |n| {
+        canonical_query(&mut cr, head.query, |n| {
             n == b"X-Amz-Signature" || (omit_token && query_form && n == b"X-Amz-Security-Token")
         });
         cr.push(b'\n');
