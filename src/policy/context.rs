@@ -83,16 +83,24 @@ impl Context {
         self.set(lower(key), Values::Many(values));
     }
 
+    /// Appends without looking for an earlier value of the key: readers take the last one
+    /// (a request sets a dozen keys, and scanning for each was most of the cost of setting them).
     fn set(&mut self, key: Cow<'static, str>, values: Values) {
-        match self.entries.iter_mut().find(|(k, _)| *k == key) {
-            Some(entry) => entry.1 = values,
-            None => self.entries.push((key, values)),
-        }
+        self.entries.push((key, values));
+    }
+
+    /// The request's own entries that no later entry of the same key replaces.
+    fn current(&self) -> impl Iterator<Item = &(Cow<'static, str>, Values)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(i, (k, _))| !self.entries[i + 1..].iter().any(|(later, _)| later == k))
+            .map(|(_, entry)| entry)
     }
 
     /// The values of a key; `key` must be lower-case.
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        match self.entries.iter().find(|(k, _)| k == key) {
+        match self.entries.iter().rev().find(|(k, _)| k == key) {
             Some((_, v)) => Some(v.as_slice()),
             None => self.base.as_ref().and_then(|b| b.get(key)),
         }
@@ -120,7 +128,7 @@ impl Context {
 
     /// Every key with its values, the shadowed keys of the base left out.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
-        let own = self.entries.iter().map(|(k, v)| (k.as_ref(), v.as_slice()));
+        let own = self.current().map(|(k, v)| (k.as_ref(), v.as_slice()));
         let inherited: Box<dyn Iterator<Item = (&str, &[String])>> = match &self.base {
             Some(base) => Box::new(
                 base.iter()
