@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use iamgate::config::Config;
-use iamgate::sigv4::canonical::{canonical_path, canonical_query, parse_query, PathMode};
+use iamgate::sigv4::canonical::{canonical_path, canonical_query, PathMode};
 use iamgate::sigv4::key::{derive_signing_key, hmac_sha256};
 use iamgate::sigv4::SecretKey;
 use sha2::{Digest, Sha256};
@@ -290,7 +290,7 @@ pub fn sign_raw(
         },
     );
     creq.push(b'\n');
-    canonical_query(&mut creq, &parse_query(raw_query.as_bytes()), |_| false);
+    canonical_query(&mut creq, raw_query.as_bytes(), |_| false);
     creq.push(b'\n');
     let payload = if s3 {
         "UNSIGNED-PAYLOAD".to_owned()
