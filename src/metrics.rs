@@ -101,7 +101,7 @@ impl Hasher for Prehashed {
     fn write(&mut self, bytes: &[u8]) {
         // Only `write_u64` is expected (the keys are `u64`); anything else is folded in.
         for &b in bytes {
-            self.0 = (self.0 << 8 | self.0 >> 56) ^ u64::from(b);
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
     }
 
