@@ -162,7 +162,7 @@ http {{
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def iamgate(self, name: str, port: int, passthrough: bool, extra: str = "", upstream: str | None = None,
-                store: Path | None = None):
+                store: Path | None = None, wrapper: tuple[str, ...] = ()):
         folder = self.work / f"gw-{name}"
         folder.mkdir(exist_ok=True)
         target = upstream or f"http://127.0.0.1:{self.ports['a']}"
@@ -184,9 +184,9 @@ passthrough = {"true" if passthrough else "false"}
 """)
         log = open(folder / "gateway.log", "wb")
         env = dict(os.environ, RUST_LOG="info,iamgate::decision=warn", NO_COLOR="1")
-        self.procs[name] = subprocess.Popen([str(BIN), "serve", "--config", str(conf)], stdout=log,
+        self.procs[name] = subprocess.Popen([*wrapper, str(BIN), "serve", "--config", str(conf)], stdout=log,
                                             stderr=subprocess.STDOUT, env=env)
-        wait_port(port)
+        wait_port(port, 120 if wrapper else 20)
         return folder / "gateway.log"
 
     def start(self):

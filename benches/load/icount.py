@@ -33,28 +33,11 @@ import drive  # noqa: E402  (the harness's servers, request and load generator)
 def count(servers: drive.Servers, passthrough: bool, requests: int, out: Path) -> tuple[int, int]:
     """Instructions callgrind collected over a gateway's whole life, and the responses that were 200."""
     port = drive.free_port()
-    folder = servers.work / f"icount-{'d' if passthrough else 'c'}-{requests}"
-    folder.mkdir(exist_ok=True)
-    conf = folder / "iamgate.toml"
-    conf.write_text(f"""
-region = "us-east-1"
-policies = "{servers.store}"
-[listen]
-http = "127.0.0.1:{port}"
-workers = 1
-[log]
-decisions = "off"
-[upstreams.s3]
-kind = "s3"
-url = "http://127.0.0.1:{servers.ports['a']}"
-owner = "111122223333"
-passthrough = {"true" if passthrough else "false"}
-""")
-    gateway = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", str(drive.BIN),
-                                "serve", "--config", str(conf)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    name = f"icount-{'d' if passthrough else 'c'}-{requests}"
+    log = servers.iamgate(name, port, passthrough,
+                          wrapper=("valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"))
+    gateway = servers.procs.pop(name)
     try:
-        drive.wait_port(port, 120)
         url = drive.presigned(port)
         load = subprocess.run([str(drive.OHA), "--no-tui", "-n", str(requests), "-c", "1", url],
                               capture_output=True, text=True)
@@ -63,10 +46,10 @@ passthrough = {"true" if passthrough else "false"}
             print(load.stdout[-600:], file=sys.stderr)
     finally:
         gateway.send_signal(signal.SIGTERM)
-        _, err = gateway.communicate(timeout=120)
-    collected = re.search(r"Collected : (\d+)", err)
+        gateway.wait(timeout=120)
+    collected = re.search(r"Collected : (\d+)", log.read_text(errors="replace"))
     if not collected:
-        raise RuntimeError(f"callgrind reported no total:\n{err[-2000:]}")
+        raise RuntimeError(f"callgrind reported no total: see {log}")
     return int(collected.group(1)), int(ok.group(1)) if ok else 0
 
 
@@ -84,6 +67,7 @@ def main():
     if not drive.BIN.exists() or not drive.OHA.exists():
         sys.exit(f"{drive.BIN} or {drive.OHA} is missing: run benches/load/run.sh --quick once")
     n1, n2 = a.requests
+    drive.WORKERS = 1  # one worker: every request on the thread callgrind serialises anyway
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         work.chmod(0o755)  # nginx's workers run as another user, and read the object from here

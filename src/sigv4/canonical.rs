@@ -380,6 +380,18 @@ pub fn canonical_header_value(out: &mut Vec<u8>, value: &[u8]) {
 mod tests {
     use super::*;
 
+    /// `len` bytes drawn from `alphabet` by an xorshift generator (repeatable, no dependency).
+    fn random_bytes(seed: &mut u64, len: usize, alphabet: &[u8]) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                alphabet[(*seed % alphabet.len() as u64) as usize]
+            })
+            .collect()
+    }
+
     /// The canonical query as the specification builds it: decode every parameter, then encode.
     fn canonical_query_in_two_steps(raw: &[u8], skip: impl Fn(&[u8]) -> bool) -> Vec<u8> {
         let encode = |b: &[u8]| {
@@ -424,14 +436,7 @@ mod tests {
         // Short queries are split byte by byte, long ones (`SHORT_QUERY` and over) with memchr.
         for len in (0..24).chain(SHORT_QUERY - 4..SHORT_QUERY + 40) {
             for _ in 0..500 {
-                let raw: Vec<u8> = (0..len)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        alphabet[(seed % alphabet.len() as u64) as usize]
-                    })
-                    .collect();
+                let raw = random_bytes(&mut seed, len, alphabet);
                 let mut out = Vec::new();
                 canonical_query(&mut out, &raw, skip);
                 assert_eq!(out, canonical_query_in_two_steps(&raw, skip), "{raw:?}");
@@ -454,14 +459,7 @@ mod tests {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         for len in 0..40 {
             for _ in 0..400 {
-                let v: Vec<u8> = (0..len)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        alphabet[(seed % alphabet.len() as u64) as usize]
-                    })
-                    .collect();
+                let v = random_bytes(&mut seed, len, &alphabet);
                 assert_eq!(is_simple_value(&v), plain(&v), "{v:?}");
             }
         }
