@@ -213,12 +213,12 @@ pub struct Histogram {
     shards: [HistogramShard; SHARDS],
 }
 
-/// One thread's part of a histogram: its buckets, sum and count on lines no other thread adds to.
+/// One thread's part of a histogram: its buckets and sum on lines no other thread adds to (the
+/// count is the buckets' sum).
 #[repr(align(64))]
 struct HistogramShard {
     buckets: [AtomicU64; BUCKETS + 1],
     sum_nanos: AtomicU64,
-    count: AtomicU64,
 }
 
 impl Histogram {
@@ -230,7 +230,6 @@ impl Histogram {
             shards: std::array::from_fn(|_| HistogramShard {
                 buckets: std::array::from_fn(|_| AtomicU64::new(0)),
                 sum_nanos: AtomicU64::new(0),
-                count: AtomicU64::new(0),
             }),
         }
     }
@@ -252,12 +251,13 @@ impl Histogram {
         shard.buckets[Self::bucket(d)].fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         shard.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
-        shard.count.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Observations so far.
     pub fn count(&self) -> u64 {
-        self.sum(|shard| &shard.count)
+        (0..=BUCKETS).fold(0, |sum, i| {
+            sum.wrapping_add(self.sum(|shard| &shard.buckets[i]))
+        })
     }
 
     /// A figure summed over the shards.

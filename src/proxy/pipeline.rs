@@ -65,14 +65,7 @@ struct Decided {
     decisions: Vec<(Check, Decision)>,
     /// The request context the checks were decided in.
     context: Context,
-    /// `s3:ListBucket` on the bucket, for a read of an object: evaluated only if the upstream
-    /// answers 404, to decide between 404 and 403 (see `respond`).
-    list_check: Option<ListCheck>,
 }
-
-/// `s3:ListBucket` on the routed bucket, to be decided: the check itself is built only when
-/// it is needed (an upstream's 404 is rare).
-struct ListCheck;
 
 impl Gateway {
     /// Serves one request through every phase.
@@ -253,15 +246,19 @@ impl Gateway {
             let reject = Reject::AccessDenied;
             return (reject.render(dialect, request_id, head_only), Some(reject));
         }
+        // S3 answers a missing key with AccessDenied to a caller who may not list the bucket,
+        // so that nobody learns which keys exist without that right: `s3:ListBucket` on the
+        // bucket, for a read of an object, decided only if the upstream answers 404.
+        let reads_object = matches!(upstream.model, Model::S3(_))
+            && decided.routed.key.is_some()
+            && matches!(parts.method, Method::GET | Method::HEAD);
         let sent = Instant::now();
         let response = self
             .forward(upstream, parts, conn, &mut decided, body, request_id)
             .await;
         marks.upstream = Some(sent.elapsed());
-        // S3 answers a missing key with AccessDenied to a caller who may not list the bucket,
-        // so that nobody learns which keys exist without that right.
-        let may_list = |decided: &Decided| match (&decided.list_check, &decided.routed.bucket) {
-            (Some(ListCheck), Some(bucket)) => decide_check(
+        let may_list = |decided: &Decided| match &decided.routed.bucket {
+            Some(bucket) if reads_object => decide_check(
                 snapshot,
                 upstream,
                 &decided.caller.principal(),
@@ -307,7 +304,6 @@ impl Gateway {
             inspected: None,
             decisions: Vec::new(),
             context: Context::default(),
-            list_check: None,
         };
         let mut response = self
             .forward(upstream, parts, conn, &mut decided, Some(body), request_id)
@@ -666,7 +662,7 @@ impl Gateway {
 
         // 6. evaluate every check
         let caller_policies = caller.policies(snapshot);
-        // The checks move into the decisions (`Decided::checks` reads them there).
+        // The checks move into the decisions: the record reads them from there.
         let decisions: Vec<(Check, Decision)> = std::mem::take(&mut routed.checks)
             .into_iter()
             .map(|check| {
@@ -682,16 +678,6 @@ impl Gateway {
             })
             .collect();
 
-        // A missing key is hidden from a caller who may not list the bucket: decided only if
-        // the upstream answers 404 (see `respond`).
-        let list_check = match (&upstream.model, &routed.bucket, &routed.key) {
-            (Model::S3(_), Some(_), Some(_))
-                if matches!(parts.method, Method::GET | Method::HEAD) =>
-            {
-                Some(ListCheck)
-            }
-            _ => None,
-        };
         marks.evaluated = Some(Instant::now());
         Ok(Decided {
             caller,
@@ -700,7 +686,6 @@ impl Gateway {
             inspected,
             decisions,
             context,
-            list_check,
         })
     }
 

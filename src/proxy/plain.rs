@@ -66,6 +66,20 @@ impl SharedStream {
     pub fn new(stream: TcpStream) -> SharedStream {
         SharedStream(Arc::new(stream))
     }
+
+    /// Whether the client has closed or reset the connection, without reading and without
+    /// allocating: `Ready(true)` when it has; `Ready(false)` when bytes wait unread, which hide
+    /// whether a close is behind them; `Pending`, woken when that changes, otherwise. Only a
+    /// change in the socket costs a system call (a one-byte `MSG_PEEK`).
+    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<bool> {
+        let mut byte = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut byte);
+        match self.0.poll_peek(cx, &mut buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(true),
+            Poll::Ready(Ok(_)) => Poll::Ready(false),
+        }
+    }
 }
 
 /// The client closed its connection (or reset it) while its request was served: the request,
@@ -87,22 +101,6 @@ pub async fn client_left(stream: &SharedStream) {
             Ok(ready) if ready.is_read_closed() || ready.is_error() => return,
             Ok(_) => tokio::time::sleep(RECHECK).await,
             Err(_) => return,
-        }
-    }
-}
-
-impl SharedStream {
-    /// Whether the client has closed or reset the connection, without reading and without
-    /// allocating: `Ready(true)` when it has; `Ready(false)` when bytes wait unread, which hide
-    /// whether a close is behind them; `Pending`, woken when that changes, otherwise. Only a
-    /// change in the socket costs a system call (a one-byte `MSG_PEEK`).
-    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<bool> {
-        let mut byte = [0u8; 1];
-        let mut buf = ReadBuf::new(&mut byte);
-        match self.0.poll_peek(cx, &mut buf) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => Poll::Ready(true),
-            Poll::Ready(Ok(_)) => Poll::Ready(false),
         }
     }
 }
