@@ -246,6 +246,10 @@ fn malformed_query_errors() {
         uri.replace("X-Amz-Expires=600", "X-Amz-Expires=0"),
         uri.replace("X-Amz-Expires=600", "X-Amz-Expires=-1"),
         uri.replace("X-Amz-Expires=600", "X-Amz-Expires=ten"),
+        uri.replace("X-Amz-Expires=600", "X-Amz-Expires=%2B600"),
+        uri.replace("X-Amz-Expires=600", "X-Amz-Expires=+600"),
+        uri.replace("X-Amz-Expires=600", "X-Amz-Expires=600.0"),
+        uri.replace("X-Amz-Expires=600", "X-Amz-Expires="),
         uri.replace(
             "X-Amz-Algorithm=AWS4-HMAC-SHA256",
             "X-Amz-Algorithm=AWS4-HMAC-SHA1",
@@ -456,4 +460,80 @@ fn s3_keys_with_special_characters() {
             }
         }
     }
+}
+
+/// The headers that change what an S3 request does: each, added unsigned to a header-signed and
+/// to a presigned request, is refused as S3 refuses it, naming the header.
+#[test]
+fn unsigned_amz_headers_are_refused() {
+    let v = s3_verifier(T0);
+    let semantic = [
+        ("x-amz-copy-source", "/reports/confidential/salaries.csv"),
+        ("x-amz-acl", "public-read"),
+        ("x-amz-grant-read", "uri=http://acs.amazonaws.com/groups/global/AllUsers"),
+        ("x-amz-grant-full-control", "id=abc"),
+        ("x-amz-tagging", "a=b"),
+        ("x-amz-metadata-directive", "REPLACE"),
+        ("x-amz-website-redirect-location", "https://evil.example/"),
+        ("x-amz-server-side-encryption", "AES256"),
+        ("x-amz-server-side-encryption-aws-kms-key-id", "k"),
+        ("x-amz-object-lock-mode", "GOVERNANCE"),
+        ("x-amz-object-lock-legal-hold", "ON"),
+        ("x-amz-storage-class", "GLACIER"),
+        ("x-amz-meta-anything", "x"),
+        ("X-Amz-Security-Token", "t"),
+    ];
+    for presign in [None, Some(600)] {
+        let p = signed_get(presign, None);
+        for (name, value) in semantic {
+            let e = err(&v, &with_header(&p, name, value));
+            assert_s3(&e, 403, "AccessDenied");
+            assert_eq!(
+                e.message(),
+                "There were headers present in the request which were not signed"
+            );
+            let (_, _, body) = e.render(Dialect::S3Xml, "R");
+            assert!(
+                body.contains(&format!(
+                    "<HeadersNotSigned>{}</HeadersNotSigned>",
+                    name.to_ascii_lowercase()
+                )),
+                "{body}"
+            );
+        }
+        // Two at once are both named, once each.
+        let mut two = with_header(&p, "x-amz-acl", "public-read");
+        two.headers.append("x-amz-tagging", "a=b".parse().unwrap());
+        two.headers.append("x-amz-acl", "private".parse().unwrap());
+        let e = err(&v, &two);
+        assert_eq!(e, AuthError::HeadersNotSigned("x-amz-acl, x-amz-tagging".into()));
+        // Not x-amz-: `x-amzn-trace-id` is left unsigned by every SDK, and other headers are
+        // the client's own.
+        let fine = with_header(&p, "x-amzn-trace-id", "Root=1-abc");
+        let fine = with_header(&fine, "x-custom", "1");
+        assert!(v.verify(&RequestHead::from_parts(&fine)).is_ok());
+    }
+    // A presigned request may carry x-amz-content-sha256 unsigned (its payload is not signed;
+    // the header only asks for a stricter body check); a header-signed one may not.
+    let q = signed_get(Some(600), None);
+    let ok = with_header(&q, "x-amz-content-sha256", "UNSIGNED-PAYLOAD");
+    assert!(v.verify(&RequestHead::from_parts(&ok)).is_ok());
+    // Signed, the same headers are accepted.
+    let signed = aws_sign(
+        "s3",
+        "PUT",
+        "http://s3.amazonaws.com/bucket/key",
+        &[
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+            ("x-amz-copy-source", "/src/k"),
+            ("x-amz-acl", "private"),
+        ],
+        SignableBody::UnsignedPayload,
+        None,
+        None,
+        T0,
+    )
+    .into_parts()
+    .0;
+    assert!(v.verify(&RequestHead::from_parts(&signed)).is_ok());
 }

@@ -103,6 +103,10 @@ impl Reject {
                 serde_json::json!({"error": code, "message": message, "requestId": request_id})
                     .to_string(),
             ),
+            (Reject::Auth(e), Dialect::S3Xml) => {
+                let (_, content_type, body) = e.render(dialect, request_id);
+                (content_type, body)
+            }
             (_, Dialect::S3Xml) => ("application/xml", s3_error_xml(code, &message, request_id)),
             (_, Dialect::Json) => (
                 "application/x-amz-json-1.1",

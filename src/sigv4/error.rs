@@ -117,6 +117,10 @@ pub enum AuthError {
     /// An `x-amz-content-sha256` value that is neither a hash nor a known mode.
     #[error("invalid x-amz-content-sha256")]
     InvalidContentSha256,
+    /// `x-amz-*` headers present that the signature does not cover (their names, lower-case,
+    /// `, `-separated: S3's `HeadersNotSigned` element).
+    #[error("headers present in the request were not signed: {0}")]
+    HeadersNotSigned(String),
     /// The session token is invalid.
     #[error("invalid session token")]
     InvalidToken,
@@ -176,7 +180,8 @@ impl AuthError {
                 | RequestNotYetValid
                 | RequestTimeTooSkewed
                 | MissingAuthenticationToken
-                | MissingDate,
+                | MissingDate
+                | HeadersNotSigned(_),
                 _,
             ) => 403,
             (MissingDecodedContentLength, _) => 411,
@@ -210,6 +215,8 @@ impl AuthError {
             InvalidToken if s3 => "InvalidToken",
             InvalidToken => "InvalidClientTokenId",
             ExpiredToken => "ExpiredToken",
+            HeadersNotSigned(_) if s3 => "AccessDenied",
+            HeadersNotSigned(_) => "AccessDeniedException",
             BadDigest(_) => "BadDigest",
             InvalidChecksum => "InvalidRequest",
             IncompleteBody => "IncompleteBody",
@@ -249,6 +256,7 @@ impl AuthError {
             InvalidToken => "The security token included in the request is invalid.".into(),
             ExpiredToken if s3 => "The provided token has expired.".into(),
             ExpiredToken => "The security token included in the request is expired".into(),
+            HeadersNotSigned(_) => "There were headers present in the request which were not signed".into(),
             BadDigest(a) => format!("The {} you specified did not match the calculated checksum.", a.upper_name()),
             InvalidChecksum => "Value for x-amz-checksum header is invalid.".into(),
             IncompleteBody => "You did not provide the number of bytes specified by the Content-Length HTTP header.".into(),
@@ -260,10 +268,21 @@ impl AuthError {
         }
     }
 
+    /// The elements S3 adds after the message for this error (`HeadersNotSigned`), as
+    /// `(element name, value)`.
+    pub fn details(&self) -> Vec<(&'static str, String)> {
+        match self {
+            AuthError::HeadersNotSigned(names) => vec![("HeadersNotSigned", names.clone())],
+            _ => Vec::new(),
+        }
+    }
+
     /// Renders the error: `(status, content type, body)`. S3 gets
     /// `<Error><Code/><Message/><RequestId/></Error>`, other services `{"__type", "message"}`.
     pub fn render(&self, dialect: Dialect, request_id: &str) -> (u16, &'static str, String) {
-        self.render_with_details(dialect, request_id, &[])
+        let details = self.details();
+        let details: Vec<(&str, &str)> = details.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        self.render_with_details(dialect, request_id, &details)
     }
 
     /// [`AuthError::render`] with extra elements after the message, as S3 adds to some errors

@@ -317,12 +317,17 @@ pub fn presigned_from_params(
                 "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\" and \"AWS4-ECDSA-P256-SHA256\"",
             )),
         };
-    let expires: i64 = expires
-        .parse()
-        .map_err(|_| qerr("X-Amz-Expires should be a number"))?;
-    if expires < 0 {
-        return Err(qerr("X-Amz-Expires must be non-negative"));
+    // Digits only, as S3 wants: Rust's integer parser would also take a leading `+`.
+    if let Some(digits) = expires.strip_prefix('-') {
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(qerr("X-Amz-Expires must be non-negative"));
+        }
     }
+    if expires.is_empty() || !expires.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(qerr("X-Amz-Expires should be a number"));
+    }
+    // Past i64 it is still a number, and more than a week.
+    let expires: i64 = expires.parse().unwrap_or(i64::MAX);
     if expires == 0 || expires > 604_800 {
         return Err(qerr(
             "X-Amz-Expires must be less than a week (in seconds) that is; 604800",

@@ -758,6 +758,17 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             return Err(AuthError::MissingDecodedContentLength);
         }
 
+        // Every `x-amz-*` header present must be signed, as S3 requires: an unsigned one could
+        // be added by whoever holds a presigned URL or a captured request and change what it
+        // does (`x-amz-copy-source`, `x-amz-acl`, …). Presigned requests may carry
+        // `x-amz-content-sha256` unsigned: their payload is never signed, and the header can only
+        // make the body check stricter. Other services than S3 may also leave
+        // `x-amz-security-token` unsigned (some add it after signing; the token is checked).
+        let unsigned = unsigned_amz_headers(head, &signed, query_form, rules.s3_payload_rules);
+        if !unsigned.is_empty() {
+            return Err(AuthError::HeadersNotSigned(unsigned));
+        }
+
         // Canonical request.
         let mut cr: Vec<u8> = Vec::with_capacity(512);
         cr.extend_from_slice(head.method.as_bytes());
@@ -918,6 +929,31 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
             },
         })))
     }
+}
+
+/// The `x-amz-*` headers of `head` that the signature does not cover, lower-case, in the
+/// order received, each once, joined with `, ` as S3's `HeadersNotSigned` lists them; empty when
+/// every one is signed. `signed` is the lower-case `SignedHeaders` list.
+fn unsigned_amz_headers(head: &RequestHead<'_>, signed: &str, presigned: bool, s3: bool) -> String {
+    let mut out = String::new();
+    for (name, _) in &head.headers {
+        let is_amz = name.len() > 6 && name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-");
+        if !is_amz
+            || (presigned && name.eq_ignore_ascii_case("x-amz-content-sha256"))
+            || (!s3 && name.eq_ignore_ascii_case("x-amz-security-token"))
+            || split_ascii(signed, b';').any(|s| s.eq_ignore_ascii_case(name))
+        {
+            continue;
+        }
+        let lower = name.to_ascii_lowercase();
+        if !out.split(", ").any(|seen| seen == lower) {
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            out.push_str(&lower);
+        }
+    }
+    out
 }
 
 /// What the body-related headers announce.
