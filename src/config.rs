@@ -368,6 +368,8 @@ struct RawUpstream {
     passthrough: bool,
     /// Credentials to sign forwarded requests with, for upstreams that check signatures.
     sign: Option<RawSigning>,
+    /// How the upstream treats object keys (s3): `literal` or `strict`.
+    keys: Option<crate::route::s3::KeyMode>,
     /// Route tables (routes), kept as TOML for the router to read.
     #[serde(default)]
     actions: Vec<toml::Value>,
@@ -423,7 +425,12 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq)]
 pub enum UpstreamKind {
     /// The built-in S3 model.
-    S3,
+    S3 {
+        /// How the upstream treats object keys: `literal` for S3 itself, MinIO, Ceph and the
+        /// built-in store (the default for `local`), `strict` for anything that may normalise
+        /// paths (the default for `url`).
+        keys: crate::route::s3::KeyMode,
+    },
     /// A route table.
     Routes {
         /// The signing service name and action prefix.
@@ -600,8 +607,19 @@ impl Config {
                 }
             };
             let kind = match u.kind.as_str() {
-                "s3" => UpstreamKind::S3,
+                "s3" => UpstreamKind::S3 {
+                    keys: u.keys.unwrap_or(match target {
+                        Target::Local(_) => crate::route::s3::KeyMode::Literal,
+                        Target::Url(_) => crate::route::s3::KeyMode::Strict,
+                    }),
+                },
                 "routes" => {
+                    if u.keys.is_some() {
+                        return Err(invalid(
+                            &key("keys"),
+                            "only an s3 upstream has object keys".into(),
+                        ));
+                    }
                     if matches!(target, Target::Local(_)) {
                         return Err(invalid(
                             &key("local"),
@@ -659,7 +677,7 @@ impl Config {
                         )),
                     };
                     let default_service = match &kind {
-                        UpstreamKind::S3 => "s3".to_owned(),
+                        UpstreamKind::S3 { .. } => "s3".to_owned(),
                         UpstreamKind::Routes { service, .. } => service.clone(),
                     };
                     Some(UpstreamSigning {

@@ -1,7 +1,7 @@
 //! The S3 model: every mapping row, addressing, hostile paths, forward_path round-trip.
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use iamgate::route::s3::{delete_objects_checks, parse_delete_objects, ObjectId};
+use iamgate::route::s3::{delete_objects_checks, parse_delete_objects, KeyMode, ObjectId};
 use iamgate::route::{percent_decode, BodyInspection, Check, RouteError, S3Model, S3Route};
 use proptest::prelude::*;
 
@@ -27,7 +27,10 @@ fn route(
 ) -> Result<S3Route, RouteError> {
     let method = Method::from_bytes(method.as_bytes()).unwrap();
     let query = if query.is_empty() { None } else { Some(query) };
-    S3Model::default().route(&method, Some(host), path, query, &headers(hdrs))
+    // S3's own reading of keys: literal (the strict mode's refusals are tested on their own).
+    S3Model::default()
+        .with_keys(KeyMode::Literal)
+        .route(&method, Some(host), path, query, &headers(hdrs))
 }
 
 struct Case {
@@ -1168,4 +1171,81 @@ fn query_parameters() {
     let r = route("GET", h, "/reports/k", "%74agging", &[]).unwrap();
     assert_eq!(r.operation, "GetObjectTagging");
     assert_eq!(err("GET", h, "/reports", "prefix=%zz", &[]), "InvalidURI");
+}
+
+/// The default key mode, for upstreams that may normalise paths: every key a normaliser would
+/// resolve to another one is refused, in the path (any encoding, path-style and virtual-hosted)
+/// and in `x-amz-copy-source`; everything else routes as in literal mode.
+#[test]
+fn strict_keys_refuse_what_a_normaliser_would_resolve() {
+    let strict = S3Model::default();
+    assert_eq!(strict.keys, KeyMode::Strict);
+    let get = |host: &str, path: &str, hdrs: &[(&str, &str)]| {
+        strict.route(&Method::GET, Some(host), path, None, &headers(hdrs))
+    };
+    for path in [
+        "/reports/../secret",
+        "/reports/%2e%2e/secret",
+        "/reports/%2E%2e/secret",
+        "/reports/.%2E/secret",
+        "/reports/a/./b",
+        "/reports/a/%2E/b",
+        "/reports/.",
+        "/reports/..",
+        "/reports//x",
+        "/reports/a//b",
+        "/reports/a/..%2F..%2Fb",
+        "/reports/a%2F..%2Fb",
+        "/reports/a%2F%2Fb",
+    ] {
+        let e = get(HOST, path, &[]).unwrap_err();
+        assert_eq!((e.code(), e.status().as_u16()), ("InvalidRequest", 400), "{path}");
+    }
+    let e = get("reports.s3.localhost", "/x/../y", &[]).unwrap_err();
+    assert_eq!(e.code(), "InvalidRequest");
+    let e = get("reports.s3.localhost", "//y", &[]).unwrap_err();
+    assert_eq!(e.code(), "InvalidRequest");
+    // What resolves nothing routes: a trailing slash, dots inside a segment, encoded slashes.
+    for (path, key) in [
+        ("/reports/photos/", "photos/"),
+        ("/reports/a..b/.c/d.", "a..b/.c/d."),
+        ("/reports/...", "..."),
+        ("/reports/a%2Fb", "a/b"),
+    ] {
+        let r = get(HOST, path, &[]).unwrap();
+        assert_eq!(r.key.as_deref(), Some(key), "{path}");
+    }
+    for source in ["reports/../secret", "reports/a/%2e/b", "reports//x"] {
+        let put = strict.route(
+            &Method::PUT,
+            Some(HOST),
+            "/reports/copy",
+            None,
+            &headers(&[("x-amz-copy-source", source)]),
+        );
+        assert_eq!(put.unwrap_err().code(), "InvalidRequest", "{source}");
+    }
+    // The copy source forwarded is the one authorised, encoded as a path is.
+    let put = strict
+        .route(
+            &Method::PUT,
+            Some(HOST),
+            "/reports/copy",
+            None,
+            &headers(&[("x-amz-copy-source", "/reports/a%20b%2Bc?versionId=v%2B1")]),
+        )
+        .unwrap();
+    assert_eq!(put.copy_source.as_deref(), Some("/reports/a%20b%2Bc?versionId=v%2B1"));
+    let literal = S3Model::default().with_keys(KeyMode::Literal);
+    let put = literal
+        .route(
+            &Method::PUT,
+            Some(HOST),
+            "/reports/copy",
+            None,
+            &headers(&[("x-amz-copy-source", "reports/../x")]),
+        )
+        .unwrap();
+    assert_eq!(put.copy_source.as_deref(), Some("/reports/%2E%2E/x"));
+    assert_eq!(put.checks[1], Check::new("s3:GetObject", "arn:aws:s3:::reports/../x"));
 }

@@ -184,7 +184,7 @@ fn log_summary(running: &crate::proxy::Running, took: std::time::Duration) {
             Target::Url(uri) => uri.to_string(),
         };
         let kind = match &u.kind {
-            crate::config::UpstreamKind::S3 => "s3".to_owned(),
+            crate::config::UpstreamKind::S3 { .. } => "s3".to_owned(),
             crate::config::UpstreamKind::Routes { service, .. } => format!("routes ({service})"),
         };
         tracing::info!(

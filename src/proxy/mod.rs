@@ -213,7 +213,9 @@ impl Gateway {
         let mut upstreams = Vec::new();
         for u in &config.upstreams {
             let model = match &u.kind {
-                UpstreamKind::S3 => Model::S3(S3Model::new(config.s3_domain.clone())),
+                UpstreamKind::S3 { keys } => {
+                    Model::S3(S3Model::new(config.s3_domain.clone()).with_keys(*keys))
+                }
                 UpstreamKind::Routes {
                     service,
                     actions,

@@ -33,6 +33,49 @@ pub struct S3Model {
     /// `<bucket>` (default `s3.localhost`). Compared case-insensitively, without a port.
     #[serde(default = "default_domain")]
     pub domain: String,
+    /// How the upstream treats object keys in paths (default [`KeyMode::Strict`]).
+    #[serde(default)]
+    pub keys: KeyMode,
+}
+
+/// How the upstream behind an S3 model treats the object key in a request path.
+///
+/// The gateway authorises the key as S3 reads it: literally, `a/../b` being a key of its own.
+/// A plain web server, a WebDAV store or another proxy in front of one decodes the path, merges
+/// `//` and resolves `.` and `..` segments, and so would serve an object other than the one
+/// authorised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyMode {
+    /// The upstream keeps keys literally (S3, MinIO, Ceph RGW, the built-in object store): every
+    /// key is forwarded, with `.` and `..` segments percent-encoded.
+    Literal,
+    /// The upstream may normalise paths: a key with an empty segment (other than a trailing
+    /// one), or a `.` or `..` segment, in any encoding, is refused before it is authorised,
+    /// in the path and in `x-amz-copy-source`.
+    #[default]
+    Strict,
+}
+
+impl KeyMode {
+    /// `Ok` when this mode forwards `key` (decoded); the error to answer when it does not.
+    pub fn check(self, key: &str) -> Result<(), RouteError> {
+        if self == KeyMode::Literal {
+            return Ok(());
+        }
+        let mut segments = key.split('/').peekable();
+        while let Some(segment) = segments.next() {
+            let last = segments.peek().is_none();
+            if segment == "." || segment == ".." || (segment.is_empty() && !last) {
+                return Err(RouteError::InvalidPath(
+                    "the object key has an empty, '.' or '..' path segment, which this endpoint \
+                     does not accept"
+                        .to_owned(),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn default_domain() -> String {
@@ -43,6 +86,7 @@ impl Default for S3Model {
     fn default() -> S3Model {
         S3Model {
             domain: default_domain(),
+            keys: KeyMode::default(),
         }
     }
 }
@@ -86,6 +130,10 @@ pub struct S3Route {
     /// A body the gateway must inspect before the checks are complete (DeleteObjects). A route
     /// with `needs_body` set must not be forwarded until [`S3Route::add_body`] succeeded.
     pub needs_body: Option<BodyInspection>,
+    /// The `x-amz-copy-source` to send upstream in place of the client's: rebuilt from the
+    /// decoded bucket, key and version that were authorised, encoded as [`encode_key`] encodes
+    /// a path, so that the upstream reads the same source object.
+    pub copy_source: Option<String>,
 }
 
 impl S3Route {
@@ -430,7 +478,14 @@ impl S3Model {
     pub fn new(domain: impl Into<String>) -> S3Model {
         S3Model {
             domain: domain.into(),
+            keys: KeyMode::default(),
         }
+    }
+
+    /// The model with another [`KeyMode`].
+    pub fn with_keys(mut self, keys: KeyMode) -> S3Model {
+        self.keys = keys;
+        self
     }
 
     /// The bucket a Host value names, virtual-hosted style: `Some("reports")` for
@@ -571,7 +626,8 @@ impl S3Model {
                 if key.len() > MAX_KEY_BYTES {
                     return Err(RouteError::KeyTooLong);
                 }
-                object_route(method, &query, headers, bucket, key)
+                self.keys.check(&key)?;
+                object_route(method, &query, headers, bucket, key, self.keys)
             }
         }
     }
@@ -600,6 +656,7 @@ fn service_route(method: &Method, query: &Query) -> Result<S3Route, RouteError> 
         context: Vec::new(),
         forward_path: "/".to_owned(),
         needs_body: None,
+        copy_source: None,
     })
 }
 
@@ -725,6 +782,7 @@ fn bucket_route(
             context: Vec::new(),
             forward_path,
             needs_body: Some(BodyInspection::DeleteObjects),
+            copy_source: None,
         });
     }
     let mut checks = vec![Check::new(concat(&["s3:", action]), resource.clone())];
@@ -763,6 +821,7 @@ fn bucket_route(
         context: context.0,
         forward_path,
         needs_body: None,
+        copy_source: None,
     })
 }
 
@@ -773,6 +832,18 @@ struct CopySource {
     version_id: Option<String>,
     /// The whole header, percent-decoded once (the `s3:x-amz-copy-source` value).
     decoded: String,
+}
+
+impl CopySource {
+    /// The header to forward: `/bucket/key` encoded as a path is, and the version.
+    fn forwarded(&self) -> String {
+        let mut out = concat(&["/", &self.bucket, "/", &encode_key(&self.key)]);
+        if let Some(version) = &self.version_id {
+            out.push_str("?versionId=");
+            out.push_str(&percent_encode(version, false));
+        }
+        out
+    }
 }
 
 /// Parses `x-amz-copy-source`: URL-encoded `bucket/key` or `/bucket/key`, optionally followed by
@@ -859,6 +930,7 @@ fn object_route(
     headers: &HeaderMap,
     bucket: String,
     key: String,
+    keys: KeyMode,
 ) -> Result<S3Route, RouteError> {
     let sub = query.subresource()?;
     let version_id = query.non_empty("versionId")?.map(str::to_owned);
@@ -872,7 +944,11 @@ fn object_route(
     };
     const X_AMZ_COPY_SOURCE: http::HeaderName = http::HeaderName::from_static("x-amz-copy-source");
     let copy_source = match header(headers, &X_AMZ_COPY_SOURCE)? {
-        Some(raw) => Some(parse_copy_source(raw)?),
+        Some(raw) => {
+            let source = parse_copy_source(raw)?;
+            keys.check(&source.key)?;
+            Some(source)
+        }
         None => None,
     };
     let m = method.as_str();
@@ -1055,6 +1131,7 @@ fn object_route(
         context: context.0,
         forward_path,
         needs_body: None,
+        copy_source: copy_source.as_ref().map(CopySource::forwarded),
     })
 }
 
