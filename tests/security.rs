@@ -821,3 +821,256 @@ async fn http2_authority_against_host() {
     assert_eq!(last.target, "/bucket/allowed/x");
     setup.running.stop().await;
 }
+
+/// A raw HTTP/1.1 request signed as the test user (S3), `signed` headers covered by the
+/// signature, `unsigned` header lines added after signing.
+fn signed_s3(
+    method: &str,
+    target: &str,
+    host: &str,
+    signed: &[(&str, &str)],
+    unsigned: &str,
+    body: &str,
+) -> Vec<u8> {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
+    for (k, v) in sign_raw_with(method, path, query, host, "s3", TESTER, signed) {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    for (k, v) in signed {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(unsigned);
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    ));
+    head.into_bytes()
+}
+
+/// `x-amz-*` headers the signature does not cover are refused with S3's answer, before
+/// anything reaches the upstream; signed, the same request goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_amz_headers_never_reach_the_upstream() {
+    let setup = setup("unsigned", "").await;
+    let h = setup.gw.to_string();
+    for (name, value) in [
+        ("x-amz-copy-source", "bucket/allowed/x"),
+        ("x-amz-acl", "public-read"),
+        ("x-amz-tagging", "a=b"),
+        ("x-amz-storage-class", "GLACIER"),
+    ] {
+        let request = signed_s3(
+            "PUT",
+            "/bucket/uploads/u",
+            &h,
+            &[],
+            &format!("{name}: {value}\r\n"),
+            "",
+        );
+        let r = raw(setup.gw, &request).await.expect("an answer");
+        assert_eq!(r.status, 403, "{name}: {}", r.body_text());
+        assert!(
+            r.body_text().contains("<Code>AccessDenied</Code><Message>There were headers present in the request which were not signed</Message>")
+                && r.body_text().contains(&format!("<HeadersNotSigned>{name}</HeadersNotSigned>")),
+            "{}",
+            r.body_text()
+        );
+    }
+    assert!(setup.s3.lock().unwrap().is_empty(), "nothing was forwarded");
+    let signed = signed_s3(
+        "PUT",
+        "/bucket/uploads/u",
+        &h,
+        &[("x-amz-storage-class", "STANDARD")],
+        "",
+        "",
+    );
+    assert_eq!(raw(setup.gw, &signed).await.unwrap().status, 200);
+    assert_eq!(setup.s3.lock().unwrap().len(), 1);
+    setup.running.stop().await;
+}
+
+/// The copy source is sent upstream as the gateway decoded and authorised it, never as the
+/// client's bytes; with an upstream that may normalise paths, a source key with dot segments is
+/// refused like such a path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_source_is_rebuilt_from_what_was_authorised() {
+    let setup = setup("copy-source", "").await;
+    let h = setup.gw.to_string();
+    for (sent, forwarded) in [
+        ("bucket/allowed/%61%20b", "/bucket/allowed/a%20b"),
+        ("/bucket/allowed/a%2Bb?versionId=v%201", "/bucket/allowed/a%2Bb?versionId=v%201"),
+        ("bucket/allowed/x~y%7E", "/bucket/allowed/x~y~"),
+    ] {
+        let before = setup.s3.lock().unwrap().len();
+        let request = signed_s3(
+            "PUT",
+            "/bucket/uploads/c",
+            &h,
+            &[("x-amz-copy-source", sent)],
+            "",
+            "",
+        );
+        let r = raw(setup.gw, &request).await.unwrap();
+        if sent.contains("versionId") {
+            // s3:GetObjectVersion is not granted to the tester.
+            assert_eq!(r.status, 403, "{sent}");
+            continue;
+        }
+        assert_eq!(r.status, 200, "{sent}: {}", r.body_text());
+        let log = setup.s3.lock().unwrap();
+        assert_eq!(log.len(), before + 1);
+        assert_eq!(log[before].headers["x-amz-copy-source"], forwarded, "{sent}");
+    }
+    for source in [
+        "bucket/allowed/../secret/x",
+        "bucket/allowed/%2E%2E/secret/x",
+        "bucket/allowed//x",
+        "bucket/allowed/./x",
+    ] {
+        let request = signed_s3(
+            "PUT",
+            "/bucket/uploads/c",
+            &h,
+            &[("x-amz-copy-source", source)],
+            "",
+            "",
+        );
+        let r = raw(setup.gw, &request).await.unwrap();
+        assert_eq!(r.status, 400, "{source}");
+        assert!(r.body_text().contains("<Code>InvalidRequest</Code>"), "{source}");
+    }
+    setup.running.stop().await;
+}
+
+/// `keys = "literal"`: an upstream that keeps keys literally gets every key, its dot segments
+/// encoded so that nothing on the way resolves them; the default refuses them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_modes_literal_and_strict() {
+    capture_decisions();
+    let scratch = Scratch::new("key-modes");
+    let (s3_addr, s3) = recording_upstream().await;
+    let (orders_addr, _orders) = recording_upstream().await;
+    let running = start(scratch.config_with(s3_addr, orders_addr, "", "keys = \"literal\""))
+        .await
+        .unwrap();
+    let gw = running.http.unwrap();
+    let h = gw.to_string();
+    for (path, forwarded) in [
+        ("/bucket/allowed/../x", "/bucket/allowed/%2E%2E/x"),
+        ("/bucket/allowed/%2e/x", "/bucket/allowed/%2E/x"),
+        ("/bucket/allowed//x", "/bucket/allowed//x"),
+        ("/bucket/allowed/x/", "/bucket/allowed/x/"),
+    ] {
+        let r = raw(gw, &get(path, &h, "")).await.unwrap();
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(s3.lock().unwrap().last().unwrap().target, forwarded);
+    }
+    running.stop().await;
+
+    let setup = setup("key-modes-strict", "").await;
+    let h = setup.gw.to_string();
+    for path in [
+        "/bucket/allowed/../x",
+        "/bucket/allowed/%2e/x",
+        "/bucket/allowed//x",
+        "/bucket//allowed/x",
+    ] {
+        let r = raw(setup.gw, &get(path, &h, "")).await.unwrap();
+        assert_eq!(r.status, 400, "{path}");
+        assert!(r.body_text().contains("<Code>InvalidRequest</Code>"));
+    }
+    // A trailing slash (a "folder" key) resolves nothing: served.
+    let r = raw(setup.gw, &get("/bucket/allowed/x/", &h, "")).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(setup.s3.lock().unwrap().len(), 1);
+    setup.running.stop().await;
+}
+
+/// Reads one response head (up to the blank line) within 10 s.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut byte = [0u8; 1];
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while !out.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte).await {
+                Ok(1) => out.push(byte[0]),
+                _ => break,
+            }
+        }
+    })
+    .await
+    .expect("a response head within 10 s");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `Expect: 100-continue`: a request that will be refused gets its refusal without `100
+/// Continue`, so the client never uploads; an allowed one is told to go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_continue_is_granted_only_to_requests_that_will_be_forwarded() {
+    use tokio::io::AsyncWriteExt;
+    let setup = setup("expect", "").await;
+    let h = setup.gw.to_string();
+    let mut stream = tokio::net::TcpStream::connect(setup.gw).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "PUT /bucket/secret/x HTTP/1.1\r\nHost: {h}\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+
+    let mut stream = tokio::net::TcpStream::connect(setup.gw).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "PUT /bucket/uploads/e HTTP/1.1\r\nHost: {h}\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 100"), "{head}");
+    stream.write_all(b"hello").await.unwrap();
+    let head = read_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let log = setup.s3.lock().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].body, b"hello");
+    drop(log);
+    setup.running.stop().await;
+}
+
+/// `;` in the query never reaches an upstream unencoded, and the client's `Forwarded` and
+/// `X-Real-IP` are replaced by the address the gateway saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semicolons_and_forwarding_headers_are_not_passed_through() {
+    let setup = setup("forwarded", "").await;
+    let h = setup.gw.to_string();
+    let r = raw(
+        setup.gw,
+        &get(
+            "/bucket/allowed/x?x=1;acl",
+            &h,
+            "Forwarded: for=10.9.9.9;proto=https\r\nX-Real-IP: 10.9.9.9\r\n",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let log = setup.s3.lock().unwrap();
+    let received = &log[0];
+    assert_eq!(received.target, "/bucket/allowed/x?x=1%3Bacl");
+    assert_eq!(received.headers["forwarded"], "for=127.0.0.1;proto=http");
+    assert_eq!(received.headers.get_all("forwarded").iter().count(), 1);
+    assert_eq!(received.headers["x-real-ip"], "127.0.0.1");
+    drop(log);
+    setup.running.stop().await;
+}

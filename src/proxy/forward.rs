@@ -398,6 +398,8 @@ fn is_method_override(name: &str) -> bool {
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 const X_IAMGATE_PRINCIPAL_ARN: HeaderName = HeaderName::from_static("x-iamgate-principal-arn");
 const X_IAMGATE_ACCOUNT: HeaderName = HeaderName::from_static("x-iamgate-account");
 const X_IAMGATE_ACTION: HeaderName = HeaderName::from_static("x-iamgate-action");
@@ -450,12 +452,22 @@ pub fn prepare_head(
     if let Ok(v) = HeaderValue::from_str(&xff) {
         headers.insert(X_FORWARDED_FOR, v);
     }
-    headers.insert(
-        X_FORWARDED_PROTO,
-        HeaderValue::from_static(if secure { "https" } else { "http" }),
-    );
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto(secure)));
     if let Some(host) = original_host {
         headers.insert(X_FORWARDED_HOST, host);
+    }
+    // RFC 7239 and nginx's convention name the client too; a client's own values are replaced,
+    // never passed on, so an upstream that reads them sees the address the gateway saw.
+    let client = crate::context::ip_text(client_ip);
+    let forwarded = match client_ip {
+        std::net::IpAddr::V4(_) => format!("for={client};proto={}", proto(secure)),
+        std::net::IpAddr::V6(_) => format!("for=\"[{client}]\";proto={}", proto(secure)),
+    };
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        headers.insert(FORWARDED, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&client) {
+        headers.insert(X_REAL_IP, v);
     }
     let mut set = |name: HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
@@ -468,6 +480,14 @@ pub fn prepare_head(
     }
     set(X_IAMGATE_ACTION, identity.action);
     set(X_IAMGATE_REQUEST_ID, identity.request_id);
+}
+
+fn proto(secure: bool) -> &'static str {
+    if secure {
+        "https"
+    } else {
+        "http"
+    }
 }
 
 /// Signs forwarded requests with an upstream's own credentials, for S3-compatible backends

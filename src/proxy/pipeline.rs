@@ -45,6 +45,8 @@ struct Routed {
     bucket: Option<String>,
     /// The S3 object key the request addresses.
     key: Option<String>,
+    /// The `x-amz-copy-source` to forward: the authorised source, rebuilt (S3 model).
+    copy_source: Option<String>,
 }
 
 /// Where a forwarded request's body reports how it went: a failed verification, and its size
@@ -142,7 +144,7 @@ impl Gateway {
                     decisions: &[],
                 };
                 record_rejection(self, seen, &caller_arn, &reject, &marks, &response);
-                Box::pin(self.drain(body)).await;
+                Box::pin(self.drain(body, expects_continue(&parts))).await;
                 return response;
             }
         };
@@ -242,7 +244,7 @@ impl Gateway {
             };
         }
         if denied && !upstream.dry_run {
-            Box::pin(self.drain(body)).await;
+            Box::pin(self.drain(body, expects_continue(&parts))).await;
             let reject = Reject::AccessDenied;
             return (reject.render(dialect, request_id, head_only), Some(reject));
         }
@@ -388,9 +390,15 @@ impl Gateway {
     }
 
     /// Reads and discards the body of a refused request (up to a limit), so that a client still
-    /// sending it reads the refusal instead of a reset connection.
-    async fn drain(&self, body: Option<Incoming>) {
+    /// sending it reads the refusal instead of a reset connection. A client that sent
+    /// `Expect: 100-continue` is waiting for permission to send its body: reading the body would
+    /// make hyper grant it, so the body is dropped unread instead (hyper then answers without
+    /// `100 Continue` and closes the connection rather than read a body it never asked for).
+    async fn drain(&self, body: Option<Incoming>, expects_continue: bool) {
         let Some(mut body) = body else { return };
+        if expects_continue {
+            return;
+        }
         let limit = self.config.limits.drain_max_bytes;
         let mut read = 0usize;
         let deadline = tokio::time::sleep(self.config.limits.header_read_timeout());
@@ -857,6 +865,16 @@ impl Gateway {
             Destination::Remote(base) => base.authority().map(|a| a.as_str()),
             Destination::Local(_) => None,
         };
+        // The upstream copies from the source that was authorised, as the gateway read it,
+        // never from the client's bytes (which a normalising upstream could read otherwise).
+        if let Some(source) = &routed.copy_source {
+            let value = HeaderValue::from_str(source).map_err(|_| Reject::Invalid {
+                status: StatusCode::BAD_REQUEST,
+                code: "InvalidArgument",
+                message: "x-amz-copy-source could not be forwarded.".into(),
+            })?;
+            headers.insert(http::HeaderName::from_static("x-amz-copy-source"), value);
+        }
         forward::prepare_head(
             &mut headers,
             upstream_authority,
@@ -946,6 +964,15 @@ fn decide_check(
     )
 }
 
+/// Whether the client waits for `100 Continue` before sending its body (HTTP/1.1).
+fn expects_continue(parts: &request::Parts) -> bool {
+    parts.version == http::Version::HTTP_11
+        && parts
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
 /// Reads a small body whole, refusing one over `limit` bytes.
 async fn collect_limited(mut body: ProxyBody, limit: usize) -> Result<Bytes, String> {
     let mut collected = bytes::BytesMut::new();
@@ -1015,6 +1042,7 @@ fn route(
                 checks: r.checks,
                 context: r.context,
                 forward_path: r.forward_path,
+                copy_source: r.copy_source,
             })
         }
         Model::Routes(table) => {
@@ -1033,6 +1061,7 @@ fn route(
                 inspect_body: false,
                 bucket: None,
                 key: None,
+                copy_source: None,
             })
         }
     }
@@ -1098,7 +1127,10 @@ fn decoded_payload_headers(headers: &mut http::HeaderMap, decoded_length: Option
     );
 }
 
-/// The query without the presigned-URL authentication parameters, which were for the gateway.
+/// The query without the presigned-URL authentication parameters, which were for the gateway,
+/// and with `;` percent-encoded: the gateway split the query on `&` alone, and an upstream that
+/// also splits on `;` (as some frameworks do) would read a parameter (`?x=1;acl`) that was never
+/// authorised.
 fn strip_presign_params(query: Option<&str>) -> Option<String> {
     let query = query?;
     let mut kept = String::with_capacity(query.len());
@@ -1123,7 +1155,11 @@ fn strip_presign_params(query: Option<&str>) -> Option<String> {
         if !first {
             kept.push('&');
         }
-        kept.push_str(pair);
+        if memchr::memchr(b';', pair.as_bytes()).is_some() {
+            kept.push_str(&pair.replace(';', "%3B"));
+        } else {
+            kept.push_str(pair);
+        }
         first = false;
     }
     Some(kept)
@@ -1191,6 +1227,9 @@ mod tests {
             ("x-amz-signature=1&X-AMZ-DATE=2&X-Amz-Meta-a=3&X-Amz-=4", "X-Amz-Meta-a=3&X-Amz-=4"),
             ("X-Amz-Signature", ""),
             ("uploads&X-Amz-Date=1", "uploads"),
+            // `;` never reaches an upstream that would split on it.
+            ("x=1;acl", "x=1%3Bacl"),
+            (";acl&X-Amz-Date=1&a=;;", "%3Bacl&a=%3B%3B"),
         ];
         for (query, kept) in cases {
             assert_eq!(

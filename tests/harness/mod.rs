@@ -80,6 +80,17 @@ impl Scratch {
     /// (`GET /orders/{id}`, `GET /files/{path+}`) in front of `orders`; `limits` is the body
     /// of the `[limits]` table.
     pub fn config(&self, s3: SocketAddr, orders: SocketAddr, limits: &str) -> Config {
+        self.config_with(s3, orders, limits, "")
+    }
+
+    /// [`Scratch::config`] with more keys for `[upstreams.s3]` (`s3_keys`, TOML lines).
+    pub fn config_with(
+        &self,
+        s3: SocketAddr,
+        orders: SocketAddr,
+        limits: &str,
+        s3_keys: &str,
+    ) -> Config {
         let text = format!(
             r#"
             region = "us-east-1"
@@ -92,6 +103,7 @@ impl Scratch {
             kind = "s3"
             url = "http://{s3}"
             owner = "111122223333"
+            {s3_keys}
             [upstreams.orders]
             kind = "routes"
             url = "http://{orders}"
@@ -265,6 +277,20 @@ pub fn sign_raw(
     service: &str,
     key: (&str, &str),
 ) -> Vec<(String, String)> {
+    sign_raw_with(method, raw_path, raw_query, host, service, key, &[])
+}
+
+/// [`sign_raw`], also signing the `extra` headers (lower-case names, values as sent); they are
+/// not in the returned list: the caller sends them.
+pub fn sign_raw_with(
+    method: &str,
+    raw_path: &str,
+    raw_query: &str,
+    host: &str,
+    service: &str,
+    key: (&str, &str),
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
     let now = time::OffsetDateTime::now_utc();
     let date = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -297,17 +323,15 @@ pub fn sign_raw(
     } else {
         hex::encode(Sha256::digest(b""))
     };
-    let (headers, signed) = if s3 {
-        (
-            format!("host:{host}\nx-amz-content-sha256:{payload}\nx-amz-date:{date}\n"),
-            "host;x-amz-content-sha256;x-amz-date",
-        )
-    } else {
-        (
-            format!("host:{host}\nx-amz-date:{date}\n"),
-            "host;x-amz-date",
-        )
-    };
+    let mut all: Vec<(&str, &str)> = vec![("host", host), ("x-amz-date", &date)];
+    if s3 {
+        all.push(("x-amz-content-sha256", &payload));
+    }
+    all.extend_from_slice(extra);
+    all.sort();
+    let headers: String = all.iter().map(|(n, v)| format!("{n}:{v}\n")).collect();
+    let signed = all.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(";");
+    let signed = signed.as_str();
     creq.extend_from_slice(headers.as_bytes());
     creq.push(b'\n');
     creq.extend_from_slice(signed.as_bytes());
