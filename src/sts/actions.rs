@@ -787,6 +787,21 @@ fn trust_decision(
     )
 }
 
+/// The STS operations that no policy governs, as the gateway serves them (AWS: "No permissions
+/// are required"; an explicit deny does not stop them): `GetCallerIdentity` for every signed
+/// caller, `GetSessionToken` for users and root. `Some(whether the caller may)` for those,
+/// `None` for the operations that policies decide.
+pub fn without_policy(action: &str, caller: &Principal) -> Option<bool> {
+    let kind = caller.kind();
+    if action.eq_ignore_ascii_case("sts:GetCallerIdentity") {
+        Some(kind != PrincipalKind::Anonymous)
+    } else if action.eq_ignore_ascii_case("sts:GetSessionToken") {
+        Some(matches!(kind, PrincipalKind::User | PrincipalKind::Account))
+    } else {
+        None
+    }
+}
+
 fn role<'s>(snapshot: &'s Snapshot, arn: &str) -> Option<&'s Identity> {
     snapshot
         .identity(arn)
