@@ -500,6 +500,22 @@ mod tests {
         .unwrap();
         assert!(both.excludes(&alice));
         assert!(!both.excludes(&Principal::anonymous()));
+        // For an Allow, being listed in any one way is enough to be left out.
+        assert!(only_user.names_any(&alice));
+        let only_account = PrincipalSet::parse(&json!({"AWS": "111122223333"})).unwrap();
+        assert!(only_account.names_any(&alice));
+        assert!(!only_account.names_any(&Principal::anonymous()));
+    }
+
+    #[test]
+    fn a_role_caller_is_one_of_its_sessions() {
+        let role = Principal::from_arn("arn:aws:iam::111122223333:role/r").unwrap();
+        let set = PrincipalSet::parse(&json!({"AWS": [
+            "arn:aws:iam::111122223333:role/r", "arn:aws:iam::111122223333:root"]}))
+        .unwrap();
+        assert_eq!(set.grant_for(&role), Some(Grant::Role));
+        assert!(set.names_any(&role));
+        assert!(!set.excludes(&role), "its session is not listed");
     }
 
     #[test]
