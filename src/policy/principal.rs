@@ -197,12 +197,6 @@ impl Principal {
         self.name.as_deref()
     }
 
-    fn root_arn(&self) -> Option<String> {
-        let account = self.account.as_deref()?;
-        let partition = split_arn(&self.arn).map_or("aws", |s| s[1]);
-        Some(format!("arn:{partition}:iam::{account}:root"))
-    }
-
     /// The identities a request of this caller is evaluated as, for matching `Principal` and
     /// `NotPrincipal`. A role ARN as a caller stands for one of the role's sessions (a role only
     /// ever acts through one): a policy naming the role names the role behind the session, as
@@ -212,10 +206,11 @@ impl Principal {
             PrincipalKind::Role => (None, Some(self.arn.as_str())),
             _ => (Some(self.arn.as_str()), self.role_arn.as_deref()),
         };
+        let partition = split_arn(&self.arn).map_or("aws", |s| s[1]);
         Chain {
             own,
             role,
-            root: self.root_arn(),
+            account: self.account.as_deref().map(|a| (partition, a)),
         }
     }
 }
@@ -226,8 +221,21 @@ struct Chain<'a> {
     own: Option<&'a str>,
     /// The role behind a session.
     role: Option<&'a str>,
-    /// The caller's account.
-    root: Option<String>,
+    /// The caller's partition and account, whose root ARN names the account.
+    account: Option<(&'a str, &'a str)>,
+}
+
+impl Chain<'_> {
+    /// Whether `arn` is the root ARN of the caller's account (compared without building it).
+    fn is_root(&self, arn: &str) -> bool {
+        self.account.is_some_and(|(partition, account)| {
+            arn.strip_prefix("arn:")
+                .and_then(|r| r.strip_prefix(partition))
+                .and_then(|r| r.strip_prefix(":iam::"))
+                .and_then(|r| r.strip_prefix(account))
+                == Some(":root")
+        })
+    }
 }
 
 impl fmt::Display for Principal {
@@ -332,7 +340,7 @@ impl PrincipalSet {
                     Some(Grant::Direct)
                 } else if chain.role.is_some_and(named) {
                     Some(Grant::Role)
-                } else if chain.root.as_deref().is_some_and(named) {
+                } else if self.arns.iter().any(|a| chain.is_root(a)) {
                     Some(Grant::Account)
                 } else {
                     None
@@ -357,7 +365,7 @@ impl PrincipalSet {
                 let chain = caller.chain();
                 chain.own.is_some_and(named)
                     && chain.role.is_none_or(named)
-                    && chain.root.as_deref().is_none_or(named)
+                    && (chain.account.is_none() || self.arns.iter().any(|a| chain.is_root(a)))
             }
         }
     }
@@ -378,7 +386,7 @@ impl PrincipalSet {
                 let chain = caller.chain();
                 chain.own.is_some_and(named)
                     || chain.role.is_some_and(named)
-                    || chain.root.as_deref().is_some_and(named)
+                    || self.arns.iter().any(|a| chain.is_root(a))
             }
         }
     }
