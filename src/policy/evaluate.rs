@@ -201,7 +201,8 @@ pub struct Policies<'a> {
     pub boundary: Option<&'a PolicySet>,
     /// Session policies of a role session: cap the identity side.
     pub session: Option<&'a PolicySet>,
-    /// The resource's resource-based policy.
+    /// The resource's resource-based policy: for a role, its trust policy; for a KMS key, its
+    /// key policy.
     pub resource: Option<&'a PolicySet>,
     /// The account that owns the resource; by default the caller's.
     pub resource_owner: Option<&'a str>,
