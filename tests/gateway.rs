@@ -627,3 +627,146 @@ async fn hot_reload_applies_changes_and_keeps_the_last_good_snapshot() {
     assert!(running.gateway.store().generation() > generation);
     running.stop().await;
 }
+
+const DORA: (&str, &str) = (
+    "AKIADORAEXAMPLE00001",
+    "doraSecretKeyEXAMPLE/0000000000000000000",
+);
+const ERIN: (&str, &str) = (
+    "AKIAERINEXAMPLE00001",
+    "erinSecretKeyEXAMPLE/0000000000000000000",
+);
+
+/// The demo store with two more users and a `reports` bucket policy that uses `NotPrincipal`:
+/// dora has no policy; erin may read any object but has a permissions boundary (allowing
+/// everything). `reports/2026/*` is for everyone except dora; `reports/shared/*` is denied to
+/// everyone but erin, bob and the account.
+fn not_principal_store(scratch: &Scratch) {
+    let account = scratch.0.join("policies/111122223333");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(account.join(name)).unwrap()).unwrap()
+    };
+    let write = |name: &str, value: serde_json::Value| {
+        std::fs::write(account.join(name), value.to_string()).unwrap();
+    };
+    let arn = |name: &str| format!("arn:aws:iam::111122223333:user/{name}");
+    let boundary = "arn:aws:iam::111122223333:policy/BoundaryAll";
+    let mut iam = read("iam.json");
+    let users = iam["UserDetailList"].as_array_mut().unwrap();
+    users.push(
+        serde_json::json!({"UserName": "dora", "UserId": "AIDADORAEXAMPLE00001",
+        "Arn": arn("dora")}),
+    );
+    users.push(
+        serde_json::json!({"UserName": "erin", "UserId": "AIDAERINEXAMPLE00001",
+        "Arn": arn("erin"),
+        "UserPolicyList": [{"PolicyName": "ReadAll", "PolicyDocument": {"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}],
+        "PermissionsBoundary": {"PermissionsBoundaryArn": boundary}}),
+    );
+    iam["Policies"].as_array_mut().unwrap().push(serde_json::json!({
+        "PolicyName": "BoundaryAll", "Arn": boundary, "DefaultVersionId": "v1",
+        "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": true, "Document":
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}}]}));
+    write("iam.json", iam);
+    let mut keys = read("credentials.json");
+    for (user, (id, secret)) in [("dora", DORA), ("erin", ERIN)] {
+        keys.as_array_mut().unwrap().push(serde_json::json!({
+            "AccessKeyId": id, "SecretAccessKey": secret, "UserName": user}));
+    }
+    write("credentials.json", keys);
+    let mut resources = read("resources.json");
+    resources["arn:aws:s3:::reports"]["Policy"] = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "EveryoneButDora", "Effect": "Allow",
+             "NotPrincipal": {"AWS": arn("dora")},
+             "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/2026/*"},
+            {"Sid": "OnlyListed", "Effect": "Deny",
+             "NotPrincipal": {"AWS": [arn("erin"), arn("bob"), "arn:aws:iam::111122223333:root"]},
+             "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/shared/*"}
+        ]
+    });
+    write("resources.json", resources);
+}
+
+/// The gateway on [`not_principal_store`].
+async fn not_principal_gateway(name: &str) -> (Scratch, Running, SocketAddr) {
+    let scratch = Scratch::new(name);
+    not_principal_store(&scratch);
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let orders = upstream(seen, Duration::ZERO).await;
+    let (running, gw) = gateway(&scratch, orders).await;
+    (scratch, running, gw)
+}
+
+async fn s3_get(gw: SocketAddr, path: &str, key: (&str, &str)) -> Answer {
+    send(gw, signed("GET", path, "127.0.0.1", "s3", key, b"", None)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_with_not_principal_through_the_gateway() {
+    let (_scratch, running, gw) = not_principal_gateway("np-allow").await;
+    // Never the listed user, whom nothing else allows.
+    let dora = s3_get(gw, "/reports/2026/q1.csv", DORA).await;
+    assert_eq!(dora.status, 403, "{}", dora.body);
+    assert!(
+        dora.body.contains("<Code>AccessDenied</Code>"),
+        "{}",
+        dora.body
+    );
+    // Everyone else, anonymous callers included.
+    let anonymous = send(gw, unsigned("GET", "/reports/2026/q1.csv", "127.0.0.1")).await;
+    assert_eq!(anonymous.status, 200, "{}", anonymous.body);
+    assert!(anonymous.body.starts_with("month,revenue"));
+    drop(running);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_with_not_principal_and_a_boundary_through_the_gateway() {
+    let (_scratch, running, gw) = not_principal_gateway("np-deny").await;
+    // erin is listed but has a boundary, so she is denied.
+    let erin = s3_get(gw, "/reports/shared/summary.txt", ERIN).await;
+    assert_eq!(erin.status, 403, "{}", erin.body);
+    assert!(
+        erin.body.contains("<Code>AccessDenied</Code>"),
+        "{}",
+        erin.body
+    );
+    // bob, listed with his account and without a boundary, is spared; alice is not listed.
+    let bob = s3_get(gw, "/reports/shared/summary.txt", BOB).await;
+    assert_eq!(bob.status, 200, "{}", bob.body);
+    assert!(bob.body.starts_with("Q1 2026 summary"));
+    let alice = s3_get(gw, "/reports/shared/summary.txt", ALICE).await;
+    assert_eq!(alice.status, 403, "{}", alice.body);
+    // Elsewhere in the bucket erin's policies apply as usual.
+    let elsewhere = s3_get(gw, "/reports/2026/q1.csv", ERIN).await;
+    assert_eq!(elsewhere.status, 200, "{}", elsewhere.body);
+    drop(running);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assume_role_needs_the_trust_policy_through_the_gateway() {
+    let scratch = Scratch::new("trust");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let orders = upstream(Arc::clone(&seen), Duration::ZERO).await;
+    let (running, gw) = gateway(&scratch, orders).await;
+    let uri = "/?Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fauditor&RoleSessionName=s1";
+    // alice's policies allow everything, but the trust policy names only bob.
+    let alice = send(gw, signed("GET", uri, "127.0.0.1", "sts", ALICE, b"", None)).await;
+    assert_eq!(alice.status, 403, "{}", alice.body);
+    assert!(
+        alice.body.contains("<Code>AccessDenied</Code>"),
+        "{}",
+        alice.body
+    );
+    let bob = send(gw, signed("GET", uri, "127.0.0.1", "sts", BOB, b"", None)).await;
+    assert_eq!(bob.status, 200, "{}", bob.body);
+    assert!(bob.body.contains("assumed-role/auditor/s1"), "{}", bob.body);
+    // GetCallerIdentity needs no permission (bob's policies are about S3 only).
+    let who = "/?Action=GetCallerIdentity&Version=2011-06-15";
+    let me = send(gw, signed("GET", who, "127.0.0.1", "sts", BOB, b"", None)).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert!(me.body.contains("user/bob"), "{}", me.body);
+    drop(running);
+}

@@ -378,3 +378,221 @@ fn variables_resolve_per_request() {
     case.arn = "arn:aws:s3:::home/bob/notes";
     assert_eq!(case.outcome(), Outcome::ImplicitDeny);
 }
+
+const ROLE: &str = "arn:aws:iam::111122223333:role/r";
+
+fn not_principal(effect: &str, listed: Value) -> PolicySet {
+    resource(
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": effect,
+        "NotPrincipal": {"AWS": listed}, "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::reports/*"}]}),
+    )
+}
+
+#[test]
+fn allow_with_not_principal_never_grants_a_caller_it_lists() {
+    // Alone as a string and in a list: alice is listed, so she is not granted.
+    for listed in [json!(ALICE), json!([ALICE])] {
+        let rp = not_principal("Allow", listed);
+        let mut case = Case::new(ALICE);
+        case.resource = Some(&rp);
+        assert_eq!(case.outcome(), Outcome::ImplicitDeny);
+        // Everyone else is: the statement means "everyone except the listed".
+        let mut bob = Case::new("arn:aws:iam::111122223333:user/bob");
+        bob.resource = Some(&rp);
+        assert_eq!(bob.outcome(), Outcome::Allowed);
+        let mut anonymous = Case::new("anonymous");
+        anonymous.resource = Some(&rp);
+        assert_eq!(anonymous.outcome(), Outcome::Allowed);
+    }
+    // Listed through its role or its account, a caller is listed too.
+    let by_role = not_principal("Allow", json!("arn:aws:iam::111122223333:role/auditor"));
+    let mut session = Case::new("session");
+    session.resource = Some(&by_role);
+    assert_eq!(session.outcome(), Outcome::ImplicitDeny);
+    let by_account = not_principal("Allow", json!("111122223333"));
+    let mut case = Case::new(ALICE);
+    case.resource = Some(&by_account);
+    assert_eq!(case.outcome(), Outcome::ImplicitDeny);
+    let reads = identity(&[allow("s3:GetObject", "*")]);
+    let mut carol = Case::new(CAROL);
+    carol.resource = Some(&by_account);
+    carol.identity = Some(&reads);
+    assert_eq!(
+        carol.outcome(),
+        Outcome::Allowed,
+        "another account is not listed"
+    );
+    // An identity policy still allows a listed caller: the statement grants nothing, denies nothing.
+    let rp = not_principal("Allow", json!(ALICE));
+    let id = identity(&[allow("s3:GetObject", "*")]);
+    let mut case = Case::new(ALICE);
+    case.resource = Some(&rp);
+    case.identity = Some(&id);
+    assert_eq!(case.outcome(), Outcome::Allowed);
+}
+
+#[test]
+fn deny_with_not_principal_denies_every_caller_with_a_boundary() {
+    let rp = not_principal("Deny", json!([ALICE, ROOT]));
+    let id = identity(&[allow("s3:GetObject", "*")]);
+    let boundary = identity(&[allow("*", "*")]);
+    let mut case = Case::new(ALICE);
+    case.identity = Some(&id);
+    case.resource = Some(&rp);
+    assert_eq!(
+        case.outcome(),
+        Outcome::Allowed,
+        "listed, no boundary: spared"
+    );
+    case.boundary = Some(&boundary);
+    let decision = case.decide();
+    assert_eq!(decision.outcome, Outcome::ExplicitDeny);
+    assert_eq!(decision.matched.len(), 1);
+    assert_eq!(decision.matched[0].effect, Effect::Deny);
+    // A session of a role with a boundary, every identity listed: denied all the same.
+    let listed = not_principal(
+        "Deny",
+        json!([
+            "arn:aws:sts::111122223333:assumed-role/auditor/s1",
+            "arn:aws:iam::111122223333:role/auditor",
+            ROOT
+        ]),
+    );
+    let mut session = Case::new("session");
+    session.identity = Some(&id);
+    session.resource = Some(&listed);
+    assert_eq!(session.outcome(), Outcome::Allowed);
+    session.boundary = Some(&boundary);
+    assert_eq!(session.outcome(), Outcome::ExplicitDeny);
+    // An Allow with NotPrincipal is not turned into a grant by the boundary.
+    let allow_rp = not_principal("Allow", json!([ALICE, ROOT]));
+    let mut case = Case::new(ALICE);
+    case.resource = Some(&allow_rp);
+    case.boundary = Some(&boundary);
+    assert_eq!(case.outcome(), Outcome::ImplicitDeny);
+}
+
+#[test]
+fn a_role_arn_caller_is_evaluated_as_a_session_of_the_role() {
+    let rp = resource(grant(
+        json!({"AWS": ROLE}),
+        "s3:GetObject",
+        "arn:aws:s3:::reports/*",
+    ));
+    let boundary = identity(&[allow("ec2:*", "*")]);
+    let session_policy = identity(&[allow("ec2:*", "*")]);
+    let mut case = Case::new(ROLE);
+    case.resource = Some(&rp);
+    assert_eq!(case.outcome(), Outcome::Allowed);
+    case.boundary = Some(&boundary);
+    assert_eq!(
+        case.outcome(),
+        Outcome::ImplicitDeny,
+        "a grant to the role ARN is capped by the boundary"
+    );
+    case.boundary = None;
+    case.session = Some(&session_policy);
+    assert_eq!(
+        case.outcome(),
+        Outcome::ImplicitDeny,
+        "and by session policies"
+    );
+    // The same as for a named session of the role.
+    let session_arn = "arn:aws:sts::111122223333:assumed-role/r/s";
+    let mut session = Case::new(session_arn);
+    session.resource = Some(&rp);
+    session.boundary = Some(&boundary);
+    assert_eq!(session.outcome(), Outcome::ImplicitDeny);
+    // NotPrincipal cannot list the unknown session: a role caller is never spared by a Deny.
+    let deny = not_principal("Deny", json!([ROLE, ROOT]));
+    let id = identity(&[allow("s3:GetObject", "*")]);
+    let mut case = Case::new(ROLE);
+    case.identity = Some(&id);
+    case.resource = Some(&deny);
+    assert_eq!(case.outcome(), Outcome::ExplicitDeny);
+    // Nor granted by an Allow that lists its role.
+    let allow_rp = not_principal("Allow", json!(ROLE));
+    let mut case = Case::new(ROLE);
+    case.resource = Some(&allow_rp);
+    assert_eq!(case.outcome(), Outcome::ImplicitDeny);
+}
+
+#[test]
+fn trust_and_key_policies_must_allow_the_caller() {
+    let admin_role = "arn:aws:iam::111122223333:role/admin";
+    let assume = identity(&[allow("sts:AssumeRole", "*")]);
+    let trusts =
+        |principal: &str| resource(grant(json!({"AWS": principal}), "sts:AssumeRole", "*"));
+    let other = trusts("arn:aws:iam::111122223333:user/other");
+    let mut case = Case::new(ALICE);
+    case.action = "sts:AssumeRole";
+    case.arn = admin_role;
+    case.identity = Some(&assume);
+    assert_eq!(case.outcome(), Outcome::ImplicitDeny, "no trust policy");
+    case.resource = Some(&other);
+    assert_eq!(
+        case.outcome(),
+        Outcome::ImplicitDeny,
+        "a trust policy naming someone else"
+    );
+    let account = trusts(ROOT);
+    case.resource = Some(&account);
+    assert_eq!(
+        case.outcome(),
+        Outcome::Allowed,
+        "naming the account delegates"
+    );
+    case.identity = None;
+    assert_eq!(
+        case.outcome(),
+        Outcome::ImplicitDeny,
+        "to the identity side"
+    );
+    let alice = trusts(ALICE);
+    case.resource = Some(&alice);
+    assert_eq!(case.outcome(), Outcome::Allowed, "naming alice suffices");
+    // A trust policy loaded as one (the store's roles) is recognised by its kind too.
+    let trust_kind = set(
+        PolicyKind::Trust,
+        &[
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:user/other"}, "Action": "sts:AssumeRole"}]}),
+        ],
+    );
+    case.identity = Some(&assume);
+    case.resource = Some(&trust_kind);
+    assert_eq!(case.outcome(), Outcome::ImplicitDeny);
+    // Other actions on a role are not governed by its trust policy.
+    let get_role = identity(&[allow("iam:GetRole", "*")]);
+    let mut case = Case::new(ALICE);
+    case.action = "iam:GetRole";
+    case.arn = admin_role;
+    case.identity = Some(&get_role);
+    assert_eq!(case.outcome(), Outcome::Allowed);
+
+    // KMS: identity policies count only where the key policy names the account.
+    let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let decrypt = identity(&[allow("kms:Decrypt", "*")]);
+    let key_policy = |principal: &str| resource(grant(json!({"AWS": principal}), "kms:*", "*"));
+    let mut case = Case::new(ALICE);
+    case.action = "kms:Decrypt";
+    case.arn = key;
+    case.identity = Some(&decrypt);
+    assert_eq!(case.outcome(), Outcome::ImplicitDeny, "no key policy");
+    let other = key_policy("arn:aws:iam::111122223333:user/other");
+    case.resource = Some(&other);
+    assert_eq!(case.outcome(), Outcome::ImplicitDeny);
+    let account = key_policy(ROOT);
+    case.resource = Some(&account);
+    assert_eq!(case.outcome(), Outcome::Allowed);
+    let mut root = Case::new(ROOT);
+    root.action = "kms:Decrypt";
+    root.arn = key;
+    root.resource = Some(&other);
+    assert_eq!(
+        root.outcome(),
+        Outcome::ImplicitDeny,
+        "not even the account's root user"
+    );
+}

@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::policy::{
-    evaluate, is_account_id, Action, Context, Decision, Policies, Policy, PolicyKind, PolicySet,
-    Principal, Request,
+    evaluate, is_account_id, Action, Context, Decision, Outcome, Policies, Policy, PolicyKind,
+    PolicySet, Principal, PrincipalKind, Request,
 };
 
 /// Output formats.
@@ -44,7 +44,8 @@ pub struct CustomPolicyArgs {
     /// The account that owns the resource (an account root ARN or id); the caller's by default.
     #[arg(long, value_name = "ARN")]
     pub resource_owner: Option<String>,
-    /// The caller: a user or assumed-role session ARN, or `anonymous`.
+    /// The caller: a user, role (evaluated as one of its sessions) or assumed-role session ARN,
+    /// an account, or `anonymous`.
     #[arg(long, value_name = "ARN")]
     pub caller_arn: Option<String>,
     /// Session policies (iamgate's addition to the AWS CLI's options): they cap the identity
@@ -115,9 +116,12 @@ fn load(list_name: &str, args: &[String], kind: PolicyKind) -> Result<PolicySet,
     Ok(PolicySet::new(policies))
 }
 
+/// One result: the action, the resource, the decision, and why no policy was asked if none was.
+type Row = (String, String, Decision, Option<&'static str>);
+
 /// The simulation's results, ready to print.
 pub struct Simulation {
-    results: Vec<(String, String, Decision)>,
+    results: Vec<Row>,
 }
 
 /// Runs the simulation the arguments describe.
@@ -177,17 +181,22 @@ pub fn simulate_custom(args: &CustomPolicyArgs) -> Result<Simulation, SimulateEr
         resource_owner: owner.as_deref(),
     };
     let resources = resource_list(&args.resource_arns);
-    let results = matrix(&args.action_names, &resources, |action, resource| {
-        evaluate(
-            &policies,
-            &Request {
-                principal: &caller,
-                action,
-                resource,
-                context: &context,
-            },
-        )
-    })?;
+    let results = matrix(
+        &args.action_names,
+        &resources,
+        &caller,
+        |action, resource| {
+            evaluate(
+                &policies,
+                &Request {
+                    principal: &caller,
+                    action,
+                    resource,
+                    context: &context,
+                },
+            )
+        },
+    )?;
     Ok(Simulation { results })
 }
 
@@ -199,12 +208,14 @@ fn resource_list(arns: &[String]) -> Vec<String> {
     }
 }
 
-/// Decides every action on every resource, in the order given.
+/// Decides every action on every resource, in the order given. The STS operations that need no
+/// permission are answered as the gateway answers them, without asking the policies.
 fn matrix(
     actions: &[String],
     resources: &[String],
+    caller: &Principal,
     mut decide: impl FnMut(&Action, &str) -> Decision,
-) -> Result<Vec<(String, String, Decision)>, SimulateError> {
+) -> Result<Vec<Row>, SimulateError> {
     let mut results = Vec::with_capacity(actions.len() * resources.len());
     for action_name in actions {
         if action_name != "*" && !action_name.contains(':') {
@@ -213,12 +224,28 @@ fn matrix(
             )));
         }
         let action = Action::new(action_name);
+        let unconditional = crate::sts::actions::without_policy(action_name, caller);
         for resource in resources {
-            results.push((
-                action_name.clone(),
-                resource.clone(),
-                decide(&action, resource),
-            ));
+            let (decision, note) = match unconditional {
+                Some(allowed) => (
+                    Decision {
+                        outcome: if allowed {
+                            Outcome::Allowed
+                        } else {
+                            Outcome::ImplicitDeny
+                        },
+                        matched: Vec::new(),
+                        missing_context: Vec::new(),
+                    },
+                    Some(if allowed {
+                        "no permission needed: policies do not govern this operation"
+                    } else {
+                        "not for this caller: GetCallerIdentity needs a signed request, GetSessionToken a user's or root's long-term keys"
+                    }),
+                ),
+                None => (decide(&action, resource), None),
+            };
+            results.push((action_name.clone(), resource.clone(), decision, note));
         }
     }
     Ok(results)
@@ -273,14 +300,14 @@ pub fn simulate_principal(args: &PrincipalPolicyArgs) -> Result<Simulation, Simu
     let source = &args.policy_source_arn;
     let session_of_role = Principal::from_arn(source)
         .ok()
-        .filter(|p| p.kind() == crate::policy::PrincipalKind::AssumedRole);
+        .filter(|p| p.kind() == PrincipalKind::AssumedRole);
     let (caller, mut policies, boundary, mut context) = if let Some(session) = session_of_role {
         // The role by name in the session's account (its ARN in the store may carry a path).
         let role = snapshot
             .identities()
             .into_values()
             .find(|i| {
-                i.principal.kind() == crate::policy::PrincipalKind::Role
+                i.principal.kind() == PrincipalKind::Role
                     && i.principal.account() == session.account()
                     && session
                         .role_arn()
@@ -310,11 +337,16 @@ pub fn simulate_principal(args: &PrincipalPolicyArgs) -> Result<Simulation, Simu
             context,
         )
     } else if let Some(identity) = snapshot.identity(source) {
+        let mut context = identity.context();
+        // A role acts only through its sessions, and is evaluated as one.
+        if identity.principal.kind() == PrincipalKind::Role {
+            context.insert("aws:PrincipalType", "AssumedRole");
+        }
         (
             identity.principal.clone(),
             identity.policies.policies().to_vec(),
             identity.boundary.clone(),
-            identity.context(),
+            context,
         )
     } else if let Some(group) = snapshot.group(source) {
         let account = source.split(':').nth(4).unwrap_or_default();
@@ -330,24 +362,37 @@ pub fn simulate_principal(args: &PrincipalPolicyArgs) -> Result<Simulation, Simu
     let identity = PolicySet::new(policies);
     context.merge(parse_context(&args.context_entries)?);
     let resources = resource_list(&args.resource_arns);
-    let results = matrix(&args.action_names, &resources, |action, resource| {
-        let entry = snapshot.resource(resource);
-        evaluate(
-            &Policies {
-                identity: Some(&identity),
-                boundary: boundary.as_ref(),
-                session: (!session.is_empty()).then_some(&session),
-                resource: entry.and_then(|r| r.policy.as_ref()),
-                resource_owner: entry.map(|r| r.owner.as_str()),
-            },
-            &Request {
-                principal: &caller,
-                action,
-                resource,
-                context: &context,
-            },
-        )
-    })?;
+    let results = matrix(
+        &args.action_names,
+        &resources,
+        &caller,
+        |action, resource| {
+            let entry = snapshot.resource(resource);
+            // A role of the store is, for STS, a resource whose policy is its trust policy.
+            let role = snapshot
+                .identity(resource)
+                .filter(|r| r.principal.kind() == PrincipalKind::Role && action.service() == "sts");
+            evaluate(
+                &Policies {
+                    identity: Some(&identity),
+                    boundary: boundary.as_ref(),
+                    session: (!session.is_empty()).then_some(&session),
+                    resource: entry
+                        .and_then(|r| r.policy.as_ref())
+                        .or_else(|| role.and_then(|r| r.trust.as_ref())),
+                    resource_owner: entry
+                        .map(|r| r.owner.as_str())
+                        .or_else(|| role.and_then(|r| r.principal.account())),
+                },
+                &Request {
+                    principal: &caller,
+                    action,
+                    resource,
+                    context: &context,
+                },
+            )
+        },
+    )?;
     Ok(Simulation { results })
 }
 
@@ -460,7 +505,7 @@ impl Simulation {
         let results: Vec<Value> = self
             .results
             .iter()
-            .map(|(action, resource, d)| {
+            .map(|(action, resource, d, _)| {
                 json!({
                     "EvalActionName": action,
                     "EvalResourceName": resource,
@@ -482,18 +527,22 @@ impl Simulation {
     /// The results as a table for people, with why each decision came out as it did.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let width = |f: fn(&(String, String, Decision)) -> usize, min: usize| {
+        let width = |f: fn(&Row) -> usize, min: usize| {
             self.results.iter().map(f).max().unwrap_or(0).max(min)
         };
         let aw = width(|r| r.0.len(), 6);
         let rw = width(|r| r.1.len(), 8);
         let _ = writeln!(out, "{:aw$}  {:rw$}  DECISION", "ACTION", "RESOURCE");
-        for (action, resource, d) in &self.results {
+        for (action, resource, d, note) in &self.results {
             let _ = writeln!(out, "{action:aw$}  {resource:rw$}  {}", d.outcome.as_str());
-            if d.outcome == crate::policy::Outcome::ImplicitDeny && !d.matched.is_empty() {
+            if let Some(note) = note {
+                let _ = writeln!(out, "    {note}");
+                continue;
+            }
+            if d.outcome == Outcome::ImplicitDeny && !d.matched.is_empty() {
                 let _ = writeln!(
                     out,
-                    "    allowed only in part: another account's resource needs its resource policy to allow too, and a permissions boundary must allow too"
+                    "    allowed only in part: another account's resource, a role's trust policy and a KMS key policy need the resource policy to allow too, and a permissions boundary and session policies must allow too"
                 );
             }
             for m in &d.matched {

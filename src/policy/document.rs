@@ -147,14 +147,20 @@ impl Statement {
     }
 
     /// How the `Principal` / `NotPrincipal` element covers the caller; `Some(Grant::Direct)`
-    /// for statements without one (identity policies).
-    pub(crate) fn principal_grant(&self, caller: &Principal) -> Option<Grant> {
+    /// for statements without one (identity policies). `has_boundary`: the caller has a
+    /// permissions boundary.
+    pub(crate) fn principal_grant(&self, caller: &Principal, has_boundary: bool) -> Option<Grant> {
         match &self.principal {
             None => Some(Grant::Direct),
             Some(PrincipalClause { not: false, set }) => set.grant_for(caller),
-            Some(PrincipalClause { not: true, set }) => {
-                (!set.excludes(caller)).then_some(Grant::Direct)
-            }
+            Some(PrincipalClause { not: true, set }) => match self.effect {
+                // AWS: "will always deny any IAM principal that has a permissions boundary
+                // policy attached, regardless of the values specified in the NotPrincipal".
+                Effect::Deny if has_boundary => Some(Grant::Direct),
+                Effect::Deny => (!set.excludes(caller)).then_some(Grant::Direct),
+                // Everyone except the listed: never a caller that is listed in any way.
+                Effect::Allow => (!set.names_any(caller)).then_some(Grant::Direct),
+            },
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! 1. An explicit deny in any policy that applies wins.
 //! 2. Within one account, a resource policy that names the caller (or everyone) allows by
-//!    itself; one that names the caller's account delegates to the identity side.
+//!    itself; one that names the caller's account delegates to the identity side. A role's trust
+//!    policy and a KMS key policy must allow: the identity side alone is not enough for them.
 //! 3. The identity side allows when an identity policy allows and every cap (permissions
 //!    boundary, session policies) allows too. Caps grant nothing themselves.
 //! 4. Across accounts, both the identity side and the resource policy must allow.
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use super::arn::split_arn;
 use super::context::Context;
-use super::document::{Action, Effect, Policy, Statement};
+use super::document::{Action, Effect, Policy, PolicyKind, Statement};
 use super::principal::{Grant, Principal, PrincipalKind};
 use super::wildcard::Glob;
 
@@ -142,6 +143,27 @@ impl PolicySet {
     }
 }
 
+/// Whether only the resource's own policy can let the caller in: a role's trust policy (for
+/// `sts:` actions on a role) and a KMS key's key policy. AWS: they "must explicitly allow access
+/// for principals"; naming the account there delegates to the identity side, as anywhere.
+fn resource_must_allow(
+    policies: &Policies<'_>,
+    request: &Request<'_>,
+    segments: &Option<[&str; 6]>,
+) -> bool {
+    let trust = policies
+        .resource
+        .is_some_and(|set| set.policies().iter().any(|p| p.kind == PolicyKind::Trust));
+    trust
+        || match segments {
+            Some([_, _, "iam", _, _, resource]) => {
+                resource.starts_with("role/") && request.action.service() == "sts"
+            }
+            Some([_, _, "kms", _, _, resource]) => resource.starts_with("key/"),
+            _ => false,
+        }
+}
+
 /// `service:x` for an action (or a pattern's literal head) whose name starts with `x`; `None`
 /// when the name is empty (the pattern's name starts with a wildcard).
 fn initial_key(lower: &str) -> Option<&str> {
@@ -179,7 +201,8 @@ pub struct Policies<'a> {
     pub boundary: Option<&'a PolicySet>,
     /// Session policies of a role session: cap the identity side.
     pub session: Option<&'a PolicySet>,
-    /// The resource's resource-based policy.
+    /// The resource's resource-based policy: for a role, its trust policy; for a KMS key, its
+    /// key policy.
     pub resource: Option<&'a PolicySet>,
     /// The account that owns the resource; by default the caller's.
     pub resource_owner: Option<&'a str>,
@@ -276,6 +299,8 @@ struct Verdict {
 
 struct Walk<'r> {
     request: &'r Request<'r>,
+    /// The caller has a permissions boundary (a `Deny` with `NotPrincipal` then applies to it).
+    has_boundary: bool,
     segments: Option<[&'r str; 6]>,
     matched: Vec<MatchedStatement>,
     missing: Vec<String>,
@@ -290,7 +315,8 @@ impl<'r> Walk<'r> {
             if check_action && !statement.action.matches(request.action) {
                 continue;
             }
-            let Some(grant) = statement.principal_grant(request.principal) else {
+            let Some(grant) = statement.principal_grant(request.principal, self.has_boundary)
+            else {
                 continue;
             };
             if !statement.resource_matches(
@@ -332,6 +358,7 @@ impl<'r> Walk<'r> {
 pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
     let mut walk = Walk {
         request,
+        has_boundary: policies.boundary.is_some(),
         segments: split_arn(request.resource),
         matched: Vec::new(),
         missing: Vec::new(),
@@ -365,7 +392,8 @@ pub fn evaluate(policies: &Policies<'_>, request: &Request<'_>) -> Decision {
             match resource.grant {
                 Some(Grant::Direct) => true,
                 Some(Grant::Role) => capped(true),
-                Some(Grant::Account) | None => identity_side,
+                Some(Grant::Account) => identity_side,
+                None => identity_side && !resource_must_allow(policies, request, &walk.segments),
             }
         } else if principal.account().is_none() {
             // Anonymous callers and service principals: only the resource policy can grant.

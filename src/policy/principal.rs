@@ -16,7 +16,8 @@ pub enum PrincipalKind {
     Account,
     /// An IAM user.
     User,
-    /// An IAM role used directly (the simulator accepts a role ARN as a caller).
+    /// An IAM role given as a caller (the simulators accept one): evaluated as one of the
+    /// role's sessions, so that its boundary caps what names the role.
     Role,
     /// A role session: `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
     AssumedRole,
@@ -196,10 +197,44 @@ impl Principal {
         self.name.as_deref()
     }
 
-    fn root_arn(&self) -> Option<String> {
-        let account = self.account.as_deref()?;
+    /// The identities a request of this caller is evaluated as, for matching `Principal` and
+    /// `NotPrincipal`. A role ARN as a caller stands for one of the role's sessions (a role only
+    /// ever acts through one): a policy naming the role names the role behind the session, as
+    /// for any session, never the caller itself.
+    fn chain(&self) -> Chain<'_> {
+        let (own, role) = match self.kind {
+            PrincipalKind::Role => (None, Some(self.arn.as_str())),
+            _ => (Some(self.arn.as_str()), self.role_arn.as_deref()),
+        };
         let partition = split_arn(&self.arn).map_or("aws", |s| s[1]);
-        Some(format!("arn:{partition}:iam::{account}:root"))
+        Chain {
+            own,
+            role,
+            account: self.account.as_deref().map(|a| (partition, a)),
+        }
+    }
+}
+
+/// The identities one caller is evaluated as, from the most specific.
+struct Chain<'a> {
+    /// The caller itself: the user, the session, the account root (none for a role ARN).
+    own: Option<&'a str>,
+    /// The role behind a session.
+    role: Option<&'a str>,
+    /// The caller's partition and account, whose root ARN names the account.
+    account: Option<(&'a str, &'a str)>,
+}
+
+impl Chain<'_> {
+    /// Whether `arn` is the root ARN of the caller's account (compared without building it).
+    fn is_root(&self, arn: &str) -> bool {
+        self.account.is_some_and(|(partition, account)| {
+            arn.strip_prefix("arn:")
+                .and_then(|r| r.strip_prefix(partition))
+                .and_then(|r| r.strip_prefix(":iam::"))
+                .and_then(|r| r.strip_prefix(account))
+                == Some(":root")
+        })
     }
 }
 
@@ -294,23 +329,18 @@ impl PrincipalSet {
         if self.everyone {
             return Some(Grant::Direct);
         }
-        let named = |arn: &str| self.arns.iter().any(|a| a == arn);
         match caller.kind {
             PrincipalKind::Anonymous => None,
-            PrincipalKind::Service => caller
-                .name()
-                .filter(|n| self.services.iter().any(|s| s == n))
-                .map(|_| Grant::Direct),
-            PrincipalKind::WebIdentity => caller
-                .name()
-                .filter(|n| self.federated.iter().any(|s| s == n))
-                .map(|_| Grant::Direct),
+            PrincipalKind::Service => self.names_service(caller).then_some(Grant::Direct),
+            PrincipalKind::WebIdentity => self.names_federated(caller).then_some(Grant::Direct),
             _ => {
-                if named(&caller.arn) {
+                let named = |arn: &str| self.arns.iter().any(|a| a == arn);
+                let chain = caller.chain();
+                if chain.own.is_some_and(named) {
                     Some(Grant::Direct)
-                } else if caller.role_arn.as_deref().is_some_and(named) {
+                } else if chain.role.is_some_and(named) {
                     Some(Grant::Role)
-                } else if caller.root_arn().is_some_and(|r| named(&r)) {
+                } else if self.arns.iter().any(|a| chain.is_root(a)) {
                     Some(Grant::Account)
                 } else {
                     None
@@ -319,27 +349,58 @@ impl PrincipalSet {
         }
     }
 
-    /// For `NotPrincipal`: whether the caller is spared. As AWS defines it, every identity the
-    /// request is evaluated as (the session, its role, its account) must be listed.
+    /// For `Deny` with `NotPrincipal`: whether the caller is spared. As AWS defines it, every
+    /// identity the request is evaluated as (the session, its role, its account) must be listed;
+    /// a role ARN stands for a session whose name is unknown, so it is never spared.
     pub(crate) fn excludes(&self, caller: &Principal) -> bool {
         if self.everyone {
             return true;
         }
-        let named = |arn: &str| self.arns.iter().any(|a| a == arn);
         match caller.kind {
             PrincipalKind::Anonymous => false,
-            PrincipalKind::Service => caller
-                .name()
-                .is_some_and(|n| self.services.iter().any(|s| s == n)),
-            PrincipalKind::WebIdentity => caller
-                .name()
-                .is_some_and(|n| self.federated.iter().any(|s| s == n)),
+            PrincipalKind::Service => self.names_service(caller),
+            PrincipalKind::WebIdentity => self.names_federated(caller),
             _ => {
-                named(&caller.arn)
-                    && caller.role_arn.as_deref().is_none_or(named)
-                    && caller.root_arn().is_none_or(|r| named(&r))
+                let named = |arn: &str| self.arns.iter().any(|a| a == arn);
+                let chain = caller.chain();
+                chain.own.is_some_and(named)
+                    && chain.role.is_none_or(named)
+                    && (chain.account.is_none() || self.arns.iter().any(|a| chain.is_root(a)))
             }
         }
+    }
+
+    /// For `Allow` with `NotPrincipal` ("everyone except"): whether any identity the request is
+    /// evaluated as (the caller, the role behind it, its account) is listed. A caller the
+    /// element names in any of these ways is never granted through it.
+    pub(crate) fn names_any(&self, caller: &Principal) -> bool {
+        if self.everyone {
+            return true;
+        }
+        match caller.kind {
+            PrincipalKind::Anonymous => false,
+            PrincipalKind::Service => self.names_service(caller),
+            PrincipalKind::WebIdentity => self.names_federated(caller),
+            _ => {
+                let named = |arn: &str| self.arns.iter().any(|a| a == arn);
+                let chain = caller.chain();
+                chain.own.is_some_and(named)
+                    || chain.role.is_some_and(named)
+                    || self.arns.iter().any(|a| chain.is_root(a))
+            }
+        }
+    }
+
+    fn names_service(&self, caller: &Principal) -> bool {
+        caller
+            .name()
+            .is_some_and(|n| self.services.iter().any(|s| s == n))
+    }
+
+    fn names_federated(&self, caller: &Principal) -> bool {
+        caller
+            .name()
+            .is_some_and(|n| self.federated.iter().any(|s| s == n))
     }
 }
 
@@ -447,6 +508,22 @@ mod tests {
         .unwrap();
         assert!(both.excludes(&alice));
         assert!(!both.excludes(&Principal::anonymous()));
+        // For an Allow, being listed in any one way is enough to be left out.
+        assert!(only_user.names_any(&alice));
+        let only_account = PrincipalSet::parse(&json!({"AWS": "111122223333"})).unwrap();
+        assert!(only_account.names_any(&alice));
+        assert!(!only_account.names_any(&Principal::anonymous()));
+    }
+
+    #[test]
+    fn a_role_caller_is_one_of_its_sessions() {
+        let role = Principal::from_arn("arn:aws:iam::111122223333:role/r").unwrap();
+        let set = PrincipalSet::parse(&json!({"AWS": [
+            "arn:aws:iam::111122223333:role/r", "arn:aws:iam::111122223333:root"]}))
+        .unwrap();
+        assert_eq!(set.grant_for(&role), Some(Grant::Role));
+        assert!(set.names_any(&role));
+        assert!(!set.excludes(&role), "its session is not listed");
     }
 
     #[test]

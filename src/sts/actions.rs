@@ -14,8 +14,8 @@ use super::token::{SessionClaims, Subject, TokenError, TokenKeys};
 use crate::caller::Caller;
 use crate::context::iso8601;
 use crate::policy::{
-    self, Action, Context, Decision, Outcome, Policies, Policy, PolicyKind, Principal,
-    PrincipalKind, Request, Source,
+    self, Action, Context, Decision, Policies, Policy, PolicyKind, Principal, PrincipalKind,
+    Request,
 };
 use crate::store::{Identity, OidcProvider, Snapshot};
 
@@ -766,10 +766,9 @@ fn web_identity_error(e: WebIdentityError) -> StsError {
     }
 }
 
-/// Decides a role assumption. Unlike other resource policies, a trust policy is always needed:
-/// the caller's identity policies alone never let it assume a role, even in the same account
-/// (AWS: "the role trust policy must allow"; naming the account there delegates to the identity
-/// policies, naming the caller suffices on its own).
+/// Decides a role assumption: the trust policy as the role's resource policy. The evaluator
+/// requires a trust policy to allow (the caller's identity policies alone never let it assume a
+/// role); naming the account there delegates to the identity policies.
 fn trust_decision(
     policies: &Policies<'_>,
     principal: &Principal,
@@ -777,7 +776,7 @@ fn trust_decision(
     role_arn: &str,
     context: &Context,
 ) -> Decision {
-    let mut decision = policy::evaluate(
+    policy::evaluate(
         policies,
         &Request {
             principal,
@@ -785,16 +784,22 @@ fn trust_decision(
             resource: role_arn,
             context,
         },
-    );
-    let trusted = decision
-        .matched
-        .iter()
-        .any(|m| m.source == Source::Resource);
-    if decision.is_allowed() && !trusted {
-        decision.outcome = Outcome::ImplicitDeny;
-        decision.matched.clear();
+    )
+}
+
+/// The STS operations that no policy governs, as the gateway serves them (AWS: "No permissions
+/// are required"; an explicit deny does not stop them): `GetCallerIdentity` for every signed
+/// caller, `GetSessionToken` for users and root. `Some(whether the caller may)` for those,
+/// `None` for the operations that policies decide.
+pub fn without_policy(action: &str, caller: &Principal) -> Option<bool> {
+    let kind = caller.kind();
+    if action.eq_ignore_ascii_case("sts:GetCallerIdentity") {
+        Some(kind != PrincipalKind::Anonymous)
+    } else if action.eq_ignore_ascii_case("sts:GetSessionToken") {
+        Some(matches!(kind, PrincipalKind::User | PrincipalKind::Account))
+    } else {
+        None
     }
-    decision
 }
 
 fn role<'s>(snapshot: &'s Snapshot, arn: &str) -> Option<&'s Identity> {
