@@ -666,7 +666,10 @@ mod tests {
         assert_eq!(log_ms(Duration::from_micros(20)), 0.0);
         assert_eq!(log_ms(Duration::from_secs(2)), 2000.0);
         // What the log line shows: the shortest decimal of the rounded value.
-        assert_eq!(format!("{}", log_ms(Duration::from_nanos(44_734_823_999))), "44734.8");
+        assert_eq!(
+            format!("{}", log_ms(Duration::from_nanos(44_734_823_999))),
+            "44734.8"
+        );
     }
 
     #[test]

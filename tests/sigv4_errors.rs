@@ -203,7 +203,10 @@ fn time_errors() {
         )
     );
     let (_, _, json) = early.render(Dialect::Json, "r");
-    assert!(!json.contains("RequestTime") && !json.contains("xpired"), "{json}");
+    assert!(
+        !json.contains("RequestTime") && !json.contains("xpired"),
+        "{json}"
+    );
     let q = signed_get(Some(600), None);
     let e = err(&s3_verifier(T0 + 601), &q);
     assert_s3(&e, 403, "AccessDenied");

@@ -218,10 +218,7 @@ fn log_summary(running: &crate::proxy::Running, took: std::time::Duration) {
         load_ms = crate::audit::log_ms(std::time::Duration::from_micros(load_micros)),
         "policy store loaded"
     );
-    tracing::info!(
-        start_ms = crate::audit::log_ms(took),
-        "iamgate is serving"
-    );
+    tracing::info!(start_ms = crate::audit::log_ms(took), "iamgate is serving");
 }
 
 /// The `credentials.json` files of the store (`<dir>/<account>/credentials.json`) that group or

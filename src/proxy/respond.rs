@@ -366,4 +366,109 @@ mod tests {
         let r = Reject::Auth(AuthError::SignatureDoesNotMatch).render(Dialect::Json, "X", false);
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }
+
+    #[test]
+    fn denials_say_who_what_on_what_and_why() {
+        let denial = |resource: &str, reason, same_account| {
+            Reject::Denied(Box::new(Denial {
+                caller: "arn:aws:sts::111122223333:assumed-role/auditor/audit".into(),
+                action: "orders:GetOrder".into(),
+                resource: resource.into(),
+                reason,
+                same_account,
+            }))
+        };
+        let who =
+            "User: arn:aws:sts::111122223333:assumed-role/auditor/audit is not authorized to \
+                   perform: orders:GetOrder";
+        let order = "arn:aws:orders:us-east-1:111122223333:order/42";
+        for (reason, why) in [
+            (
+                DenyReason::NoAllow(PolicyKind::Identity),
+                "because no identity-based policy allows the orders:GetOrder action",
+            ),
+            (
+                DenyReason::NoAllow(PolicyKind::Boundary),
+                "because no permissions boundary allows the orders:GetOrder action",
+            ),
+            (
+                DenyReason::NoAllow(PolicyKind::Session),
+                "because no session policy allows the orders:GetOrder action",
+            ),
+            (
+                DenyReason::NoAllow(PolicyKind::Resource),
+                "because no resource-based policy allows the orders:GetOrder action",
+            ),
+            (
+                DenyReason::ExplicitDeny(PolicyKind::Identity),
+                "with an explicit deny in an identity-based policy",
+            ),
+            (
+                DenyReason::ExplicitDeny(PolicyKind::Boundary),
+                "with an explicit deny in a permissions boundary",
+            ),
+            (
+                DenyReason::ExplicitDeny(PolicyKind::Session),
+                "with an explicit deny in a session policy",
+            ),
+            (
+                DenyReason::ExplicitDeny(PolicyKind::Resource),
+                "with an explicit deny in a resource-based policy",
+            ),
+        ] {
+            let d = denial(order, reason, true);
+            assert_eq!(
+                d.message(Dialect::Json),
+                format!("{who} on resource: {order} {why}")
+            );
+            // S3 quotes the resource.
+            assert_eq!(
+                d.message(Dialect::S3Xml),
+                format!("{who} on resource: \"{order}\" {why}")
+            );
+            assert_eq!(d.code(Dialect::Json), "AccessDeniedException");
+            assert_eq!(d.code(Dialect::S3Xml), "AccessDenied");
+            assert_eq!(d.status(Dialect::S3Xml), StatusCode::FORBIDDEN);
+        }
+        // No resource to name for `*`.
+        assert_eq!(
+            denial("*", DenyReason::NoAllow(PolicyKind::Identity), true).message(Dialect::Json),
+            format!("{who} because no identity-based policy allows the orders:GetOrder action")
+        );
+        // S3 explains to callers of the resource's account only.
+        let other = denial(order, DenyReason::NoAllow(PolicyKind::Resource), false);
+        assert_eq!(other.message(Dialect::S3Xml), "Access Denied");
+        assert!(other.message(Dialect::Json).starts_with(who));
+    }
+
+    #[test]
+    fn s3_errors_carry_the_details_of_authentication_errors() {
+        let skewed = Reject::Auth(AuthError::RequestTimeTooSkewed(
+            crate::sigv4::RequestTimes {
+                request: 1_369_353_600,
+                server: 1_369_354_501,
+                max_skew_secs: 900,
+            },
+        ));
+        let body = body_of(skewed.render(Dialect::S3Xml, "R1", false));
+        assert!(
+            body.ends_with(
+                "<Message>The difference between the request time and the current time is too large.</Message>\
+                 <RequestTime>20130524T000000Z</RequestTime><ServerTime>2013-05-24T00:15:01Z</ServerTime>\
+                 <MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds><RequestId>R1</RequestId></Error>"
+            ),
+            "{body}"
+        );
+        // A HEAD gets no body at all.
+        assert!(body_of(skewed.render(Dialect::S3Xml, "R1", true)).is_empty());
+    }
+
+    fn body_of(response: Response<ProxyBody>) -> String {
+        let collected = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(response.into_body().collect())
+            .unwrap();
+        String::from_utf8(collected.to_bytes().to_vec()).unwrap()
+    }
 }

@@ -469,7 +469,7 @@ impl LocalStore {
         }
     }
 
-        /// The folder the store lives in.
+    /// The folder the store lives in.
     pub fn root(&self) -> &Path {
         &self.inner.root
     }
