@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, GATEWAYS, ROOT, SEED, VENV_BIN, free_port, tail_of, wait_for_port
+from conftest import BIN, CAROL, GATEWAYS, ROOT, SEED, VENV_BIN, free_port, tail_of, wait_for_port
 
 README = ROOT / "README.md"
 STS_DOC = ROOT / "docs" / "STS.md"
@@ -161,7 +161,9 @@ class Ran:
         )
 
 
-def run_session(cmds: list[Command], demo: DemoGateway, home: Path, files: dict[str, str] | None = None) -> list[Ran]:
+def run_session(
+    cmds: list[Command], demo: DemoGateway, home: Path, files: dict[str, str] | None = None, env_more=None
+) -> list[Ran]:
     """Runs `cmds` in one bash, in the demo's folder, as a user who followed the README: a fresh HOME, the
     environment `scripts/setup-python.sh` made active (its bin first on the PATH), no AWS_* variables."""
     home.mkdir(parents=True)
@@ -181,6 +183,7 @@ def run_session(cmds: list[Command], demo: DemoGateway, home: Path, files: dict[
         HOME=str(home),
         PATH=os.pathsep.join([str(VENV_BIN), env.get("PATH", "/usr/bin:/bin")]),
         VIRTUAL_ENV=str(VENV_BIN.parent),
+        **(env_more or {}),
     )
     p = subprocess.run(["bash", "-c", "\n".join(script)], cwd=demo.dir, env=env, capture_output=True, timeout=600)
     assert p.returncode == 0, p.stderr.decode()
@@ -319,7 +322,9 @@ def test_sts_doc_role_profile_works_as_written(demo, tmp_path):
     assert set(files) == {".aws/credentials", ".aws/config"}, files
     assert "[bob]" in files[".aws/credentials"] and "source_profile = bob" in files[".aws/config"]
     [block] = [b for b in fenced(doc, "sh") if "--profile auditor" in b]
-    ran = run_session(commands(block), demo, tmp_path / "home", files)
+    # Keys left in the environment (the README's, or here carol's) do not win over `--profile`.
+    carol = {"AWS_ACCESS_KEY_ID": CAROL.key, "AWS_SECRET_ACCESS_KEY": CAROL.secret}
+    ran = run_session(commands(block), demo, tmp_path / "home", files, carol)
     export, identity, download = ran
     ok(export)
     assert cli_json(identity)["Arn"].startswith("arn:aws:sts::111122223333:assumed-role/auditor/"), identity
