@@ -95,14 +95,29 @@ async fn call(
     service: &str,
     key: (&str, &str),
     at: SignedAt<'_>,
-    body: &'static [u8],
+    body: &[u8],
+) -> Answer {
+    call_as(running, method, uri, host, service, (key, None), at, body).await
+}
+
+/// [`call`] with a session token.
+#[allow(clippy::too_many_arguments)]
+async fn call_as(
+    running: &Running,
+    method: &str,
+    uri: &str,
+    host: &str,
+    service: &str,
+    (key, token): ((&str, &str), Option<&str>),
+    at: SignedAt<'_>,
+    body: &[u8],
 ) -> Answer {
     let payload = if service == "s3" {
         Payload::Unsigned
     } else {
         Payload::Bytes(body)
     };
-    let signed = sign_official_at(method, uri, host, service, key, None, payload, false, at);
+    let signed = sign_official_at(method, uri, host, service, key, token, payload, false, at);
     let mut builder = hyper::Request::builder().method(method).uri(format!(
         "http://{}{}",
         running.http.unwrap(),
@@ -116,7 +131,11 @@ async fn call(
     }
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let response = client
-        .request(builder.body(Full::new(Bytes::from_static(body))).unwrap())
+        .request(
+            builder
+                .body(Full::new(Bytes::copy_from_slice(body)))
+                .unwrap(),
+        )
         .await
         .unwrap();
     let status = response.status().as_u16();
@@ -462,5 +481,125 @@ async fn refusals_name_the_caller_the_action_the_resource_and_why() {
     let r = &log[&orders.request_id];
     assert_eq!(r["errorCode"], "AccessDeniedException");
     assert_eq!(r["errorMessage"], json["message"]);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_policy_that_refuses_is_named() {
+    let scratch = Scratch::new("session");
+    let running = gateway(&scratch).await;
+    // bob becomes the auditor (who reads all of `reports`) with a session policy that allows
+    // listing only, and denies the confidential reports outright.
+    let policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"},
+        {"Effect":"Deny","Action":"s3:GetObject","Resource":"arn:aws:s3:::reports/confidential/*"}]}"#;
+    let form = format!(
+        "Action=AssumeRole&Version=2011-06-15&RoleSessionName=capped\
+         &RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fauditor&Policy={}",
+        percent_encoding::utf8_percent_encode(policy, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let assumed = call(
+        &running,
+        "POST",
+        "/",
+        "127.0.0.1",
+        "sts",
+        BOB,
+        now(),
+        form.as_bytes(),
+    )
+    .await;
+    assert_eq!(assumed.status, 200, "{}", assumed.body);
+    let key = element(&assumed.body, "AccessKeyId").unwrap().to_owned();
+    let secret = element(&assumed.body, "SecretAccessKey")
+        .unwrap()
+        .to_owned();
+    let token = element(&assumed.body, "SessionToken").unwrap().to_owned();
+    let session = ((key.as_str(), secret.as_str()), Some(token.as_str()));
+    let who = "User: arn:aws:sts::111122223333:assumed-role/auditor/capped is not authorized to perform: s3:GetObject on resource:";
+
+    let q1 = call_as(
+        &running,
+        "GET",
+        "/reports/2026/q1.csv",
+        "127.0.0.1",
+        "s3",
+        session,
+        now(),
+        b"",
+    )
+    .await;
+    assert_eq!(q1.status, 403, "{}", q1.body);
+    assert_eq!(
+        element(&q1.body, "Message").map(unescape),
+        Some(format!(
+            "{who} \"arn:aws:s3:::reports/2026/q1.csv\" because no session policy allows the s3:GetObject action"
+        ))
+    );
+    let secret_report = call_as(
+        &running,
+        "GET",
+        "/reports/confidential/salaries.csv",
+        "127.0.0.1",
+        "s3",
+        session,
+        now(),
+        b"",
+    )
+    .await;
+    assert_eq!(
+        element(&secret_report.body, "Message").map(unescape),
+        Some(format!(
+            "{who} \"arn:aws:s3:::reports/confidential/salaries.csv\" with an explicit deny in a session policy"
+        ))
+    );
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permissions_boundary_that_refuses_is_named() {
+    let scratch = Scratch::new("boundary");
+    // bob's boundary lets him list, nothing more: his own policy's reads are capped.
+    let iam_path = scratch.0.join("policies/111122223333/iam.json");
+    let mut iam: Value =
+        serde_json::from_str(&std::fs::read_to_string(&iam_path).unwrap()).unwrap();
+    let list_only = "arn:aws:iam::111122223333:policy/ListOnly";
+    for user in iam["UserDetailList"].as_array_mut().unwrap() {
+        if user["UserName"] == "bob" {
+            user["PermissionsBoundary"] = serde_json::json!({
+                "PermissionsBoundaryType": "Policy",
+                "PermissionsBoundaryArn": list_only,
+            });
+        }
+    }
+    iam["Policies"].as_array_mut().unwrap().push(serde_json::json!({
+        "PolicyName": "ListOnly", "PolicyId": "ANPALISTONLYEXAMPLE1", "Arn": list_only, "Path": "/",
+        "DefaultVersionId": "v1",
+        "PolicyVersionList": [{"VersionId": "v1", "IsDefaultVersion": true, "Document": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}}]
+    }));
+    std::fs::write(&iam_path, iam.to_string()).unwrap();
+    let running = gateway(&scratch).await;
+    let q1 = call(
+        &running,
+        "GET",
+        "/reports/2026/q1.csv",
+        "127.0.0.1",
+        "s3",
+        BOB,
+        now(),
+        b"",
+    )
+    .await;
+    assert_eq!(q1.status, 403, "{}", q1.body);
+    assert_eq!(
+        element(&q1.body, "Message").map(unescape).as_deref(),
+        Some(
+            "User: arn:aws:iam::111122223333:user/bob is not authorized to perform: s3:GetObject on \
+             resource: \"arn:aws:s3:::reports/2026/q1.csv\" because no permissions boundary allows \
+             the s3:GetObject action"
+        )
+    );
     running.stop().await;
 }
