@@ -28,6 +28,12 @@ pub const EVENT_VERSION: &str = "1.09";
 /// The least time between two warnings about dropped records.
 pub const WARN_EVERY: Duration = Duration::from_secs(10);
 
+/// A duration in milliseconds rounded to a tenth, for the fields of the gateway's own log lines
+/// (`start_ms=44.7`, not `44.734823999999996`).
+pub fn log_ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
 /// Why the decision log cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -652,6 +658,19 @@ fn write_loop(mut rx: mpsc::Receiver<Message>, sink: Box<dyn Write + Send>, coun
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_milliseconds_are_rounded_to_a_tenth() {
+        assert_eq!(log_ms(Duration::from_nanos(44_734_823)), 44.7);
+        assert_eq!(log_ms(Duration::from_nanos(44_750_000)), 44.8);
+        assert_eq!(log_ms(Duration::from_micros(20)), 0.0);
+        assert_eq!(log_ms(Duration::from_secs(2)), 2000.0);
+        // What the log line shows: the shortest decimal of the rounded value.
+        assert_eq!(
+            format!("{}", log_ms(Duration::from_nanos(44_734_823_999))),
+            "44734.8"
+        );
+    }
 
     #[test]
     fn resource_types() {

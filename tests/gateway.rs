@@ -521,10 +521,17 @@ async fn route_table_upstream_sees_only_what_was_allowed() {
     )
     .await;
     assert_eq!(no_route.status, 404, "{}", no_route.body);
-    // Signed for another service: refused before anything else.
+    // Signed for another service: refused before anything else, as AWS's services refuse it.
     bob = signed("GET", "/orders/42", host, "s3", ALICE, b"", None);
     let wrong_service = send(gw, bob).await;
-    assert_eq!(wrong_service.status, 400, "{}", wrong_service.body);
+    assert_eq!(wrong_service.status, 403, "{}", wrong_service.body);
+    assert!(
+        wrong_service
+            .body
+            .contains("Credential should be scoped to correct service: 'orders'."),
+        "{}",
+        wrong_service.body
+    );
     assert_eq!(seen.lock().unwrap().requests.len(), 1);
     running.stop().await;
 }

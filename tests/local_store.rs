@@ -1463,7 +1463,7 @@ async fn seed_demo_only_on_first_start() {
     let base = fresh_dir("seed");
     let root = base.join("store");
     let s = LocalStore::open(&root, "eu-west-1").unwrap();
-    s.seed_demo().await.unwrap();
+    assert!(s.seed_demo().await.unwrap(), "a fresh store is seeded");
     let r = get(&s, "/").await;
     assert_eq!(tags(&r.text(), "Name"), vec!["public", "reports"]);
     let (keys, _, _) = list_all_v2(&s, "reports", "", 1000).await;
@@ -1490,7 +1490,7 @@ async fn seed_demo_only_on_first_start() {
         204
     );
     let s2 = LocalStore::open(&root, "eu-west-1").unwrap();
-    s2.seed_demo().await.unwrap();
+    assert!(!s2.seed_demo().await.unwrap(), "a used store is not");
     assert_eq!(get(&s2, "/public/index.html").await.status, 404);
 }
 

@@ -427,7 +427,12 @@ async fn decision_log_line_of_each_demo_case() {
     let r = &log[&bob.request_id];
     assert_eq!(r["userIdentity"]["userName"], "bob");
     assert_eq!(r["errorCode"], "AccessDenied");
-    assert_eq!(r["errorMessage"], "Access Denied");
+    assert_eq!(
+        r["errorMessage"],
+        "User: arn:aws:iam::111122223333:user/bob is not authorized to perform: s3:GetObject on \
+         resource: \"arn:aws:s3:::reports/confidential/salaries.csv\" with an explicit deny in an \
+         identity-based policy"
+    );
     assert_eq!(r["requestParameters"]["key"], "confidential/salaries.csv");
     let g = &r["iamgate"];
     assert_eq!(g["decision"], "explicitDeny");

@@ -208,24 +208,22 @@ fn cases_are_refused_at_another_time() {
             )
         };
         assert!(mk(t + 900).verify(&req.head()).is_ok());
-        assert_eq!(
-            mk(t + 901).verify(&req.head()).unwrap_err(),
-            AuthError::RequestTimeTooSkewed
-        );
-        assert_eq!(
-            mk(t - 901).verify(&req.head()).unwrap_err(),
-            AuthError::RequestTimeTooSkewed
-        );
+        for now in [t + 901, t - 901] {
+            assert!(matches!(
+                mk(now).verify(&req.head()).unwrap_err(),
+                AuthError::RequestTimeTooSkewed(times) if times.request == t && times.server == now
+            ));
+        }
         let q = RawRequest::parse(&case.file("query-signed-request.txt"));
         assert!(mk(t + 3600).verify(&q.head()).is_ok());
         assert_eq!(
             mk(t + 3601).verify(&q.head()).unwrap_err(),
             AuthError::RequestExpired
         );
-        assert_eq!(
+        assert!(matches!(
             mk(t - 901).verify(&q.head()).unwrap_err(),
-            AuthError::RequestNotYetValid
-        );
+            AuthError::RequestNotYetValid(times) if times.in_the_future()
+        ));
         v = mk(t);
         assert!(v.verify(&q.head()).is_ok());
     }

@@ -153,25 +153,80 @@ fn signature_and_key_errors() {
 #[test]
 fn time_errors() {
     let p = signed_get(None, None);
-    assert_s3(
-        &err(&s3_verifier(T0 + 901), &p),
-        403,
-        "RequestTimeTooSkewed",
+    // Signed at T0 (2013-05-24T00:00:00Z), received 15 minutes and a second later.
+    let late = err(&s3_verifier(T0 + 901), &p);
+    assert_s3(&late, 403, "RequestTimeTooSkewed");
+    // S3 says when the request was dated, what its clock says, and the skew it allows.
+    let (_, _, body) = late.render(Dialect::S3Xml, "REQ1");
+    assert!(
+        body.contains(
+            "<RequestTime>20130524T000000Z</RequestTime><ServerTime>2013-05-24T00:15:01Z</ServerTime>\
+             <MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds><RequestId>REQ1</RequestId>"
+        ),
+        "{body}"
     );
-    assert_s3(
-        &err(&s3_verifier(T0 - 901), &p),
-        403,
-        "RequestTimeTooSkewed",
+    // STS (and the JSON services) answer a signature that does not match, expired...
+    assert_eq!(
+        (
+            late.status_for(Dialect::Json),
+            late.code_for(Dialect::Json),
+            late.message_for(Dialect::Json)
+        ),
+        (
+            403,
+            "SignatureDoesNotMatch",
+            "Signature expired: 20130524T000000Z is now earlier than 20130524T000001Z \
+             (20130524T001501Z - 15 min.)"
+                .to_owned()
+        )
+    );
+    // ... or, for a request dated 20 minutes ahead of the clock, not yet current: not "expired".
+    let early = err(&s3_verifier(T0 - 1200), &p);
+    assert_s3(&early, 403, "RequestTimeTooSkewed");
+    let (_, _, body) = early.render(Dialect::S3Xml, "REQ1");
+    assert!(
+        body.contains("<RequestTime>20130524T000000Z</RequestTime><ServerTime>2013-05-23T23:40:00Z</ServerTime>"),
+        "{body}"
     );
     assert_eq!(
-        err(&s3_verifier(T0 + 901), &p).code_for(Dialect::Json),
-        "RequestExpired"
+        (
+            early.status_for(Dialect::Json),
+            early.code_for(Dialect::Json),
+            early.message_for(Dialect::Json)
+        ),
+        (
+            403,
+            "SignatureDoesNotMatch",
+            "Signature not yet current: 20130524T000000Z is still later than 20130523T235500Z \
+             (20130523T234000Z + 15 min.)"
+                .to_owned()
+        )
+    );
+    let (_, _, json) = early.render(Dialect::Json, "r");
+    assert!(
+        !json.contains("RequestTime") && !json.contains("xpired"),
+        "{json}"
     );
     let q = signed_get(Some(600), None);
     let e = err(&s3_verifier(T0 + 601), &q);
     assert_s3(&e, 403, "AccessDenied");
     assert_eq!(e.message(), "Request has expired");
-    assert_s3(&err(&s3_verifier(T0 - 901), &q), 403, "AccessDenied");
+    assert_eq!(
+        (e.status_for(Dialect::Json), e.code_for(Dialect::Json)),
+        (400, "RequestExpired")
+    );
+    let e = err(&s3_verifier(T0 - 901), &q);
+    assert_s3(&e, 403, "AccessDenied");
+    assert_eq!(e.message(), "Request is not valid yet");
+    assert_eq!(
+        (e.code_for(Dialect::Json), e.message_for(Dialect::Json)),
+        (
+            "SignatureDoesNotMatch",
+            "Signature not yet current: 20130524T000000Z is still later than 20130523T235959Z \
+             (20130523T234459Z + 15 min.)"
+                .to_owned()
+        )
+    );
     let mut no_date = p.clone();
     no_date.headers.remove("x-amz-date");
     assert_s3(&err(&s3_verifier(T0), &no_date), 403, "AccessDenied");
@@ -182,8 +237,34 @@ fn malformed_header_errors() {
     let p = signed_get(None, None);
     let auth = p.headers["authorization"].to_str().unwrap().to_owned();
     let v = s3_verifier(T0);
+    // Another region: S3 says which one to use (SDKs redirect on it); STS and the JSON services
+    // answer a signature scoped to the wrong place.
+    let e = err(
+        &v,
+        &with_header(&p, "authorization", &auth.replace("us-east-1", "eu-west-1")),
+    );
+    assert_s3(&e, 400, "AuthorizationHeaderMalformed");
+    assert_eq!(
+        e.message(),
+        "The authorization header is malformed; the region 'eu-west-1' is wrong; expecting 'us-east-1'"
+    );
+    assert!(e
+        .render(Dialect::S3Xml, "R")
+        .2
+        .contains("<Region>us-east-1</Region><RequestId>R</RequestId>"));
+    assert_eq!(
+        (
+            e.status_for(Dialect::Json),
+            e.code_for(Dialect::Json),
+            e.message_for(Dialect::Json)
+        ),
+        (
+            403,
+            "SignatureDoesNotMatch",
+            "Credential should be scoped to a valid region, not 'eu-west-1'.".to_owned()
+        )
+    );
     for bad in [
-        auth.replace("us-east-1", "eu-west-1"),
         auth.replace("/s3/", "/dynamodb/"),
         auth.replace("aws4_request", "aws4_reques"),
         auth.replace("20130524/", "20130525/"),
@@ -256,7 +337,6 @@ fn malformed_query_errors() {
         ),
         uri.replace("X-Amz-Signature=", "X-Amz-Signaturx="),
         uri.replace("X-Amz-Credential=", "X-Amz-Credentia="),
-        uri.replace("us-east-1", "eu-west-1"),
         uri.replace("X-Amz-Signature=", "X-Amz-Signature=ab"),
         format!("{uri}&X-Amz-Date=20130524T000000Z"),
     ] {
@@ -266,6 +346,17 @@ fn malformed_query_errors() {
             "AuthorizationQueryParametersError",
         );
     }
+    let e = err(&v, &with_uri(uri.replace("us-east-1", "eu-west-1")));
+    assert_s3(&e, 400, "AuthorizationQueryParametersError");
+    assert_eq!(
+        e.message(),
+        "Error parsing the X-Amz-Credential parameter; the region 'eu-west-1' is wrong; expecting 'us-east-1'"
+    );
+    assert_eq!(
+        e.code_for(Dialect::Json),
+        "SignatureDoesNotMatch",
+        "the same mistake, the same code in both forms"
+    );
     // X-Amz-* presign parameters without the rest are never anonymous
     let lone = "http://s3.amazonaws.com/b/k?X-Amz-Signature=00".to_owned();
     assert_s3(

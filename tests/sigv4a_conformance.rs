@@ -294,12 +294,21 @@ fn region_set_and_time_are_enforced() {
         let at = |now| case.verifier_at("us-east-1", now).verify(&req.head());
         if form == "header" {
             assert!(at(t + 900).is_ok());
-            assert_eq!(at(t + 901).unwrap_err(), AuthError::RequestTimeTooSkewed);
-            assert_eq!(at(t - 901).unwrap_err(), AuthError::RequestTimeTooSkewed);
+            assert!(matches!(
+                at(t + 901).unwrap_err(),
+                AuthError::RequestTimeTooSkewed(_)
+            ));
+            assert!(matches!(
+                at(t - 901).unwrap_err(),
+                AuthError::RequestTimeTooSkewed(_)
+            ));
         } else {
             assert!(at(t + 3600).is_ok());
             assert_eq!(at(t + 3601).unwrap_err(), AuthError::RequestExpired);
-            assert_eq!(at(t - 901).unwrap_err(), AuthError::RequestNotYetValid);
+            assert!(matches!(
+                at(t - 901).unwrap_err(),
+                AuthError::RequestNotYetValid(_)
+            ));
         }
     }
     // A region set sent but not signed is refused.

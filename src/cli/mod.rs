@@ -91,11 +91,16 @@ fn print_simulation(
 }
 
 fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal: a file, a pipe or a log collector gets plain
+    // text. `NO_COLOR` (https://no-color.org) turns them off at a terminal too.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .try_init();
 }
 
@@ -110,6 +115,11 @@ fn serve(args: &ServeArgs) -> ExitCode {
     };
     if let Some(dir) = &args.policies {
         config.policies = dir.clone();
+    }
+    if seeds_the_demo(&config) {
+        // The demo's first start (a fresh clone): its store's files came with the checkout's
+        // modes. Its keys are public examples, and the warning below is for real secrets.
+        make_private(&readable_credentials(&config.policies));
     }
     for path in readable_credentials(&config.policies) {
         tracing::warn!(
@@ -205,10 +215,10 @@ fn log_summary(running: &crate::proxy::Running, took: std::time::Duration) {
         statements = s.statements,
         access_keys = s.keys,
         resources = s.resources,
-        load_ms = load_micros as f64 / 1000.0,
+        load_ms = crate::audit::log_ms(std::time::Duration::from_micros(load_micros)),
         "policy store loaded"
     );
-    tracing::info!(start_ms = took.as_secs_f64() * 1000.0, "iamgate is serving");
+    tracing::info!(start_ms = crate::audit::log_ms(took), "iamgate is serving");
 }
 
 /// The `credentials.json` files of the store (`<dir>/<account>/credentials.json`) that group or
@@ -234,6 +244,35 @@ pub fn readable_credentials(dir: &std::path::Path) -> Vec<PathBuf> {
     #[cfg(not(unix))]
     let _ = dir;
     found
+}
+
+/// Whether this start will seed a built-in object store with the demo (its folder is absent or
+/// empty): the demo's first start.
+fn seeds_the_demo(config: &crate::config::Config) -> bool {
+    config.upstreams.iter().any(|u| match &u.target {
+        crate::config::Target::Local(dir) => {
+            crate::upstream::local::LocalStore::is_fresh(dir).unwrap_or(false)
+        }
+        crate::config::Target::Url(_) => false,
+    })
+}
+
+/// Makes `files` readable and writable by their owner only (mode 0600), saying so for each.
+/// A file that cannot be changed (another owner, a read-only mount) is left as it is.
+fn make_private(files: &[PathBuf]) {
+    #[cfg(unix)]
+    for path in files {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => tracing::info!(
+                file = %path.display(),
+                "the demo store's credentials.json is now readable by its owner only (mode 0600)"
+            ),
+            Err(e) => tracing::debug!(file = %path.display(), "cannot change the mode: {e}"),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = files;
 }
 
 async fn shutdown_signal() {

@@ -22,7 +22,7 @@ use hyper::body::Incoming;
 use super::forward::{self, IdentityHeaders, ProxyBody};
 use super::listener::Connection;
 use super::record::{self, RouteSeen, Seen};
-use super::respond::{set_request_id, Reject};
+use super::respond::{set_request_id, Denial, DenyReason, PolicyKind, Reject};
 use super::{now_epoch, Destination, Gateway, KeyPrincipal, Model, UpstreamRuntime};
 use crate::audit::Marks;
 use crate::caller::Caller;
@@ -245,7 +245,7 @@ impl Gateway {
         }
         if denied && !upstream.dry_run {
             Box::pin(self.drain(body, expects_continue(&parts))).await;
-            let reject = Reject::AccessDenied;
+            let reject = denial(snapshot, upstream, &decided);
             return (reject.render(dialect, request_id, head_only), Some(reject));
         }
         // S3 answers a missing key with AccessDenied to a caller who may not list the bucket,
@@ -554,15 +554,10 @@ impl Gateway {
             None => Caller::Anonymous,
             Some(auth) => {
                 if auth.scope.service() != service {
-                    let message = format!(
-                        "the credential is scoped to service '{}', this endpoint is '{service}'",
-                        auth.scope.service()
-                    );
-                    let error = match auth.auth_type {
-                        sigv4::AuthType::Query => {
-                            AuthError::AuthorizationQueryParametersError(message)
-                        }
-                        _ => AuthError::AuthorizationHeaderMalformed(message),
+                    let error = AuthError::WrongService {
+                        service: auth.scope.service().to_owned(),
+                        expected: service.to_owned(),
+                        query: auth.auth_type == sigv4::AuthType::Query,
                     };
                     return Err((auth.access_key_id.clone(), Reject::Auth(error)));
                 }
@@ -939,14 +934,7 @@ fn decide_check(
         }
         _ => context,
     };
-    let owner = match entry {
-        Some(r) => Some(r.owner.as_str()),
-        None if check.resource == "*" => None,
-        None => upstream
-            .owner
-            .as_deref()
-            .or_else(|| snapshot.accounts().first().map(String::as_str)),
-    };
+    let owner = resource_owner(snapshot, upstream, check, entry);
     policy::evaluate(
         &Policies {
             identity: caller_policies.identity,
@@ -964,13 +952,88 @@ fn decide_check(
     )
 }
 
-/// Whether the client waits for `100 Continue` before sending its body (HTTP/1.1).
+/// The account owning a check's resource: the store's entry, else the upstream's owner (or the
+/// store's first account); none for `*`.
+fn resource_owner<'s>(
+    snapshot: &'s Snapshot,
+    upstream: &'s UpstreamRuntime,
+    check: &Check,
+    entry: Option<&'s crate::store::Resource>,
+) -> Option<&'s str> {
+    match entry {
+        Some(r) => Some(r.owner.as_str()),
+        None if check.resource == "*" => None,
+        None => upstream
+            .owner
+            .as_deref()
+            .or_else(|| snapshot.accounts().first().map(String::as_str)),
+    }
+}
+
+/// The refusal of a decided request: its first refused check, and which kind of policy refused
+/// it, as AWS's messages say (an explicit deny names where the deny is; otherwise the first
+/// kind of policy that did not allow on the way to an allow).
+fn denial(snapshot: &Snapshot, upstream: &UpstreamRuntime, decided: &Decided) -> Reject {
+    use crate::policy::{PrincipalKind, Source};
+    let Some((check, decision)) = decided.decisions.iter().find(|(_, d)| !d.is_allowed()) else {
+        return Reject::AccessDenied;
+    };
+    let principal = decided.caller.principal();
+    let Some(account) = principal.account() else {
+        // Anonymous callers are told nothing more, as S3 tells them.
+        return Reject::AccessDenied;
+    };
+    let kind = |source: Source| match source {
+        Source::Identity => PolicyKind::Identity,
+        Source::Boundary => PolicyKind::Boundary,
+        Source::Session => PolicyKind::Session,
+        Source::Resource => PolicyKind::Resource,
+    };
+    let allowed_by = |source: Source| decision.matched.iter().any(|m| m.source == source);
+    let reason = match decision.outcome {
+        Outcome::ExplicitDeny => DenyReason::ExplicitDeny(
+            decision
+                .matched
+                .first()
+                .map_or(PolicyKind::Identity, |m| kind(m.source)),
+        ),
+        _ => {
+            let policies = decided.caller.policies(snapshot);
+            let identity =
+                principal.kind() == PrincipalKind::Account || allowed_by(Source::Identity);
+            let missing = if !identity && !allowed_by(Source::Resource) {
+                PolicyKind::Identity
+            } else if identity && policies.boundary.is_some() && !allowed_by(Source::Boundary) {
+                PolicyKind::Boundary
+            } else if identity && policies.session.is_some() && !allowed_by(Source::Session) {
+                PolicyKind::Session
+            } else {
+                PolicyKind::Resource
+            };
+            DenyReason::NoAllow(missing)
+        }
+    };
+    let entry = snapshot.resource(&check.resource);
+    let owner = resource_owner(snapshot, upstream, check, entry);
+    Reject::Denied(Box::new(Denial {
+        caller: principal.arn().to_owned(),
+        action: check.action.clone(),
+        resource: check.resource.clone(),
+        reason,
+        same_account: owner.is_none_or(|owner| owner == account),
+    }))
+}
+
+/// Whether the client waits for `100 Continue` before sending its body (HTTP/1.1). Any
+/// `Expect` value counts, however many there are: the gateway must not read a body that hyper
+/// would take as permission to send.
 fn expects_continue(parts: &request::Parts) -> bool {
     parts.version == http::Version::HTTP_11
         && parts
             .headers
-            .get(http::header::EXPECT)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+            .get_all(http::header::EXPECT)
+            .iter()
+            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// Reads a small body whole, refusing one over `limit` bytes.

@@ -16,9 +16,13 @@ pub enum Reject {
     /// Authentication failed.
     #[error(transparent)]
     Auth(#[from] AuthError),
-    /// The policies do not allow it.
+    /// The policies do not allow it (the gateway's own refusals, with S3's "Access Denied").
     #[error("access denied")]
     AccessDenied,
+    /// The policies do not allow it, and why: the message names the caller, the action and the
+    /// resource, as AWS's do.
+    #[error("access denied: {0}")]
+    Denied(Box<Denial>),
     /// The request is not one the upstream's model knows: status, code, message.
     #[error("{code}: {message}")]
     Invalid {
@@ -37,13 +41,116 @@ pub enum Reject {
     Throttled,
 }
 
+/// A kind of policy, as AWS's access-denied messages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// An identity-based policy.
+    Identity,
+    /// A permissions boundary.
+    Boundary,
+    /// A session policy.
+    Session,
+    /// A resource-based policy.
+    Resource,
+}
+
+impl PolicyKind {
+    fn with_article(self) -> &'static str {
+        match self {
+            PolicyKind::Identity => "an identity-based policy",
+            PolicyKind::Boundary => "a permissions boundary",
+            PolicyKind::Session => "a session policy",
+            PolicyKind::Resource => "a resource-based policy",
+        }
+    }
+
+    fn bare(self) -> &'static str {
+        match self {
+            PolicyKind::Identity => "identity-based policy",
+            PolicyKind::Boundary => "permissions boundary",
+            PolicyKind::Session => "session policy",
+            PolicyKind::Resource => "resource-based policy",
+        }
+    }
+}
+
+/// Why a refused check was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyReason {
+    /// No policy of this kind allows the action (the first one missing on the way to an allow).
+    NoAllow(PolicyKind),
+    /// A deny statement in a policy of this kind applies.
+    ExplicitDeny(PolicyKind),
+}
+
+/// A refused check, for the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The caller's ARN.
+    pub caller: String,
+    /// The action refused (`orders:GetOrder`).
+    pub action: String,
+    /// The resource's ARN, or `*`.
+    pub resource: String,
+    /// Why.
+    pub reason: DenyReason,
+    /// Whether the caller belongs to the resource's account: S3 explains its refusals to those
+    /// callers only, and answers "Access Denied" to the others.
+    pub same_account: bool,
+}
+
+impl std::fmt::Display for Denial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.write(f, false)
+    }
+}
+
+impl Denial {
+    /// `User: ARN is not authorized to perform: ACTION on resource: ARN because no
+    /// identity-based policy allows the ACTION action` (S3 quotes the resource).
+    fn write(&self, out: &mut impl std::fmt::Write, quote_resource: bool) -> std::fmt::Result {
+        write!(
+            out,
+            "User: {} is not authorized to perform: {}",
+            self.caller, self.action
+        )?;
+        if self.resource != "*" {
+            if quote_resource {
+                write!(out, " on resource: \"{}\"", self.resource)?;
+            } else {
+                write!(out, " on resource: {}", self.resource)?;
+            }
+        }
+        match self.reason {
+            DenyReason::NoAllow(kind) => write!(
+                out,
+                " because no {} allows the {} action",
+                kind.bare(),
+                self.action
+            ),
+            DenyReason::ExplicitDeny(kind) => {
+                write!(out, " with an explicit deny in {}", kind.with_article())
+            }
+        }
+    }
+
+    /// The message in a dialect.
+    pub fn message(&self, dialect: Dialect) -> String {
+        let mut out = String::with_capacity(200);
+        let _ = self.write(&mut out, dialect == Dialect::S3Xml);
+        out
+    }
+}
+
 impl Reject {
     /// The AWS error code (or the gateway's, for upstream failures).
     pub fn code(&self, dialect: Dialect) -> &'static str {
         match self {
             Reject::Auth(e) => e.code_for(dialect),
-            Reject::AccessDenied if dialect == Dialect::Json => "AccessDeniedException",
-            Reject::AccessDenied => "AccessDenied",
+            Reject::AccessDenied | Reject::Denied(_) if dialect == Dialect::Json => {
+                "AccessDeniedException"
+            }
+            Reject::AccessDenied | Reject::Denied(_) => "AccessDenied",
             Reject::Invalid { code, .. } => code,
             Reject::Upstream(UpstreamError::Timeout) => "GatewayTimeout",
             Reject::Upstream(UpstreamError::Unavailable(_)) => "BadGateway",
@@ -60,6 +167,8 @@ impl Reject {
                 "User is not authorized to perform this action".into()
             }
             Reject::AccessDenied => "Access Denied".into(),
+            Reject::Denied(d) if dialect == Dialect::Json || d.same_account => d.message(dialect),
+            Reject::Denied(_) => "Access Denied".into(),
             Reject::Invalid { message, .. } => message.clone(),
             Reject::Upstream(UpstreamError::Timeout) => {
                 "The upstream service did not answer in time.".into()
@@ -79,7 +188,7 @@ impl Reject {
             Reject::Auth(e) => {
                 StatusCode::from_u16(e.status_for(dialect)).unwrap_or(StatusCode::FORBIDDEN)
             }
-            Reject::AccessDenied => StatusCode::FORBIDDEN,
+            Reject::AccessDenied | Reject::Denied(_) => StatusCode::FORBIDDEN,
             Reject::Invalid { status, .. } => *status,
             Reject::Upstream(e) => e.status(),
             Reject::Throttled if dialect == Dialect::Json => StatusCode::BAD_REQUEST,
@@ -103,10 +212,10 @@ impl Reject {
                 serde_json::json!({"error": code, "message": message, "requestId": request_id})
                     .to_string(),
             ),
-            (Reject::Auth(e), Dialect::S3Xml) => {
-                let (_, content_type, body) = e.render(dialect, request_id);
-                (content_type, body)
-            }
+            (Reject::Auth(e), Dialect::S3Xml) => (
+                "application/xml",
+                s3_error_xml_with(code, &message, &e.details(dialect), request_id),
+            ),
             (_, Dialect::S3Xml) => ("application/xml", s3_error_xml(code, &message, request_id)),
             (_, Dialect::Json) => (
                 "application/x-amz-json-1.1",
@@ -134,12 +243,30 @@ impl Reject {
 
 /// `<Error><Code/><Message/><RequestId/></Error>`.
 pub fn s3_error_xml(code: &str, message: &str, request_id: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+    s3_error_xml_with(code, message, &[], request_id)
+}
+
+/// [`s3_error_xml`] with elements after the message (`<RequestTime>…`); names are plain XML
+/// names, values are escaped.
+pub fn s3_error_xml_with(
+    code: &str,
+    message: &str,
+    details: &[(&str, String)],
+    request_id: &str,
+) -> String {
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>",
         xml_escape(code),
         xml_escape(message),
+    );
+    for (name, value) in details {
+        xml.push_str(&format!("<{name}>{}</{name}>", xml_escape(value)));
+    }
+    xml.push_str(&format!(
+        "<RequestId>{}</RequestId></Error>",
         xml_escape(request_id)
-    )
+    ));
+    xml
 }
 
 /// Escapes text for XML element content.
@@ -238,5 +365,110 @@ mod tests {
         );
         let r = Reject::Auth(AuthError::SignatureDoesNotMatch).render(Dialect::Json, "X", false);
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn denials_say_who_what_on_what_and_why() {
+        let denial = |resource: &str, reason, same_account| {
+            Reject::Denied(Box::new(Denial {
+                caller: "arn:aws:sts::111122223333:assumed-role/auditor/audit".into(),
+                action: "orders:GetOrder".into(),
+                resource: resource.into(),
+                reason,
+                same_account,
+            }))
+        };
+        let who =
+            "User: arn:aws:sts::111122223333:assumed-role/auditor/audit is not authorized to \
+                   perform: orders:GetOrder";
+        let order = "arn:aws:orders:us-east-1:111122223333:order/42";
+        for (reason, why) in [
+            (
+                DenyReason::NoAllow(PolicyKind::Identity),
+                "because no identity-based policy allows the orders:GetOrder action",
+            ),
+            (
+                DenyReason::NoAllow(PolicyKind::Boundary),
+                "because no permissions boundary allows the orders:GetOrder action",
+            ),
+            (
+                DenyReason::NoAllow(PolicyKind::Session),
+                "because no session policy allows the orders:GetOrder action",
+            ),
+            (
+                DenyReason::NoAllow(PolicyKind::Resource),
+                "because no resource-based policy allows the orders:GetOrder action",
+            ),
+            (
+                DenyReason::ExplicitDeny(PolicyKind::Identity),
+                "with an explicit deny in an identity-based policy",
+            ),
+            (
+                DenyReason::ExplicitDeny(PolicyKind::Boundary),
+                "with an explicit deny in a permissions boundary",
+            ),
+            (
+                DenyReason::ExplicitDeny(PolicyKind::Session),
+                "with an explicit deny in a session policy",
+            ),
+            (
+                DenyReason::ExplicitDeny(PolicyKind::Resource),
+                "with an explicit deny in a resource-based policy",
+            ),
+        ] {
+            let d = denial(order, reason, true);
+            assert_eq!(
+                d.message(Dialect::Json),
+                format!("{who} on resource: {order} {why}")
+            );
+            // S3 quotes the resource.
+            assert_eq!(
+                d.message(Dialect::S3Xml),
+                format!("{who} on resource: \"{order}\" {why}")
+            );
+            assert_eq!(d.code(Dialect::Json), "AccessDeniedException");
+            assert_eq!(d.code(Dialect::S3Xml), "AccessDenied");
+            assert_eq!(d.status(Dialect::S3Xml), StatusCode::FORBIDDEN);
+        }
+        // No resource to name for `*`.
+        assert_eq!(
+            denial("*", DenyReason::NoAllow(PolicyKind::Identity), true).message(Dialect::Json),
+            format!("{who} because no identity-based policy allows the orders:GetOrder action")
+        );
+        // S3 explains to callers of the resource's account only.
+        let other = denial(order, DenyReason::NoAllow(PolicyKind::Resource), false);
+        assert_eq!(other.message(Dialect::S3Xml), "Access Denied");
+        assert!(other.message(Dialect::Json).starts_with(who));
+    }
+
+    #[test]
+    fn s3_errors_carry_the_details_of_authentication_errors() {
+        let skewed = Reject::Auth(AuthError::RequestTimeTooSkewed(
+            crate::sigv4::RequestTimes {
+                request: 1_369_353_600,
+                server: 1_369_354_501,
+                max_skew_secs: 900,
+            },
+        ));
+        let body = body_of(skewed.render(Dialect::S3Xml, "R1", false));
+        assert!(
+            body.ends_with(
+                "<Message>The difference between the request time and the current time is too large.</Message>\
+                 <RequestTime>20130524T000000Z</RequestTime><ServerTime>2013-05-24T00:15:01Z</ServerTime>\
+                 <MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds><RequestId>R1</RequestId></Error>"
+            ),
+            "{body}"
+        );
+        // A HEAD gets no body at all.
+        assert!(body_of(skewed.render(Dialect::S3Xml, "R1", true)).is_empty());
+    }
+
+    fn body_of(response: Response<ProxyBody>) -> String {
+        let collected = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(response.into_body().collect())
+            .unwrap();
+        String::from_utf8(collected.to_bytes().to_vec()).unwrap()
     }
 }

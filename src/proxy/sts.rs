@@ -228,7 +228,10 @@ impl Gateway {
         let auth = match self.verifier.verify(&head) {
             Ok(sigv4::Outcome::Anonymous) => None,
             Ok(sigv4::Outcome::Authenticated(auth)) => Some(auth),
-            Err(e) => return Err(auth_error(&e)),
+            Err(e) => {
+                *seen_params = self.operation_of_refused(parts, body).await;
+                return Err(auth_error(&e));
+            }
         };
         if let Some(auth) = &auth {
             if auth.scope.service() != "sts" {
@@ -334,6 +337,26 @@ impl Gateway {
             }),
         };
         response
+    }
+
+    /// The operation a request refused before authentication asks for, so that its record names
+    /// it: `Action` from the query, or from a form body (read up to the inspection limit, and
+    /// not trusted beyond naming one of the operations the gateway answers).
+    async fn operation_of_refused(&self, parts: &request::Parts, body: Incoming) -> Option<Params> {
+        const OPERATIONS: [&str; 4] = [
+            "AssumeRole",
+            "AssumeRoleWithWebIdentity",
+            "GetCallerIdentity",
+            "GetSessionToken",
+        ];
+        let mut params = Params::parse(parts.uri.query().unwrap_or("").as_bytes());
+        if params.get("Action").is_none() && parts.method == Method::POST && is_form(parts) {
+            if let Ok(bytes) = self.read_small_body(body, None).await {
+                params.extend(&bytes);
+            }
+        }
+        let action = params.get("Action").filter(|a| OPERATIONS.contains(a))?;
+        Some(Params::parse(format!("Action={action}").as_bytes()))
     }
 
     /// A provider's signing keys: from the store, or fetched from its URL (cached, refreshed).

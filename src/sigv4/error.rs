@@ -63,6 +63,51 @@ impl ChecksumAlgorithm {
     }
 }
 
+/// The times of a request refused for its date, in seconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestTimes {
+    /// When the request says it was signed (`x-amz-date`, `X-Amz-Date`).
+    pub request: i64,
+    /// The gateway's clock when it looked.
+    pub server: i64,
+    /// The difference allowed either way, seconds (AWS: 900).
+    pub max_skew_secs: i64,
+}
+
+impl RequestTimes {
+    /// Whether the request is dated after the gateway's clock.
+    pub fn in_the_future(&self) -> bool {
+        self.request > self.server
+    }
+
+    /// What AWS's services other than S3 say (STS: `SignatureDoesNotMatch`): `Signature
+    /// expired: 20261203T120000Z is now earlier than 20261203T142500Z (20261203T144000Z - 15
+    /// min.)`, or `Signature not yet current: … is still later than … (… + 15 min.)`.
+    fn signature_message(&self) -> String {
+        let minutes = self.max_skew_secs / 60;
+        if self.in_the_future() {
+            format!(
+                "Signature not yet current: {} is still later than {} ({} + {minutes} min.)",
+                amz_date(self.request),
+                amz_date(self.server.saturating_add(self.max_skew_secs)),
+                amz_date(self.server),
+            )
+        } else {
+            format!(
+                "Signature expired: {} is now earlier than {} ({} - {minutes} min.)",
+                amz_date(self.request),
+                amz_date(self.server.saturating_sub(self.max_skew_secs)),
+                amz_date(self.server),
+            )
+        }
+    }
+}
+
+/// `yyyyMMdd'T'HHmmss'Z'`, the form of `x-amz-date`.
+fn amz_date(epoch: i64) -> String {
+    crate::context::iso8601(epoch).replace(['-', ':'], "")
+}
+
 /// Why a request was not authenticated. Every variant maps to AWS's status, code and message
 /// through [`AuthError::status`], [`AuthError::code`] and [`AuthError::message`] (S3 dialect) or
 /// the `*_for` variants (any [`Dialect`]). Details never contain secrets.
@@ -83,10 +128,30 @@ pub enum AuthError {
     RequestExpired,
     /// A presigned URL's `X-Amz-Date` is further in the future than the allowed skew.
     #[error("presigned request is not valid yet")]
-    RequestNotYetValid,
+    RequestNotYetValid(RequestTimes),
     /// The request time is more than the allowed skew away from the clock.
     #[error("request time too skewed")]
-    RequestTimeTooSkewed,
+    RequestTimeTooSkewed(RequestTimes),
+    /// The credential scope names another region than the gateway's.
+    #[error("credential scoped to region '{region}', expecting '{expected}'")]
+    WrongRegion {
+        /// The scope's region.
+        region: String,
+        /// The gateway's.
+        expected: String,
+        /// Presigned (`X-Amz-Credential`) rather than the `Authorization` header.
+        query: bool,
+    },
+    /// The credential scope names another service than the one the request went to.
+    #[error("credential scoped to service '{service}', expecting '{expected}'")]
+    WrongService {
+        /// The scope's service.
+        service: String,
+        /// The endpoint's.
+        expected: String,
+        /// Presigned (`X-Amz-Credential`) rather than the `Authorization` header.
+        query: bool,
+    },
     /// The `Authorization` header cannot be understood (detail in the message).
     #[error("authorization header malformed: {0}")]
     AuthorizationHeaderMalformed(String),
@@ -170,15 +235,22 @@ impl AuthError {
     pub fn status_for(&self, dialect: Dialect) -> u16 {
         use AuthError::*;
         match (self, dialect) {
-            (RequestExpired | RequestNotYetValid | RequestTimeTooSkewed, Dialect::Json) => 400,
+            (RequestExpired, Dialect::Json) => 400,
+            (
+                RequestNotYetValid(_)
+                | RequestTimeTooSkewed(_)
+                | WrongRegion { .. }
+                | WrongService { .. },
+                Dialect::Json,
+            ) => 403,
             (ExpiredToken | InvalidToken, Dialect::Json) => 403,
             (
                 SignatureDoesNotMatch
                 | InvalidAccessKeyId
                 | InactiveAccessKey
                 | RequestExpired
-                | RequestNotYetValid
-                | RequestTimeTooSkewed
+                | RequestNotYetValid(_)
+                | RequestTimeTooSkewed(_)
                 | MissingAuthenticationToken
                 | MissingDate
                 | HeadersNotSigned(_),
@@ -197,9 +269,16 @@ impl AuthError {
             SignatureDoesNotMatch => "SignatureDoesNotMatch",
             InvalidAccessKeyId | InactiveAccessKey if s3 => "InvalidAccessKeyId",
             InvalidAccessKeyId | InactiveAccessKey => "InvalidClientTokenId",
-            RequestExpired | RequestNotYetValid if s3 => "AccessDenied",
-            RequestExpired | RequestNotYetValid | RequestTimeTooSkewed if !s3 => "RequestExpired",
-            RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            RequestExpired | RequestNotYetValid(_) if s3 => "AccessDenied",
+            RequestExpired => "RequestExpired",
+            // STS (and the other services) call a clock problem a signature that does not match.
+            RequestNotYetValid(_) | RequestTimeTooSkewed(_) if !s3 => "SignatureDoesNotMatch",
+            RequestTimeTooSkewed(_) => "RequestTimeTooSkewed",
+            WrongRegion { query: false, .. } | WrongService { query: false, .. } if s3 => {
+                "AuthorizationHeaderMalformed"
+            }
+            WrongRegion { .. } | WrongService { .. } if s3 => "AuthorizationQueryParametersError",
+            WrongRegion { .. } | WrongService { .. } => "SignatureDoesNotMatch",
             AuthorizationHeaderMalformed(_) if s3 => "AuthorizationHeaderMalformed",
             AuthorizationHeaderMalformed(_) | IncompleteSignature(_) => "IncompleteSignature",
             AuthorizationQueryParametersError(_) => "AuthorizationQueryParametersError",
@@ -239,9 +318,16 @@ impl AuthError {
             InvalidAccessKeyId | InactiveAccessKey if s3 => "The AWS Access Key Id you provided does not exist in our records.".into(),
             InvalidAccessKeyId | InactiveAccessKey => "The security token included in the request is invalid.".into(),
             RequestExpired if s3 => "Request has expired".into(),
-            RequestNotYetValid if s3 => "Request is not valid yet".into(),
-            RequestExpired | RequestNotYetValid | RequestTimeTooSkewed if !s3 => "Request has expired.".into(),
-            RequestTimeTooSkewed => "The difference between the request time and the current time is too large.".into(),
+            RequestNotYetValid(_) if s3 => "Request is not valid yet".into(),
+            RequestExpired => "Request has expired.".into(),
+            RequestNotYetValid(t) | RequestTimeTooSkewed(t) if !s3 => t.signature_message(),
+            RequestTimeTooSkewed(_) => "The difference between the request time and the current time is too large.".into(),
+            WrongRegion { region, expected, query: false } if s3 => format!("The authorization header is malformed; the region '{region}' is wrong; expecting '{expected}'"),
+            WrongRegion { region, expected, .. } if s3 => format!("Error parsing the X-Amz-Credential parameter; the region '{region}' is wrong; expecting '{expected}'"),
+            WrongRegion { region, .. } => format!("Credential should be scoped to a valid region, not '{region}'."),
+            WrongService { service, expected, query: false } if s3 => format!("The authorization header is malformed; incorrect service \"{service}\". This endpoint belongs to \"{expected}\"."),
+            WrongService { service, expected, .. } if s3 => format!("Error parsing the X-Amz-Credential parameter; incorrect service \"{service}\". This endpoint belongs to \"{expected}\"."),
+            WrongService { expected, .. } => format!("Credential should be scoped to correct service: '{expected}'."),
             AuthorizationHeaderMalformed(d) if s3 => format!("The authorization header is malformed; {d}"),
             AuthorizationHeaderMalformed(d) | IncompleteSignature(d) => d.clone(),
             AuthorizationQueryParametersError(d) => d.clone(),
@@ -268,11 +354,26 @@ impl AuthError {
         }
     }
 
-    /// The elements S3 adds after the message for this error (`HeadersNotSigned`), as
-    /// `(element name, value)`.
-    pub fn details(&self) -> Vec<(&'static str, String)> {
-        match self {
-            AuthError::HeadersNotSigned(names) => vec![("HeadersNotSigned", names.clone())],
+    /// The elements S3 adds after the message of this error: `RequestTime`, `ServerTime` and
+    /// `MaxAllowedSkewMilliseconds` of `RequestTimeTooSkewed`, the `Region` to use of a
+    /// wrong-region error (SDKs read it to redirect), the `HeadersNotSigned` of unsigned
+    /// `x-amz-*` headers. None in other dialects.
+    pub fn details(&self, dialect: Dialect) -> Vec<(&'static str, String)> {
+        match (self, dialect) {
+            (AuthError::RequestTimeTooSkewed(t), Dialect::S3Xml) => vec![
+                ("RequestTime", amz_date(t.request)),
+                ("ServerTime", crate::context::iso8601(t.server)),
+                (
+                    "MaxAllowedSkewMilliseconds",
+                    (t.max_skew_secs * 1000).to_string(),
+                ),
+            ],
+            (AuthError::WrongRegion { expected, .. }, Dialect::S3Xml) => {
+                vec![("Region", expected.clone())]
+            }
+            (AuthError::HeadersNotSigned(names), Dialect::S3Xml) => {
+                vec![("HeadersNotSigned", names.clone())]
+            }
             _ => Vec::new(),
         }
     }
@@ -280,15 +381,13 @@ impl AuthError {
     /// Renders the error: `(status, content type, body)`. S3 gets
     /// `<Error><Code/><Message/><RequestId/></Error>`, other services `{"__type", "message"}`.
     pub fn render(&self, dialect: Dialect, request_id: &str) -> (u16, &'static str, String) {
-        let details = self.details();
-        let details: Vec<(&str, &str)> = details.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        self.render_with_details(dialect, request_id, &details)
+        self.render_with_details(dialect, request_id, &[])
     }
 
     /// [`AuthError::render`] with extra elements after the message, as S3 adds to some errors
     /// (`SignatureDoesNotMatch`: `AWSAccessKeyId`, `StringToSign`, `SignatureProvided`,
-    /// `CanonicalRequest`; `RequestTimeTooSkewed`: `RequestTime`, `ServerTime`, …). Element
-    /// names must be plain XML names; values are escaped.
+    /// `CanonicalRequest`), after the error's own [`AuthError::details`]. Element names must be
+    /// plain XML names; values are escaped.
     pub fn render_with_details(
         &self,
         dialect: Dialect,
@@ -298,6 +397,11 @@ impl AuthError {
         let status = self.status_for(dialect);
         let code = self.code_for(dialect);
         let message = self.message_for(dialect);
+        let own = self.details(dialect);
+        let details = own
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .chain(details.iter().copied());
         match dialect {
             Dialect::S3Xml => {
                 let mut body = String::with_capacity(200);
@@ -321,7 +425,7 @@ impl AuthError {
                 obj.insert("__type".into(), code.into());
                 obj.insert("message".into(), message.into());
                 for (name, value) in details {
-                    obj.insert((*name).to_owned(), (*value).into());
+                    obj.insert(name.to_owned(), value.into());
                 }
                 let body = serde_json::Value::Object(obj).to_string();
                 (status, "application/x-amz-json-1.1", body)

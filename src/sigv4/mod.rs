@@ -79,7 +79,7 @@ pub mod verify;
 
 pub use body::VerifiedBody;
 pub use canonical::PathMode;
-pub use error::{AuthError, ChecksumAlgorithm, Dialect};
+pub use error::{AuthError, ChecksumAlgorithm, Dialect, RequestTimes};
 pub use key::{SecretKey, SigningKeyCache};
 pub use payload::BodyVerifier;
 pub use v4a::{V4aKeyCache, V4aPublicKey, ALGORITHM_V4A};

@@ -619,10 +619,11 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         })?;
         let v4a = matches!(s.signature, RequestSignature::Ecdsa(_));
         if !v4a && c.region != self.config.region {
-            return Err(malformed(format!(
-                "the region '{}' is wrong; expecting '{}'",
-                c.region, self.config.region
-            )));
+            return Err(AuthError::WrongRegion {
+                region: c.region.to_owned(),
+                expected: self.config.region.clone(),
+                query: query_form,
+            });
         }
         let request_time = parse_amz_date(s.amz_date).ok_or_else(|| {
             if query_form {
@@ -640,12 +641,17 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         }
         let now = self.clock.now_unix();
         let age = now.saturating_sub(request_time);
+        let times = super::RequestTimes {
+            request: request_time,
+            server: now,
+            max_skew_secs: self.config.max_skew_secs,
+        };
         match s.expires {
             None if age.abs() > self.config.max_skew_secs => {
-                return Err(AuthError::RequestTimeTooSkewed)
+                return Err(AuthError::RequestTimeTooSkewed(times))
             }
             Some(_) if -age > self.config.max_skew_secs => {
-                return Err(AuthError::RequestNotYetValid)
+                return Err(AuthError::RequestNotYetValid(times))
             }
             Some(exp) if age > i64::from(exp) => return Err(AuthError::RequestExpired),
             _ => {}

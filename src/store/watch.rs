@@ -90,7 +90,7 @@ impl LiveStore {
                     generation,
                     principals = summary.principals,
                     statements = summary.statements,
-                    took_ms = took.as_secs_f64() * 1000.0,
+                    took_ms = crate::audit::log_ms(took),
                     "policy store reloaded"
                 );
                 Ok(generation)

@@ -162,11 +162,17 @@ mod tests {
     }
 
     #[test]
-    fn the_demo_seed_decodes() {
-        let secret = data_encoding::BASE32_NOPAD
-            .decode(b"JBSWY3DPEHPK3PXP")
-            .unwrap();
-        assert_eq!(secret, b"Hello!\xde\xad\xbe\xef");
-        assert_eq!(totp(&secret, 0).len(), 6);
+    fn the_demo_seeds_are_160_bits() {
+        // RFC 4226 recommends 160 bits, and authenticator libraries (pyotp) refuse seeds
+        // under 112: the README's one-liner computes codes from the demo store's seed.
+        let demo = include_str!("../../policies/111122223333/mfa.json");
+        let devices: Vec<serde_json::Value> = serde_json::from_str(demo).unwrap();
+        assert!(!devices.is_empty());
+        for device in devices {
+            let seed = device["Base32StringSeed"].as_str().unwrap();
+            let secret = data_encoding::BASE32_NOPAD.decode(seed.as_bytes()).unwrap();
+            assert_eq!(secret.len() * 8, 160, "{seed}");
+            assert_eq!(totp(&secret, 0).len(), 6);
+        }
     }
 }

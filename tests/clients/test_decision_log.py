@@ -188,7 +188,11 @@ def test_bob_denied_on_confidential(exercised):
     assert r["requestParameters"]["key"] == "confidential/salaries.csv"
     assert r["requestParameters"]["Host"].startswith("reports.s3.localhost:")
     assert r["errorCode"] == "AccessDenied"
-    assert r["errorMessage"] == "Access Denied"
+    # The message S3 gives a caller of the bucket's own account: who, what, on what, and why.
+    assert r["errorMessage"] == (
+        "User: arn:aws:iam::111122223333:user/bob is not authorized to perform: s3:GetObject on resource: "
+        '"arn:aws:s3:::reports/confidential/salaries.csv" with an explicit deny in an identity-based policy'
+    )
     g = r["iamgate"]
     assert g["decision"] == "explicitDeny"
     assert g["status"] == 403

@@ -1,4 +1,4 @@
-"""Every row of DESIGN.md's demo table with boto3 (default settings, default checksums), path-style and
+"""Every row of the README's demo table with boto3 (default settings, default checksums), path-style and
 virtual-hosted-style (<bucket>.s3.localhost)."""
 
 import uuid

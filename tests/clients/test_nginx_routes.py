@@ -119,6 +119,12 @@ def test_nginx_behind_a_route_table(nginx, own_gateway):
     status, body = call(gw, BOB, "GET", "/orders/42")
     assert status == 403, body
     assert json.loads(body)["__type"] == "AccessDeniedException"
+    # Who, what, on what, and why, as AWS's services say it.
+    assert json.loads(body)["message"] == (
+        "User: arn:aws:iam::111122223333:user/bob is not authorized to perform: orders:GetOrder on resource: "
+        "arn:aws:orders:us-east-1:111122223333:order/42 because no identity-based policy allows the "
+        "orders:GetOrder action"
+    ), body
 
     status, body = call(gw, ALICE, "GET", "/orders/42", sign=False)
     assert status == 403, body

@@ -55,6 +55,29 @@ pub fn sign_official(
     payload: Payload<'_>,
     presigned: bool,
 ) -> Signed {
+    let now = std::time::SystemTime::now();
+    let at = SignedAt("us-east-1", now);
+    sign_official_at(
+        method, uri, host, service, key, token, payload, presigned, at,
+    )
+}
+
+/// Where and when a request is signed: the credential scope's region, and the signing time.
+pub struct SignedAt<'a>(pub &'a str, pub std::time::SystemTime);
+
+/// [`sign_official`] in another region or at another time (a client with a wrong clock).
+#[allow(clippy::too_many_arguments)]
+pub fn sign_official_at(
+    method: &str,
+    uri: &str,
+    host: &str,
+    service: &str,
+    key: (&str, &str),
+    token: Option<&str>,
+    payload: Payload<'_>,
+    presigned: bool,
+    SignedAt(region, time): SignedAt<'_>,
+) -> Signed {
     use aws_sigv4::http_request::{
         sign, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
         SigningSettings, UriPathNormalizationMode,
@@ -87,9 +110,9 @@ pub fn sign_official(
             .into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
-        .region("us-east-1")
+        .region(region)
         .name(service)
-        .time(std::time::SystemTime::now())
+        .time(time)
         .settings(settings)
         .build()
         .unwrap()

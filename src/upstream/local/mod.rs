@@ -440,11 +440,7 @@ impl LocalStore {
     /// locations. Leftover temporary files from an earlier crash are removed.
     pub fn open(root: impl Into<PathBuf>, region: &str) -> std::io::Result<LocalStore> {
         let root = root.into();
-        let fresh = match std::fs::read_dir(&root) {
-            Ok(mut entries) => entries.next().is_none(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-            Err(e) => return Err(e),
-        };
+        let fresh = LocalStore::is_fresh(&root)?;
         for dir in ["buckets", "bucket-info", "uploads", "tmp"] {
             std::fs::create_dir_all(root.join(dir))?;
         }
@@ -463,6 +459,16 @@ impl LocalStore {
         })
     }
 
+    /// Whether a store at `root` would be new (the folder absent or empty): [`LocalStore::seed_demo`]
+    /// then seeds it.
+    pub fn is_fresh(root: &Path) -> std::io::Result<bool> {
+        match std::fs::read_dir(root) {
+            Ok(mut entries) => Ok(entries.next().is_none()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The folder the store lives in.
     pub fn root(&self) -> &Path {
         &self.inner.root
@@ -474,10 +480,10 @@ impl LocalStore {
     }
 
     /// Seeds the demo buckets and objects when the store folder was absent or empty at
-    /// [`LocalStore::open`]; does nothing otherwise.
-    pub async fn seed_demo(&self) -> std::io::Result<()> {
+    /// [`LocalStore::open`]; does nothing otherwise. Says whether it seeded.
+    pub async fn seed_demo(&self) -> std::io::Result<bool> {
         if !self.inner.fresh {
-            return Ok(());
+            return Ok(false);
         }
         let seed: [(&str, &str, &str, &str); 4] = [
             (
@@ -521,7 +527,7 @@ impl LocalStore {
                 })?;
         }
         tracing::info!(root = %self.inner.root.display(), "seeded the demo buckets");
-        Ok(())
+        Ok(true)
     }
 
     /// Serves one path-style S3 request (`/bucket/key?query`; the Host header is NOT used for
