@@ -306,7 +306,7 @@ impl Parser<'_> {
                 }
                 Some(b'}') => {
                     // Only reached after a comma: `{"a": 1,}`.
-                    return Err(self.trailing_comma(key_start, "object"));
+                    return Err(self.trailing_comma(key_start, "member of an object"));
                 }
                 Some(_) => {
                     return Err(self.err(
@@ -382,7 +382,7 @@ impl Parser<'_> {
             self.skip_ws()?;
             match self.b.get(self.i) {
                 None => return Err(self.unclosed(open, ']')),
-                Some(b']') => return Err(self.trailing_comma(self.i, "list")),
+                Some(b']') => return Err(self.trailing_comma(self.i, "element of a list")),
                 _ => {}
             }
             items.push(self.value(depth + 1)?);
@@ -418,7 +418,7 @@ impl Parser<'_> {
             .unwrap_or(close);
         self.err(
             comma,
-            format!("trailing comma: the last element of a {what} is not followed by a comma"),
+            format!("trailing comma: a comma after the last {what} (remove it)"),
         )
     }
 
