@@ -106,9 +106,9 @@ impl LiveStore {
                         f.finding.issue_code,
                     );
                     if f.finding.finding_type == FindingType::Suggestion {
-                        tracing::info!(file = %args.0, line = line_no, column, finding = args.1, issue = args.2, policy = %f.policy, path = %f.finding.path_text(), "policy finding: {}", f.finding.details);
+                        tracing::info!(file = %args.0, line = line_no, column, finding = %args.1, issue = %args.2, policy = %f.policy, path = %f.finding.path_text(), "policy finding: {}", f.finding.details);
                     } else {
-                        tracing::warn!(file = %args.0, line = line_no, column, finding = args.1, issue = args.2, policy = %f.policy, path = %f.finding.path_text(), "policy finding: {}", f.finding.details);
+                        tracing::warn!(file = %args.0, line = line_no, column, finding = %args.1, issue = %args.2, policy = %f.policy, path = %f.finding.path_text(), "policy finding: {}", f.finding.details);
                     }
                 }
             }
