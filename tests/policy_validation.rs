@@ -246,3 +246,75 @@ fn a_reload_logs_the_findings_it_brings_and_still_loads() {
         "a reload logs only the findings it brings: {log}"
     );
 }
+
+#[test]
+fn route_table_actions_are_known_from_the_configuration() {
+    let dir = std::env::temp_dir().join(format!("iamgate-validation-routes-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("iamgate.toml");
+    fs::write(
+        &config,
+        r#"region = "us-east-1"
+policies = "policies"
+[listen]
+http = "127.0.0.1:0"
+[upstreams.orders]
+kind = "routes"
+url = "http://127.0.0.1:9"
+service = "orders"
+[[upstreams.orders.actions]]
+name = "GetOrder"
+resource_types = ["order"]
+[[upstreams.orders.routes]]
+method = "GET"
+path = "/orders/{id}"
+action = "GetOrder"
+resource_type = "order"
+resource = "arn:aws:orders:{region}:{account}:order/{id}"
+"#,
+    )
+    .unwrap();
+    let policy = r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow",
+        "Action": ["orders:GetOrder", "orders:GetOrdr", "ec2:RunInstances"], "Resource": "*"}}"#;
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "validate-policy",
+            "--policy-document",
+            policy,
+            "--policy-type",
+            "IDENTITY_POLICY",
+        ];
+        args.extend_from_slice(extra);
+        let out = Command::new(env!("CARGO_BIN_EXE_iamgate"))
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {}", f["issueCode"].as_str().unwrap(), f["findingDetails"].as_str().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    // With the route table: its actions exist, a misspelt one does not; ec2 is not vendored, so
+    // its actions are not checked.
+    let with = run(&["--config", config.to_str().unwrap()]);
+    assert_eq!(
+        with,
+        ["INVALID_ACTION The action orders:GetOrdr does not exist. Did you mean orders:GetOrder?"]
+    );
+    // ./iamgate.toml is read when present; elsewhere `orders` names no AWS service.
+    assert_eq!(run(&[]), with);
+    let out = Command::new(env!("CARGO_BIN_EXE_iamgate"))
+        .args(["validate-policy", "--policy-document", policy, "--policy-type", "IDENTITY_POLICY"])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("INVALID_SERVICE_IN_ACTION").count(), 2, "{text}");
+    fs::remove_dir_all(&dir).unwrap();
+}

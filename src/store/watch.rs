@@ -197,8 +197,9 @@ impl LiveStore {
         }
     }
 
-    /// Watches the store's folder and reloads after each burst of changes. The watcher stops
-    /// when the returned guard is dropped.
+    /// Watches the store's folder and reloads after each burst of changes, then (for a store
+    /// opened with [`LiveStore::open_validated`]) logs the findings the change brought. The
+    /// watcher stops when the returned guard is dropped.
     pub fn watch(self: &Arc<Self>) -> notify::Result<WatchGuard> {
         let store = Arc::clone(self);
         watch_debounced(
