@@ -31,7 +31,8 @@ fn iamgate(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn findings_match_access_analyzers_documented_examples() {
-    let cases: Value = serde_json::from_str(&fs::read_to_string(data("cases.json")).unwrap()).unwrap();
+    let cases: Value =
+        serde_json::from_str(&fs::read_to_string(data("cases.json")).unwrap()).unwrap();
     let cases = cases["cases"].as_array().unwrap();
     assert!(cases.len() >= 20);
     for case in cases {
@@ -78,7 +79,11 @@ fn validate_policy_prints_what_the_aws_cli_prints() {
         "--policy-type",
         "RESOURCE_POLICY",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut expected: Value =
         serde_json::from_str(&fs::read_to_string(data("aws-cli-example.expected.json")).unwrap())
@@ -92,7 +97,10 @@ fn validate_policy_prints_what_the_aws_cli_prints() {
     assert_eq!(got, expected);
     let text = fs::read_to_string(&policy).unwrap();
     let value_at = text.find("\"us-west-2_EXAMPLE\"").unwrap();
-    assert_eq!(got["findings"][2]["locations"][1]["span"]["start"]["offset"], value_at);
+    assert_eq!(
+        got["findings"][2]["locations"][1]["span"]["start"]["offset"],
+        value_at
+    );
 
     // Inline documents, the options' values and a clean policy.
     let out = iamgate(&[
@@ -140,7 +148,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("iamgate-validation-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("iamgate-validation-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         copy_dir(&demo(), &dir);
         Scratch(dir)
@@ -153,8 +162,14 @@ impl Scratch {
     /// Misspells bob's `s3:GetObject` (his inline ReadReports policy).
     fn misspell(&self) -> String {
         let text = fs::read_to_string(self.iam()).unwrap();
-        let at = text.find("\"s3:GetObject\"").expect("the demo grants s3:GetObject");
-        let text = format!("{}\"s3:GetObjects\"{}", &text[..at], &text[at + "\"s3:GetObject\"".len()..]);
+        let at = text
+            .find("\"s3:GetObject\"")
+            .expect("the demo grants s3:GetObject");
+        let text = format!(
+            "{}\"s3:GetObjects\"{}",
+            &text[..at],
+            &text[at + "\"s3:GetObject\"".len()..]
+        );
         fs::write(self.iam(), &text).unwrap();
         text
     }
@@ -170,9 +185,16 @@ impl Drop for Scratch {
 fn validate_reports_a_typo_in_the_store_and_fails() {
     // The demo has warnings only: they are printed, and the store validates.
     let out = iamgate(&["validate", "--policies", demo().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("SECURITY_WARNING PUBLIC_ACCESS: policy 'arn:aws:s3:::public'"), "{stderr}");
+    assert!(
+        stderr.contains("SECURITY_WARNING PUBLIC_ACCESS: policy 'arn:aws:s3:::public'"),
+        "{stderr}"
+    );
     assert!(stderr.contains("(0 error(s))"), "{stderr}");
 
     let s = Scratch::new("typo");
@@ -180,10 +202,24 @@ fn validate_reports_a_typo_in_the_store_and_fails() {
     // It still loads: the gateway would serve it, with bob's read access quietly gone.
     assert!(iamgate::store::load(&s.0).is_ok());
     let out = iamgate(&["validate", "--policies", s.0.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "an ERROR finding fails validation");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an ERROR finding fails validation"
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = text.lines().position(|l| l.contains("s3:GetObjects")).unwrap() + 1;
-    let column = text.lines().nth(line - 1).unwrap().find("\"s3:GetObjects\"").unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.contains("s3:GetObjects"))
+        .unwrap()
+        + 1;
+    let column = text
+        .lines()
+        .nth(line - 1)
+        .unwrap()
+        .find("\"s3:GetObjects\"")
+        .unwrap()
+        + 1;
     assert!(
         stderr.contains(&format!(
             "111122223333/iam.json:{line}:{column}: ERROR INVALID_ACTION: policy 'arn:aws:iam::111122223333:user/bob (inline ReadReports)'"
@@ -219,7 +255,11 @@ fn a_reload_logs_the_findings_it_brings_and_still_loads() {
     let wait_for = |what: &str| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !log().contains(what) {
-            assert!(std::time::Instant::now() < deadline, "no '{what}' in:\n{}", log());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no '{what}' in:\n{}",
+                log()
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     };
@@ -232,13 +272,24 @@ fn a_reload_logs_the_findings_it_brings_and_still_loads() {
     s.misspell();
     wait_for("issue=INVALID_ACTION");
     let log = log();
-    let line = log.lines().find(|l| l.contains("issue=INVALID_ACTION")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("issue=INVALID_ACTION"))
+        .unwrap();
     assert!(line.contains("WARN"), "{line}");
-    assert!(line.contains("policy finding: The action s3:GetObjects does not exist. Did you mean s3:GetObject?"), "{line}");
+    assert!(
+        line.contains(
+            "policy finding: The action s3:GetObjects does not exist. Did you mean s3:GetObject?"
+        ),
+        "{line}"
+    );
     assert!(line.contains("finding=ERROR"), "{line}");
     assert!(line.contains("111122223333/iam.json"), "{line}");
     assert!(log.contains("policy store reloaded"), "{log}");
-    assert!(!log.contains("not loaded"), "a finding never blocks a load: {log}");
+    assert!(
+        !log.contains("not loaded"),
+        "a finding never blocks a load: {log}"
+    );
     assert!(store.generation() >= 2);
     assert_eq!(
         log.matches("issue=PUBLIC_ACCESS").count(),
@@ -249,7 +300,8 @@ fn a_reload_logs_the_findings_it_brings_and_still_loads() {
 
 #[test]
 fn route_table_actions_are_known_from_the_configuration() {
-    let dir = std::env::temp_dir().join(format!("iamgate-validation-routes-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("iamgate-validation-routes-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
     let config = dir.join("iamgate.toml");
@@ -291,13 +343,23 @@ resource = "arn:aws:orders:{region}:{account}:order/{id}"
             .current_dir(&dir)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         v["findings"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|f| format!("{} {}", f["issueCode"].as_str().unwrap(), f["findingDetails"].as_str().unwrap()))
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["issueCode"].as_str().unwrap(),
+                    f["findingDetails"].as_str().unwrap()
+                )
+            })
             .collect::<Vec<_>>()
     };
     // With the route table: its actions exist, a misspelt one does not; ec2 is not vendored, so
@@ -310,11 +372,21 @@ resource = "arn:aws:orders:{region}:{account}:order/{id}"
     // ./iamgate.toml is read when present; elsewhere `orders` names no AWS service.
     assert_eq!(run(&[]), with);
     let out = Command::new(env!("CARGO_BIN_EXE_iamgate"))
-        .args(["validate-policy", "--policy-document", policy, "--policy-type", "IDENTITY_POLICY"])
+        .args([
+            "validate-policy",
+            "--policy-document",
+            policy,
+            "--policy-type",
+            "IDENTITY_POLICY",
+        ])
         .current_dir(std::env::temp_dir())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.matches("INVALID_SERVICE_IN_ACTION").count(), 2, "{text}");
+    assert_eq!(
+        text.matches("INVALID_SERVICE_IN_ACTION").count(),
+        2,
+        "{text}"
+    );
     fs::remove_dir_all(&dir).unwrap();
 }

@@ -321,7 +321,11 @@ fn a_syntax_error_is_named_at_the_character_at_fault_without_a_cascade() {
     // credentials.json and mfa.json name users of this iam.json: they are not reported as
     // missing because the file that defines them does not read.
     assert_eq!(errors.len(), 1, "{errors:#?}");
-    let line = text.lines().position(|l| l.contains("\"platform\",")).unwrap() + 1;
+    let line = text
+        .lines()
+        .position(|l| l.contains("\"platform\","))
+        .unwrap()
+        + 1;
     let column = text.lines().nth(line - 1).unwrap().find("\",").unwrap() + 2;
     assert!(
         errors[0].ends_with(&format!(
@@ -332,7 +336,8 @@ fn a_syntax_error_is_named_at_the_character_at_fault_without_a_cascade() {
     );
 
     // The simulator names the same mistake in the same words.
-    let policy = "{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\",}}";
+    let policy =
+        "{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\",}}";
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_iamgate"))
         .args([
             "simulate-custom-policy",

@@ -126,7 +126,11 @@ impl Reference {
                 .into_iter()
                 .map(|(name, a)| {
                     let entry = ActionEntry {
-                        condition_keys: a.condition_keys.iter().map(|k| KeyPattern::new(k)).collect(),
+                        condition_keys: a
+                            .condition_keys
+                            .iter()
+                            .map(|k| KeyPattern::new(k))
+                            .collect(),
                         name: format!("{prefix}:{name}"),
                     };
                     (name.to_ascii_lowercase(), entry)
@@ -204,8 +208,7 @@ impl Catalog {
 
     /// How much is known of the service with this (lower-cased) prefix.
     pub fn service(&self, prefix_lower: &str) -> ServiceKnowledge {
-        if self.custom.contains_key(prefix_lower) || REFERENCE.services.contains_key(prefix_lower)
-        {
+        if self.custom.contains_key(prefix_lower) || REFERENCE.services.contains_key(prefix_lower) {
             ServiceKnowledge::Known
         } else if REFERENCE.prefixes.contains(prefix_lower) {
             ServiceKnowledge::Exists
@@ -260,7 +263,11 @@ impl Catalog {
 
     /// The action as the reference spells it (`s3:GetObject`), if known.
     pub fn action_name(&self, prefix_lower: &str, name_lower: &str) -> Option<&str> {
-        if let Some(name) = self.custom.get(prefix_lower).and_then(|a| a.get(name_lower)) {
+        if let Some(name) = self
+            .custom
+            .get(prefix_lower)
+            .and_then(|a| a.get(name_lower))
+        {
             return Some(name);
         }
         REFERENCE
@@ -357,8 +364,14 @@ mod tests {
             c.suggest_action("s3", "getobjects").as_deref(),
             Some("s3:GetObject")
         );
-        assert_eq!(c.action_supports_key("s3", "listbucket", "s3:prefix"), Some(true));
-        assert_eq!(c.action_supports_key("s3", "getobject", "s3:prefix"), Some(false));
+        assert_eq!(
+            c.action_supports_key("s3", "listbucket", "s3:prefix"),
+            Some(true)
+        );
+        assert_eq!(
+            c.action_supports_key("s3", "getobject", "s3:prefix"),
+            Some(false)
+        );
         assert!(c.global_key("aws:username").is_some());
         assert!(c.global_key("aws:principaltag/team").is_some());
         assert!(c.global_key("aws:usrname").is_none());

@@ -81,7 +81,8 @@ const RESTRICTING_KEYS: &[&str] = &[
 ];
 
 /// Actions whose misspelling Access Analyzer explains: the API's name is not the action's.
-const API_NAMES: &[(&str, &str, &str)] = &[("s3:listbuckets", "ListBuckets", "s3:ListAllMyBuckets")];
+const API_NAMES: &[(&str, &str, &str)] =
+    &[("s3:listbuckets", "ListBuckets", "s3:ListAllMyBuckets")];
 
 struct Checker<'a> {
     text: &'a str,
@@ -290,7 +291,11 @@ impl Checker<'_> {
             Error,
             "INVALID_POLICY_ELEMENT",
             format!("The policy element {} is not valid.", m.key),
-            vec![(push(path, PathElement::Key(m.key.clone())), m.key_start, m.key_end)],
+            vec![(
+                push(path, PathElement::Key(m.key.clone())),
+                m.key_start,
+                m.key_end,
+            )],
         );
     }
 
@@ -525,7 +530,7 @@ impl Checker<'_> {
                 self.add(Error, "SCP_SYNTAX_ERROR_NOT_RESOURCE", "SCPs do not support the NotResource element. Update the policy to use Resource instead.".into(), vec![at(value(path, "NotResource"), &m.value)]);
             }
             if !*not {
-                self.redundant(items, "REDUNDANT_RESOURCE", |a, b| glob(a, b));
+                self.redundant(items, "REDUNDANT_RESOURCE", glob);
             }
         }
 
@@ -548,9 +553,7 @@ impl Checker<'_> {
             }
             if allow && self.policy_type == PolicyType::Identity {
                 if let Some((not_resource, resources)) = &resources {
-                    let passed_to_service = keys
-                        .iter()
-                        .any(|k| k.lower == "iam:passedtoservice");
+                    let passed_to_service = keys.iter().any(|k| k.lower == "iam:passedtoservice");
                     if !passed_to_service {
                         self.sensitive(
                             &SENSITIVE[0],
@@ -720,7 +723,12 @@ impl Checker<'_> {
     }
 
     /// Items made redundant by an identical or wider item of the same list.
-    fn redundant(&mut self, items: &[Item], code: &'static str, covers: impl Fn(&str, &str) -> bool) {
+    fn redundant(
+        &mut self,
+        items: &[Item],
+        code: &'static str,
+        covers: impl Fn(&str, &str) -> bool,
+    ) {
         for (i, item) in items.iter().enumerate() {
             let wider = items.iter().enumerate().find(|(j, other)| {
                 *j != i
@@ -772,7 +780,10 @@ impl Checker<'_> {
                 self.add(
                     Error,
                     "INVALID_CONDITION_OPERATOR",
-                    format!("The condition operator {} is not valid. Use a valid condition operator.", op.key),
+                    format!(
+                        "The condition operator {} is not valid. Use a valid condition operator.",
+                        op.key
+                    ),
                     vec![op_place],
                 );
                 continue;
@@ -825,12 +836,12 @@ impl Checker<'_> {
                 }
                 if matches!(
                     base,
-                    "StringEquals" | "StringNotEquals" | "StringEqualsIgnoreCase" | "StringNotEqualsIgnoreCase"
+                    "StringEquals"
+                        | "StringNotEquals"
+                        | "StringEqualsIgnoreCase"
+                        | "StringNotEqualsIgnoreCase"
                 ) {
-                    if let Some(v) = values
-                        .iter()
-                        .find(|v| v.as_str().is_some_and(has_wildcard))
-                    {
+                    if let Some(v) = values.iter().find(|v| v.as_str().is_some_and(has_wildcard)) {
                         self.add(Warning, "WILDCARD_WITHOUT_LIKE_OPERATOR", "Your condition value includes a * or ? character. If you meant to use a wildcard (*, ?), update the condition operator to include Like.".into(), vec![at(value(&op_path, &m.key), v)]);
                     }
                 }
@@ -876,7 +887,9 @@ impl Checker<'_> {
                     self.add(
                         Error,
                         "INVALID_GLOBAL_CONDITION_KEY",
-                        format!("The condition key {key} does not exist. Use a valid condition key."),
+                        format!(
+                            "The condition key {key} does not exist. Use a valid condition key."
+                        ),
                         vec![place],
                     );
                     None
@@ -928,7 +941,10 @@ impl Checker<'_> {
                         self.catalog.action_supports_key(&service, &n, &key.lower) != Some(false)
                     })
                 } else {
-                    match self.catalog.action_supports_key(&service, &name, &key.lower) {
+                    match self
+                        .catalog
+                        .action_supports_key(&service, &name, &key.lower)
+                    {
                         Some(s) => s,
                         None => continue,
                     }
@@ -968,10 +984,13 @@ impl Checker<'_> {
             .iter()
             .find(|a| a.text.eq_ignore_ascii_case(s.action));
         let star = actions.iter().find(|a| {
-            a.text.contains(['*', '?']) && glob(&a.text.to_ascii_lowercase(), &s.action.to_ascii_lowercase())
+            a.text.contains(['*', '?'])
+                && glob(&a.text.to_ascii_lowercase(), &s.action.to_ascii_lowercase())
         });
         let star_resource = resources.iter().find(|r| {
-            r.text == "*" || r.text.rsplit_once('/').is_some_and(|(_, last)| last == "*") && r.text.contains(s.resource_marker)
+            r.text == "*"
+                || r.text.rsplit_once('/').is_some_and(|(_, last)| last == "*")
+                    && r.text.contains(s.resource_marker)
         });
         let not_excludes = not_action
             && actions
@@ -993,9 +1012,10 @@ impl Checker<'_> {
                 (None, Some(a)) => (s.codes[3], vec![a.place.clone(), element("NotResource")]),
                 _ => return,
             },
-            (true, true) if !not_excludes => {
-                (s.codes[4], vec![element("NotAction"), element("NotResource")])
-            }
+            (true, true) if !not_excludes => (
+                s.codes[4],
+                vec![element("NotAction"), element("NotResource")],
+            ),
             (true, false) if !not_excludes => match star_resource {
                 Some(r) => (s.codes[5], vec![element("NotAction"), r.place.clone()]),
                 None => return,
@@ -1041,14 +1061,23 @@ impl Checker<'_> {
         };
         let everyone = match &principal.value.kind {
             Kind::String(s) => s == "*",
-            Kind::Object(_) => principal.value.get("AWS").is_some_and(|aws| match &aws.value.kind {
-                Kind::String(s) => s == "*",
-                Kind::Array(items) => items.iter().any(|i| i.as_str() == Some("*")),
-                _ => false,
-            }),
+            Kind::Object(_) => {
+                principal
+                    .value
+                    .get("AWS")
+                    .is_some_and(|aws| match &aws.value.kind {
+                        Kind::String(s) => s == "*",
+                        Kind::Array(items) => items.iter().any(|i| i.as_str() == Some("*")),
+                        _ => false,
+                    })
+            }
             _ => false,
         };
-        if !everyone || keys.iter().any(|k| RESTRICTING_KEYS.contains(&k.lower.as_str())) {
+        if !everyone
+            || keys
+                .iter()
+                .any(|k| RESTRICTING_KEYS.contains(&k.lower.as_str()))
+        {
             return;
         }
         self.add(
@@ -1178,4 +1207,177 @@ fn has_wildcard(value: &str) -> bool {
 /// Whether the wildcard pattern (`*`, `?`) matches the text.
 fn glob(pattern: &str, text: &str) -> bool {
     crate::policy::testing::wildcard_matches(pattern, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(policy: &str, policy_type: PolicyType, resource_type: Option<&str>) -> Vec<String> {
+        run(policy, policy_type, resource_type, &Catalog::aws())
+            .into_iter()
+            .map(|f| format!("{} {}", f.finding_type.as_str(), f.issue_code))
+            .collect()
+    }
+
+    fn identity(statement: &str) -> Vec<String> {
+        codes(
+            &format!(r#"{{"Version": "2012-10-17", "Statement": [{statement}]}}"#),
+            PolicyType::Identity,
+            None,
+        )
+    }
+
+    #[test]
+    fn a_condition_key_that_applies_to_no_action_of_the_statement() {
+        // s3:prefix is a key of ListBucket only: on GetObject the condition is never evaluated.
+        assert_eq!(
+            identity(
+                r#"{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*",
+                "Condition": {"StringLike": {"s3:prefix": "home/*"}}}"#
+            ),
+            ["ERROR UNSUPPORTED_ACTION_FOR_CONDITION_KEY"]
+        );
+        // A wildcard counts as supported when one of the actions it covers supports the key.
+        assert!(identity(
+            r#"{"Effect": "Allow", "Action": "s3:List*", "Resource": "*",
+                "Condition": {"StringLike": {"s3:prefix": "home/*"}}}"#
+        )
+        .is_empty());
+        // Global keys apply to every action.
+        assert!(identity(
+            r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "true"}}}"#
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn condition_types_and_qualifiers() {
+        assert_eq!(
+            identity(
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+                "Condition": {"StringEquals": {"aws:MultiFactorAuthPresent": "true"},
+                              "ForAllValues:StringEquals": {"aws:username": ["a", "b"]},
+                              "StringEqualz": {"aws:username": "a"},
+                              "ForAnyValue:StringLike": {"aws:TagKeys": []}}}"#
+            ),
+            [
+                "WARNING TYPE_MISMATCH",
+                "SECURITY_WARNING FORALLVALUES_WITH_SINGLE_VALUED_KEY",
+                "ERROR INVALID_CONDITION_OPERATOR",
+                "SUGGESTION EMPTY_ARRAY_CONDITION_FORANYVALUE",
+            ]
+        );
+        // A tag key family needs its tag key; a key without a prefix is malformed.
+        assert_eq!(
+            identity(
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag": "x", "username": "y",
+                                               "aws:PrincipalTag/team": "data"}}}"#
+            ),
+            [
+                "ERROR MISSING_TAG_KEY_IN_CONDITION",
+                "ERROR INVALID_CONDITION_KEY_FORMAT"
+            ]
+        );
+    }
+
+    #[test]
+    fn grammar_errors_and_their_places() {
+        let text = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Maybe", "Actions": "s3:*", "Resource": 5}, "x"]}"#;
+        let findings = run(text, PolicyType::Identity, None, &Catalog::aws());
+        let got: Vec<(&str, String, &str)> = findings
+            .iter()
+            .map(|f| {
+                let l = &f.locations[0];
+                let start = l.start.offset;
+                let end = l.end.offset;
+                (f.issue_code, f.path_text(), &text[start..end])
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "MISSING_ACTION",
+                    "Statement[0]".into(),
+                    r#"{"Effect": "Maybe", "Actions": "s3:*", "Resource": 5}"#
+                ),
+                ("INVALID_EFFECT", "Statement[0].Effect".into(), "\"Maybe\""),
+                (
+                    "INVALID_POLICY_ELEMENT",
+                    "Statement[0].Actions".into(),
+                    "\"Actions\""
+                ),
+                ("DATA_TYPE_MISMATCH", "Statement[0].Resource".into(), "5"),
+                ("DATA_TYPE_MISMATCH", "Statement[1]".into(), "\"x\""),
+            ]
+        );
+    }
+
+    #[test]
+    fn resource_policies() {
+        let resource = |statement: &str, resource_type: Option<&str>| {
+            codes(
+                &format!(r#"{{"Version": "2012-10-17", "Statement": [{statement}]}}"#),
+                PolicyType::Resource,
+                resource_type,
+            )
+        };
+        assert_eq!(
+            resource(
+                r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}"#,
+                None
+            ),
+            ["ERROR MISSING_PRINCIPAL"]
+        );
+        assert_eq!(
+            resource(
+                r#"{"Effect": "Allow", "Principal": {"User": "bob"}, "Action": "s3:GetObject", "Resource": "*"}"#,
+                None
+            ),
+            ["ERROR INVALID_PRINCIPAL_KEY"]
+        );
+        // A trust policy open to everyone is a trust policy's business (conditions on the
+        // provider's claims), not public access to a resource.
+        let trust = r#"{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}"#;
+        assert!(resource(trust, Some(TRUST_POLICY)).is_empty());
+        assert_eq!(resource(trust, None), ["SECURITY_WARNING PUBLIC_ACCESS"]);
+        // Identical statements, the Sid aside.
+        assert_eq!(
+            resource(
+                r#"{"Sid": "A", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"},
+                   {"Sid": "B", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}"#,
+                None
+            ),
+            ["SUGGESTION REDUNDANT_STATEMENT"]
+        );
+    }
+
+    #[test]
+    fn service_control_policies() {
+        assert_eq!(
+            codes(
+                r#"{"Version": "2012-10-17", "Statement": {"Effect": "Deny", "Principal": "*",
+                    "Action": "iam:*Role", "NotResource": "arn:aws:iam::*:role/admin"}}"#,
+                PolicyType::ServiceControl,
+                None
+            ),
+            [
+                "ERROR SCP_SYNTAX_ERROR_PRINCIPAL",
+                "ERROR SCP_SYNTAX_ERROR_ACTION_WILDCARD",
+                "ERROR SCP_SYNTAX_ERROR_NOT_RESOURCE",
+            ]
+        );
+    }
+
+    #[test]
+    fn wildcards_in_condition_values() {
+        assert!(has_wildcard("admin-*"));
+        assert!(has_wildcard("a?"));
+        assert!(!has_wildcard("home/${aws:username}/"));
+        assert!(!has_wildcard("${*}"));
+        assert!(has_wildcard("${aws:username}*"));
+    }
 }

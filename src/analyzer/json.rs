@@ -177,7 +177,11 @@ impl<'a> LineIndex<'a> {
 pub fn describe_syntax_error(text: &str) -> Option<(usize, usize, String)> {
     let e = parse(text).err()?;
     let p = LineIndex::new(text).position(e.offset);
-    Some((p.line, p.column + 1, format!("not valid JSON: {}", e.message)))
+    Some((
+        p.line,
+        p.column + 1,
+        format!("not valid JSON: {}", e.message),
+    ))
 }
 
 /// serde_json's message without the " at line L column C" it appends (the caller places it).
@@ -254,7 +258,10 @@ impl Parser<'_> {
             }
             Some(b',') => return Err(self.err(self.i, "a value is missing before this comma")),
             Some(b']' | b'}') => {
-                return Err(self.err(self.i, format!("a value was expected, not {}", self.shown(self.i))))
+                return Err(self.err(
+                    self.i,
+                    format!("a value was expected, not {}", self.shown(self.i)),
+                ))
             }
             Some(c) if c.is_ascii_alphabetic() => {
                 let word_end = self.b[self.i..]
@@ -327,7 +334,10 @@ impl Parser<'_> {
                 Some(_) => {
                     return Err(self.err(
                         self.i,
-                        format!("a ':' was expected after the key \"{key}\", not {}", self.shown(self.i)),
+                        format!(
+                            "a ':' was expected after the key \"{key}\", not {}",
+                            self.shown(self.i)
+                        ),
                     ))
                 }
             }
@@ -357,12 +367,18 @@ impl Parser<'_> {
                     ))
                 }
                 Some(b']') => {
-                    return Err(self.err(self.i, "']' closes a list, but an object is open here: '}' was expected"))
+                    return Err(self.err(
+                        self.i,
+                        "']' closes a list, but an object is open here: '}' was expected",
+                    ))
                 }
                 Some(_) => {
                     return Err(self.err(
                         self.i,
-                        format!("',' or '}}' was expected after a member, not {}", self.shown(self.i)),
+                        format!(
+                            "',' or '}}' was expected after a member, not {}",
+                            self.shown(self.i)
+                        ),
                     ))
                 }
             }
@@ -395,15 +411,23 @@ impl Parser<'_> {
                 }
                 None => return Err(self.unclosed(open, ']')),
                 Some(b'}') => {
-                    return Err(self.err(self.i, "'}' closes an object, but a list is open here: ']' was expected"))
+                    return Err(self.err(
+                        self.i,
+                        "'}' closes an object, but a list is open here: ']' was expected",
+                    ))
                 }
                 Some(b'"' | b'{' | b'[' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
-                    return Err(self.err(self.i, "a comma is missing between two elements of a list"))
+                    return Err(
+                        self.err(self.i, "a comma is missing between two elements of a list")
+                    )
                 }
                 Some(_) => {
                     return Err(self.err(
                         self.i,
-                        format!("',' or ']' was expected after an element, not {}", self.shown(self.i)),
+                        format!(
+                            "',' or ']' was expected after an element, not {}",
+                            self.shown(self.i)
+                        ),
                     ))
                 }
             }
@@ -596,7 +620,10 @@ mod tests {
         };
         assert_eq!(items[1].as_str(), Some("x\ny"));
         assert_eq!(&text[items[1].start..items[1].end], "\"x\\ny\"");
-        assert_eq!(&text[a.value.start..a.value.end], "[1, \"x\\ny\", true, null]");
+        assert_eq!(
+            &text[a.value.start..a.value.end],
+            "[1, \"x\\ny\", true, null]"
+        );
         assert_eq!(parse("\"\\ud83d\\ude00\"").unwrap().as_str(), Some("😀"));
     }
 
@@ -614,7 +641,10 @@ mod tests {
         let (_, _, message) = fault("{'a': 1}");
         assert!(message.contains("double quotes"), "{message}");
         let (line, column, message) = fault("{\n  \"a\": [1,\n");
-        assert!(message.contains("list opened at line 2, column 8"), "{message}");
+        assert!(
+            message.contains("list opened at line 2, column 8"),
+            "{message}"
+        );
         assert_eq!((line, column), (3, 1));
         let (_, column, message) = fault("{\"a\" 1}");
         assert_eq!(column, 6);
@@ -627,6 +657,35 @@ mod tests {
         assert!(fault("// c\n{}").2.contains("comments"));
         assert!(fault(&"[".repeat(500)).2.contains("nest too deeply"));
         assert_eq!(describe_syntax_error("{\"a\": [1, {}]}"), None);
+    }
+
+    proptest::proptest! {
+        /// A valid document with one character inserted, replaced or removed: the reader and
+        /// serde_json agree on whether it is JSON, and a mistake is placed inside the text.
+        #[test]
+        fn agrees_with_serde_json_on_what_is_json(
+            at in 0usize..200,
+            op in 0u8..3,
+            c in proptest::sample::select(vec![',', '{', '}', '[', ']', ':', '"', '\'', 'a', '1', '\n', '\\', '-', '.', 'e', ' ']),
+        ) {
+            let valid = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "A1", "Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*", "Condition": {"NumericLessThan": {"s3:max-keys": 10.5e1}, "Bool": {"aws:SecureTransport": true}}}]}"#;
+            let mut chars: Vec<char> = valid.chars().collect();
+            let at = at.min(chars.len() - 1);
+            match op {
+                0 => chars.insert(at, c),
+                1 => chars[at] = c,
+                _ => { chars.remove(at); }
+            }
+            let text: String = chars.into_iter().collect();
+            let serde_ok = serde_json::from_str::<serde_json::Value>(&text).is_ok();
+            let ours = parse(&text);
+            proptest::prop_assert_eq!(ours.is_ok(), serde_ok, "{}", text);
+            if let Err(e) = ours {
+                proptest::prop_assert!(e.offset <= text.len());
+                let (line, column, message) = describe_syntax_error(&text).unwrap();
+                proptest::prop_assert!(line >= 1 && column >= 1 && message.starts_with("not valid JSON: "));
+            }
+        }
     }
 
     #[test]

@@ -171,7 +171,8 @@ impl Finding {
 
     /// The finding as `aws accessanalyzer validate-policy` prints it.
     pub fn to_json(&self) -> Value {
-        let position = |p: &Position| json!({"line": p.line, "column": p.column, "offset": p.offset});
+        let position =
+            |p: &Position| json!({"line": p.line, "column": p.column, "offset": p.offset});
         let locations: Vec<Value> = self
             .locations
             .iter()

@@ -110,19 +110,23 @@ pub fn catalog(config: Option<&std::path::Path>) -> Result<Catalog, String> {
         Some(path) => crate::config::Config::load(path)
             .map(|c| Catalog::for_config(&c))
             .map_err(|e| e.to_string()),
-        None => Ok(crate::config::Config::load(std::path::Path::new("iamgate.toml"))
-            .map(|c| Catalog::for_config(&c))
-            .unwrap_or_default()),
+        None => Ok(
+            crate::config::Config::load(std::path::Path::new("iamgate.toml"))
+                .map(|c| Catalog::for_config(&c))
+                .unwrap_or_default(),
+        ),
     }
 }
 
 /// Runs the command; the findings (an empty list when the policy is clean).
 pub fn run(args: &ValidatePolicyArgs) -> Result<Vec<Finding>, ValidatePolicyError> {
     let text = match args.policy_document.strip_prefix("file://") {
-        Some(path) => std::fs::read_to_string(path).map_err(|source| ValidatePolicyError::Read {
-            path: path.to_owned(),
-            source,
-        })?,
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|source| ValidatePolicyError::Read {
+                path: path.to_owned(),
+                source,
+            })?
+        }
         None => args.policy_document.clone(),
     };
     let catalog = catalog(args.config.as_deref()).map_err(ValidatePolicyError::Config)?;
@@ -131,7 +135,9 @@ pub fn run(args: &ValidatePolicyArgs) -> Result<Vec<Finding>, ValidatePolicyErro
         PolicyTypeArg::ResourcePolicy => PolicyType::Resource,
         PolicyTypeArg::ServiceControlPolicy => PolicyType::ServiceControl,
     };
-    let resource_type = args.validate_policy_resource_type.map(ResourceTypeArg::as_str);
+    let resource_type = args
+        .validate_policy_resource_type
+        .map(ResourceTypeArg::as_str);
     Ok(validate_policy(&text, policy_type, resource_type, &catalog))
 }
 

@@ -246,7 +246,13 @@ mod tests {
             .iter()
             .find(|f| f.finding.issue_code == "INVALID_ACTION")
             .unwrap();
-        let column = iam.lines().nth(2).unwrap().find("\"s3:GetObjects\"").unwrap() + 1;
+        let column = iam
+            .lines()
+            .nth(2)
+            .unwrap()
+            .find("\"s3:GetObjects\"")
+            .unwrap()
+            + 1;
         assert_eq!(typo.position, (3, column));
         assert_eq!(typo.policy, "arn:aws:iam::111122223333:user/bob (inline p)");
         assert!(typo.to_string().contains(&format!(
@@ -255,7 +261,10 @@ mod tests {
         let codes: Vec<&str> = findings.iter().map(|f| f.finding.issue_code).collect();
         assert!(codes.contains(&"PUBLIC_ACCESS"), "{codes:?}");
         assert!(codes.contains(&"MISSING_VERSION"), "{codes:?}");
-        let public = findings.iter().find(|f| f.finding.issue_code == "PUBLIC_ACCESS").unwrap();
+        let public = findings
+            .iter()
+            .find(|f| f.finding.issue_code == "PUBLIC_ACCESS")
+            .unwrap();
         assert_eq!(public.position, (1, 33), "placed at the encoded document");
         assert!(has_errors(&findings));
         std::fs::remove_dir_all(&dir).unwrap();
