@@ -317,6 +317,10 @@ impl Catalog {
     /// A known action close to a misspelt one (one or two edits, or a different case of the
     /// service), for "Did you mean".
     pub fn suggest_action(&self, prefix_lower: &str, name_lower: &str) -> Option<String> {
+        // Action names are short; a long one is no typo, and comparing it would cost.
+        if name_lower.len() > 128 {
+            return None;
+        }
         let candidates = self.actions_matching(prefix_lower, |_| true);
         candidates
             .into_iter()

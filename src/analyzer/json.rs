@@ -130,7 +130,10 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 /// Line, column and character offset of each byte position of a text.
 pub struct LineIndex<'a> {
     text: &'a str,
+    /// Byte offset of each line's start.
     line_starts: Vec<usize>,
+    /// Characters before each line's start.
+    line_chars: Vec<usize>,
 }
 
 /// A position as Access Analyzer reports it: line from 1, column and offset (in characters)
@@ -150,7 +153,19 @@ impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> LineIndex<'a> {
         let mut line_starts = vec![0];
         line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-        LineIndex { text, line_starts }
+        let mut line_chars = Vec::with_capacity(line_starts.len());
+        let mut chars = 0;
+        for (i, &start) in line_starts.iter().enumerate() {
+            if i > 0 {
+                chars += text[line_starts[i - 1]..start].chars().count();
+            }
+            line_chars.push(chars);
+        }
+        LineIndex {
+            text,
+            line_starts,
+            line_chars,
+        }
     }
 
     /// The position of byte `at` (clamped to the text; moved back to a character boundary).
@@ -162,7 +177,7 @@ impl<'a> LineIndex<'a> {
         let line = self.line_starts.partition_point(|&s| s <= at);
         let start = self.line_starts[line - 1];
         let column = self.text[start..at].chars().count();
-        let offset = self.text[..at].chars().count();
+        let offset = self.line_chars[line - 1] + column;
         Position {
             line,
             column,
