@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use super::catalog::{Catalog, ServiceKnowledge};
 use super::json::{self, Kind, LineIndex, Member, Node};
 use super::{Finding, FindingType, Location, PathElement, PolicyType, TRUST_POLICY};
+use crate::policy::Glob;
 
 use FindingType::{Error, SecurityWarning, Suggestion, Warning};
 
@@ -654,7 +655,10 @@ impl Checker<'_> {
                 let exists = if name.contains(['*', '?']) {
                     !self
                         .catalog
-                        .actions_matching(&service_lower, |n| glob(&name_lower, n))
+                        .actions_matching(&service_lower, {
+                            let pattern = Glob::parse(&name_lower);
+                            move |n| pattern.matches(n)
+                        })
                         .is_empty()
                 } else {
                     self.catalog.has_action(&service_lower, &name_lower)
@@ -932,7 +936,10 @@ impl Checker<'_> {
                 };
                 let (service, name) = (service.to_ascii_lowercase(), name.to_ascii_lowercase());
                 let supported = if name.contains(['*', '?']) {
-                    let matched = self.catalog.actions_matching(&service, |n| glob(&name, n));
+                    let pattern = Glob::parse(&name);
+                    let matched = self
+                        .catalog
+                        .actions_matching(&service, |n| pattern.matches(n));
                     if matched.is_empty() {
                         continue;
                     }
@@ -1204,9 +1211,9 @@ fn has_wildcard(value: &str) -> bool {
     false
 }
 
-/// Whether the wildcard pattern (`*`, `?`) matches the text.
+/// Whether the wildcard pattern (`*`, `?`) matches the text, as the engine matches.
 fn glob(pattern: &str, text: &str) -> bool {
-    crate::policy::testing::wildcard_matches(pattern, text)
+    Glob::parse(pattern).matches(text)
 }
 
 #[cfg(test)]

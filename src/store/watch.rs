@@ -51,6 +51,10 @@ const MAX_LOGGED_FINDINGS: usize = 50;
 impl LiveStore {
     /// Loads the store in `dir`; fails when the first load fails.
     pub fn open(dir: &Path) -> Result<Arc<LiveStore>, LoadErrors> {
+        LiveStore::open_with(dir, None)
+    }
+
+    fn open_with(dir: &Path, catalog: Option<Catalog>) -> Result<Arc<LiveStore>, LoadErrors> {
         let started = Instant::now();
         let snapshot = load(dir)?;
         let store = LiveStore {
@@ -59,7 +63,7 @@ impl LiveStore {
             retired: Mutex::new(None),
             generation: AtomicU64::new(1),
             stats: ReloadStats::default(),
-            catalog: None,
+            catalog,
             logged: Mutex::default(),
         };
         store
@@ -73,9 +77,7 @@ impl LiveStore {
     /// `catalog` ([`crate::analyzer`]) on a thread of its own and logs the findings; each reload
     /// logs the findings it brings. Findings never keep a store from loading.
     pub fn open_validated(dir: &Path, catalog: Catalog) -> Result<Arc<LiveStore>, LoadErrors> {
-        let mut store = Arc::into_inner(LiveStore::open(dir)?).expect("not shared yet");
-        store.catalog = Some(catalog);
-        let store = Arc::new(store);
+        let store = LiveStore::open_with(dir, Some(catalog))?;
         let validating = Arc::clone(&store);
         let _ = std::thread::Builder::new()
             .name("iamgate-validate".into())
@@ -95,8 +97,16 @@ impl LiveStore {
         let mut current = std::collections::HashSet::new();
         let mut new = 0usize;
         for f in &findings {
-            let line = f.to_string();
-            if !logged.contains(&line) {
+            // Not the position: an edit above a finding moves it without making it new.
+            let key = format!(
+                "{}|{}|{}|{}|{}",
+                f.file.display(),
+                f.policy,
+                f.finding.issue_code,
+                f.finding.path_text(),
+                f.finding.details
+            );
+            if !logged.contains(&key) {
                 new += 1;
                 if new <= MAX_LOGGED_FINDINGS {
                     let (line_no, column) = f.position;
@@ -112,7 +122,7 @@ impl LiveStore {
                     }
                 }
             }
-            current.insert(line);
+            current.insert(key);
         }
         if new > MAX_LOGGED_FINDINGS {
             tracing::warn!(
