@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analyzer;
 pub mod audit;
 pub mod caller;
 pub mod cli;

@@ -7,6 +7,10 @@ mod policy_parse {
     include!("../fuzz/src/policy_parse.rs");
 }
 
+mod policy_validate {
+    include!("../fuzz/src/policy_validate.rs");
+}
+
 mod wildcard {
     include!("../fuzz/src/wildcard.rs");
 }
@@ -77,6 +81,11 @@ fn replay(target: &str, check: fn(&[u8])) {
 #[test]
 fn policy_parse_regressions() {
     replay("policy_parse", policy_parse::check_policy_parse);
+}
+
+#[test]
+fn policy_validate_regressions() {
+    replay("policy_validate", policy_validate::check_policy_validate);
 }
 
 #[test]

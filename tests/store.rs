@@ -306,3 +306,77 @@ fn an_error_in_a_large_store_is_named_with_its_place() {
     assert_placed_at(&errors[0], &text, "\"Maybe\"");
     assert!(errors[0].contains("Effect"), "{}", errors[0]);
 }
+
+#[test]
+fn a_syntax_error_is_named_at_the_character_at_fault_without_a_cascade() {
+    let s = Scratch::new("comma");
+    let path = s.0.join("111122223333/iam.json");
+    let text = fs::read_to_string(&path).unwrap().replacen(
+        "\"Value\": \"platform\"\n",
+        "\"Value\": \"platform\",\n",
+        1,
+    );
+    fs::write(&path, &text).unwrap();
+    let errors = s.errors();
+    // credentials.json and mfa.json name users of this iam.json: they are not reported as
+    // missing because the file that defines them does not read.
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let line = text
+        .lines()
+        .position(|l| l.contains("\"platform\","))
+        .unwrap()
+        + 1;
+    let column = text.lines().nth(line - 1).unwrap().find("\",").unwrap() + 2;
+    assert!(
+        errors[0].ends_with(&format!(
+            "iam.json:{line}:{column}: not valid JSON: trailing comma: a comma after the last member of an object (remove it)"
+        )),
+        "at the comma: {}",
+        errors[0]
+    );
+
+    // The simulator names the same mistake in the same words.
+    let policy =
+        "{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\",}}";
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_iamgate"))
+        .args([
+            "simulate-custom-policy",
+            "--action-names",
+            "s3:GetObject",
+            "--policy-input-list",
+            policy,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let comma = policy.find(",}").unwrap() + 1;
+    assert!(
+        stderr.contains(&format!("at line 1, column {comma}: not valid JSON: trailing comma: a comma after the last member of an object (remove it)")),
+        "{stderr}"
+    );
+    let e = iamgate::policy::Policy::parse("p", PolicyKind::Identity, "{\"Statement\": [1,]}")
+        .unwrap_err();
+    assert_eq!(e.position, Some((1, 17)));
+    assert_eq!(
+        e.message,
+        "not valid JSON: trailing comma: a comma after the last element of a list (remove it)"
+    );
+}
+
+#[test]
+fn a_policy_that_does_not_load_is_reported_once() {
+    let s = Scratch::new("managed");
+    let path = s.0.join("111122223333/iam.json");
+    let text = fs::read_to_string(&path).unwrap().replacen(
+        "\"Effect\": \"Allow\",\n                \"Action\": \"*\"",
+        "\"Effect\": \"Alow\",\n                \"Action\": \"*\"",
+        1,
+    );
+    assert!(text.contains("\"Alow\""));
+    fs::write(&path, &text).unwrap();
+    let errors = s.errors();
+    // The admins group attaches AdminAll: it is not also reported as missing.
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(errors[0].contains("policy/AdminAll"), "{}", errors[0]);
+    assert_placed_at(&errors[0], &text, "\"Alow\"");
+}

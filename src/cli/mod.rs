@@ -1,6 +1,7 @@
 //! The command line: the policy simulators, `validate` (and, as the gateway grows, `serve`).
 
 pub mod simulate;
+pub mod validate_policy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,8 +22,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway (the default when no subcommand is given).
     Serve(ServeArgs),
-    /// Load the policy store, print every problem, exit non-zero on any.
+    /// Load the policy store and validate its policies: print every problem and finding, exit
+    /// non-zero on a problem or an ERROR finding.
     Validate(ValidateArgs),
+    /// Validate a policy as `aws accessanalyzer validate-policy` does.
+    ValidatePolicy(validate_policy::ValidatePolicyArgs),
     /// Evaluate policies given on the command line, as `aws iam simulate-custom-policy` does.
     SimulateCustomPolicy(simulate::CustomPolicyArgs),
     /// Evaluate what a user, group or role of the store may do, as
@@ -58,6 +62,16 @@ pub fn main() -> ExitCode {
     match cli.command {
         Some(Command::Serve(args)) => serve(&args),
         Some(Command::Validate(args)) => validate(&args),
+        Some(Command::ValidatePolicy(args)) => match validate_policy::run(&args) {
+            Ok(findings) => {
+                print!("{}", validate_policy::render(&findings, args.output));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("iamgate: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Some(Command::SimulateCustomPolicy(args)) => {
             print_simulation(simulate::simulate_custom(&args), args.output)
         }
@@ -299,25 +313,37 @@ async fn shutdown_signal() {
 
 fn validate(args: &ValidateArgs) -> ExitCode {
     let started = std::time::Instant::now();
-    let policies = match (&args.policies, &args.config) {
-        (Some(dir), _) => dir.clone(),
+    let (policies, catalog) = match (&args.policies, &args.config) {
+        (Some(dir), config) => match validate_policy::catalog(config.as_deref()) {
+            Ok(catalog) => (dir.clone(), catalog),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        },
         (None, Some(path)) => match crate::config::Config::load(path) {
-            Ok(c) => c.policies,
+            Ok(c) => (c.policies.clone(), crate::analyzer::Catalog::for_config(&c)),
             Err(e) => {
                 eprintln!("{e}");
                 return ExitCode::FAILURE;
             }
         },
         (None, None) => match crate::config::Config::load(std::path::Path::new("iamgate.toml")) {
-            Ok(c) => c.policies,
-            Err(_) => PathBuf::from("policies"),
+            Ok(c) => (c.policies.clone(), crate::analyzer::Catalog::for_config(&c)),
+            Err(_) => (PathBuf::from("policies"), crate::analyzer::Catalog::aws()),
         },
     };
-    match crate::store::load(&policies) {
+    let loaded = crate::store::load(&policies);
+    let load_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let validating = std::time::Instant::now();
+    let findings = crate::store::validate_store(&policies, &catalog);
+    let validate_ms = validating.elapsed().as_secs_f64() * 1000.0;
+    let mut failed = false;
+    match &loaded {
         Ok(snapshot) => {
             let s = snapshot.summary();
             println!(
-                "{}: {} accounts, {} principals, {} policies with {} statements, {} access keys, {} resources; loaded in {:.1} ms",
+                "{}: {} accounts, {} principals, {} policies with {} statements, {} access keys, {} resources; loaded in {load_ms:.1} ms, validated in {validate_ms:.1} ms",
                 policies.display(),
                 s.accounts,
                 s.principals,
@@ -325,17 +351,34 @@ fn validate(args: &ValidateArgs) -> ExitCode {
                 s.statements,
                 s.keys,
                 s.resources,
-                started.elapsed().as_secs_f64() * 1000.0
             );
-            ExitCode::SUCCESS
         }
         Err(errors) => {
             for e in &errors.0 {
                 eprintln!("{e}");
             }
-            eprintln!("{} problem(s) found", errors.0.len());
-            ExitCode::FAILURE
+            failed = true;
         }
+    }
+    for f in &findings {
+        eprintln!("{f}");
+    }
+    failed |= crate::store::has_errors(&findings);
+    let problems = loaded.as_ref().err().map_or(0, |e| e.0.len());
+    if problems > 0 || !findings.is_empty() {
+        eprintln!(
+            "{problems} problem(s) found; {} finding(s) in the policies ({} error(s))",
+            findings.len(),
+            findings
+                .iter()
+                .filter(|f| f.finding.finding_type == crate::analyzer::FindingType::Error)
+                .count()
+        );
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -201,9 +201,17 @@ impl Policy {
         } else {
             text
         };
-        let value: Value = serde_json::from_str(text).map_err(|e| PolicyError {
-            position: Some((e.line() as u32, e.column() as u32)),
-            ..PolicyError::new(name, format!("not valid JSON: {e}"))
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            // Named and placed as the store names a syntax error in its files.
+            let (line, column, message) = crate::analyzer::json::describe_syntax_error(text)
+                .unwrap_or_else(|| {
+                    let message = crate::analyzer::json::serde_message(&e);
+                    (e.line(), e.column(), format!("not valid JSON: {message}"))
+                });
+            PolicyError {
+                position: Some((line as u32, column as u32)),
+                ..PolicyError::new(name, message)
+            }
         })?;
         Policy::from_value(name, kind, &value)
     }

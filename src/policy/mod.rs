@@ -44,6 +44,8 @@ pub use evaluate::{
     evaluate, Decision, MatchedStatement, Outcome, Policies, PolicySet, Request, Source,
 };
 pub use principal::{is_account_id, Principal, PrincipalArnError, PrincipalKind};
+/// The engine's wildcard matcher, for the policy validator.
+pub(crate) use wildcard::Glob;
 
 #[doc(hidden)]
 pub mod testing {

@@ -1,7 +1,7 @@
 //! Loading a policy store folder into a [`Snapshot`], reporting every problem with its file,
 //! line and column.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -122,6 +122,19 @@ struct Loader {
     snapshot: Snapshot,
     statements: usize,
     documents: usize,
+    /// What failed to load and was reported: later references to it are not reported again
+    /// (one trailing comma in `iam.json` is one error, not one per user that other files name).
+    broken: Broken,
+}
+
+#[derive(Default)]
+struct Broken {
+    /// Accounts whose `iam.json` does not read.
+    iam: HashSet<String>,
+    /// `(account, user name)` of users that did not load.
+    users: HashSet<(String, String)>,
+    /// Managed policies (ARNs) that did not load.
+    managed: HashSet<String>,
 }
 
 impl Loader {
@@ -158,8 +171,11 @@ impl Loader {
             folders.insert(name, path);
         }
         for (account, path) in &folders {
+            let reported = self.errors.len();
             if let Some((source, export)) = self.read::<IamExport>(&path.join("iam.json")) {
                 self.iam.push((account.clone(), source, export));
+            } else if self.errors.len() > reported {
+                self.broken.iam.insert(account.clone());
             }
         }
         let iam = std::mem::take(&mut self.iam);
@@ -205,10 +221,23 @@ impl Loader {
             .map(|id| Arc::<str>::from(id.principal.arn()))
     }
 
+    /// Whether a user that is not in the snapshot was left out because of an error already
+    /// reported (its account's `iam.json` does not read, or its entry did not load).
+    fn user_reported(&self, account: &str, user: &str) -> bool {
+        self.broken.iam.contains(account)
+            || self
+                .broken
+                .users
+                .contains(&(account.to_owned(), user.to_owned()))
+    }
+
     fn compile_mfa(&mut self, account: &str, source: &Source, entries: Vec<MfaEntry>) {
         for (i, entry) in entries.into_iter().enumerate() {
             let at = |key: &str| [Step::Index(i), Step::key(key)];
             let Some(user_arn) = self.user_arn(account, &entry.user_name) else {
+                if self.user_reported(account, &entry.user_name) {
+                    continue;
+                }
                 self.errors.push(source.error(
                     &at("UserName"),
                     format!(
@@ -304,10 +333,18 @@ impl Loader {
                         .map_err(|e| (None, format!("cannot read: {e}")))
                         .and_then(|text| {
                             serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(&text).map_err(|e| {
-                                (
-                                    Some((e.line(), e.column())),
-                                    format!("not a JSON Web Key Set: {e}"),
-                                )
+                                match crate::analyzer::json::describe_syntax_error(&text) {
+                                    Some((line, column, message)) => {
+                                        (Some((line, column)), message)
+                                    }
+                                    None => (
+                                        Some((e.line(), e.column())),
+                                        format!(
+                                            "not a JSON Web Key Set: {}",
+                                            crate::analyzer::json::serde_message(&e)
+                                        ),
+                                    ),
+                                }
                             })
                         });
                     match parsed {
@@ -381,10 +418,20 @@ impl Loader {
                 value,
             )),
             Err(e) => {
+                // A syntax error is named, at the character at fault, as the simulators name
+                // it; a file of the wrong shape gets serde's words, placed where it noticed.
+                let (position, message) = match crate::analyzer::json::describe_syntax_error(&text)
+                {
+                    Some((line, column, message)) => ((line, column), message),
+                    None => (
+                        (e.line(), e.column()),
+                        crate::analyzer::json::serde_message(&e),
+                    ),
+                };
                 self.errors.push(LoadError {
                     file: file.to_owned(),
-                    position: Some((e.line(), e.column())),
-                    message: e.to_string(),
+                    position: Some(position),
+                    message,
                 });
                 None
             }
@@ -428,6 +475,7 @@ impl Loader {
             let path = [Step::key("Policies"), Step::Index(i)];
             let default = default_version(detail);
             let Some((v, version)) = default else {
+                self.broken.managed.insert(detail.arn.clone());
                 self.errors.push(source.error(
                     &path,
                     format!("managed policy {} has no default version", detail.arn),
@@ -449,6 +497,8 @@ impl Loader {
                 &version.document,
             ) {
                 self.managed.insert(detail.arn.clone(), policy);
+            } else {
+                self.broken.managed.insert(detail.arn.clone());
             }
         }
     }
@@ -488,6 +538,7 @@ impl Loader {
         for (i, a) in attached.iter().enumerate() {
             match self.managed.get(&a.policy_arn) {
                 Some(policy) => out.push(policy.clone()),
+                None if self.broken.managed.contains(&a.policy_arn) => {}
                 None => {
                     let mut at = path.to_vec();
                     at.extend([Step::key("AttachedManagedPolicies"), Step::Index(i)]);
@@ -507,6 +558,7 @@ impl Loader {
         let arn = arn?;
         match self.managed.get(arn) {
             Some(policy) => Some(PolicySet::new(vec![policy.clone()])),
+            None if self.broken.managed.contains(arn) => None,
             None => {
                 let mut at = path.to_vec();
                 at.push(Step::key("PermissionsBoundary"));
@@ -566,6 +618,9 @@ impl Loader {
         for (i, u) in export.user_detail_list.iter().enumerate() {
             let path = [Step::key("UserDetailList"), Step::Index(i)];
             let Some(principal) = self.principal(source, &path, &u.arn, account) else {
+                self.broken
+                    .users
+                    .insert((account.to_owned(), u.user_name.clone()));
                 continue;
             };
             let mut policies = Vec::new();
@@ -688,6 +743,7 @@ impl Loader {
                     let arn = self.user_arn(account, user);
                     match arn {
                         Some(arn) => KeyOwner::User(arn),
+                        None if self.user_reported(account, user) => continue,
                         None => {
                             self.errors.push(source.error(
                                 &[Step::Index(i), Step::key("UserName")],

@@ -11,11 +11,13 @@
 //! ```
 
 mod files;
+mod findings;
 mod load;
 pub mod position;
 mod snapshot;
 mod watch;
 
+pub use findings::{has_errors, validate_store, StoreFinding};
 pub use load::{load, LoadError, LoadErrors};
 pub use snapshot::{
     AccessKey, Identity, JwksSource, KeyOwner, MfaDevice, OidcProvider, Resource, Snapshot, Summary,

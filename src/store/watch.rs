@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use notify::{RecursiveMode, Watcher};
 
-use super::{load, LoadErrors, Snapshot};
+use super::{load, validate_store, LoadErrors, Snapshot};
+use crate::analyzer::{Catalog, FindingType};
 
 /// How long the store must be quiet before a burst of changes is loaded, once.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -38,11 +39,22 @@ pub struct LiveStore {
     generation: AtomicU64,
     /// Reload counters.
     pub stats: ReloadStats,
+    /// What the store's policies are validated against after each load; `None`: not validated.
+    catalog: Option<Catalog>,
+    /// The findings already logged, so that a reload logs only what is new.
+    logged: Mutex<std::collections::HashSet<String>>,
 }
+
+/// At most this many findings are logged per load; `iamgate validate` lists them all.
+const MAX_LOGGED_FINDINGS: usize = 50;
 
 impl LiveStore {
     /// Loads the store in `dir`; fails when the first load fails.
     pub fn open(dir: &Path) -> Result<Arc<LiveStore>, LoadErrors> {
+        LiveStore::open_with(dir, None)
+    }
+
+    fn open_with(dir: &Path, catalog: Option<Catalog>) -> Result<Arc<LiveStore>, LoadErrors> {
         let started = Instant::now();
         let snapshot = load(dir)?;
         let store = LiveStore {
@@ -51,12 +63,74 @@ impl LiveStore {
             retired: Mutex::new(None),
             generation: AtomicU64::new(1),
             stats: ReloadStats::default(),
+            catalog,
+            logged: Mutex::default(),
         };
         store
             .stats
             .last_load_micros
             .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         Ok(Arc::new(store))
+    }
+
+    /// Loads the store in `dir` as [`LiveStore::open`] does, then validates its policies against
+    /// `catalog` ([`crate::analyzer`]) on a thread of its own and logs the findings; each reload
+    /// logs the findings it brings. Findings never keep a store from loading.
+    pub fn open_validated(dir: &Path, catalog: Catalog) -> Result<Arc<LiveStore>, LoadErrors> {
+        let store = LiveStore::open_with(dir, Some(catalog))?;
+        let validating = Arc::clone(&store);
+        let _ = std::thread::Builder::new()
+            .name("iamgate-validate".into())
+            .spawn(move || validating.log_findings());
+        Ok(store)
+    }
+
+    /// Validates the store's policies and logs the findings not logged before.
+    pub fn log_findings(&self) {
+        let Some(catalog) = &self.catalog else {
+            return;
+        };
+        let findings = validate_store(&self.dir, catalog);
+        let Ok(mut logged) = self.logged.lock() else {
+            return;
+        };
+        let mut current = std::collections::HashSet::new();
+        let mut new = 0usize;
+        for f in &findings {
+            // Not the position: an edit above a finding moves it without making it new.
+            let key = format!(
+                "{}|{}|{}|{}|{}",
+                f.file.display(),
+                f.policy,
+                f.finding.issue_code,
+                f.finding.path_text(),
+                f.finding.details
+            );
+            if !logged.contains(&key) {
+                new += 1;
+                if new <= MAX_LOGGED_FINDINGS {
+                    let (line_no, column) = f.position;
+                    let args = (
+                        f.file.display(),
+                        f.finding.finding_type.as_str(),
+                        f.finding.issue_code,
+                    );
+                    if f.finding.finding_type == FindingType::Suggestion {
+                        tracing::info!(file = %args.0, line = line_no, column, finding = %args.1, issue = %args.2, policy = %f.policy, path = %f.finding.path_text(), "policy finding: {}", f.finding.details);
+                    } else {
+                        tracing::warn!(file = %args.0, line = line_no, column, finding = %args.1, issue = %args.2, policy = %f.policy, path = %f.finding.path_text(), "policy finding: {}", f.finding.details);
+                    }
+                }
+            }
+            current.insert(key);
+        }
+        if new > MAX_LOGGED_FINDINGS {
+            tracing::warn!(
+                more = new - MAX_LOGGED_FINDINGS,
+                "more policy findings not logged; `iamgate validate` lists them all"
+            );
+        }
+        *logged = current;
     }
 
     /// The snapshot in force now.
@@ -133,8 +207,9 @@ impl LiveStore {
         }
     }
 
-    /// Watches the store's folder and reloads after each burst of changes. The watcher stops
-    /// when the returned guard is dropped.
+    /// Watches the store's folder and reloads after each burst of changes, then (for a store
+    /// opened with [`LiveStore::open_validated`]) logs the findings the change brought. The
+    /// watcher stops when the returned guard is dropped.
     pub fn watch(self: &Arc<Self>) -> notify::Result<WatchGuard> {
         let store = Arc::clone(self);
         watch_debounced(
@@ -143,6 +218,8 @@ impl LiveStore {
             move || {
                 if store.reload().is_ok() {
                     store.drop_retired();
+                    // After the swap: the new snapshot is not held up by its validation.
+                    store.log_findings();
                 }
             },
         )
