@@ -1197,6 +1197,19 @@ fn strict_keys_refuse_what_a_normaliser_would_resolve() {
         "/reports/a/..%2F..%2Fb",
         "/reports/a%2F..%2Fb",
         "/reports/a%2F%2Fb",
+        // A trailing slash: a file server answers with an index or a listing.
+        "/reports/photos/",
+        // Windows separators and trailing dots and spaces, Tomcat's `;` parameters, NUL.
+        "/reports/x%5C..%5C..%5Csecret",
+        "/reports/a\\b",
+        "/reports/x/.../y",
+        "/reports/x/..%20/y",
+        "/reports/x/..;/y",
+        "/reports/x/..;jsessionid=1/y",
+        "/reports/;x/y",
+        "/reports/x/..%00/y",
+        "/reports/salaries.csv%00.txt",
+        "/reports/a%0Ab",
     ] {
         let e = get(HOST, path, &[]).unwrap_err();
         assert_eq!((e.code(), e.status().as_u16()), ("InvalidRequest", 400), "{path}");
@@ -1205,12 +1218,14 @@ fn strict_keys_refuse_what_a_normaliser_would_resolve() {
     assert_eq!(e.code(), "InvalidRequest");
     let e = get("reports.s3.localhost", "//y", &[]).unwrap_err();
     assert_eq!(e.code(), "InvalidRequest");
-    // What resolves nothing routes: a trailing slash, dots inside a segment, encoded slashes.
+    // What resolves nothing routes: dots inside a segment or ending one that has more, encoded
+    // slashes, `;` inside a segment.
     for (path, key) in [
-        ("/reports/photos/", "photos/"),
         ("/reports/a..b/.c/d.", "a..b/.c/d."),
-        ("/reports/...", "..."),
+        ("/reports/.hidden/x", ".hidden/x"),
         ("/reports/a%2Fb", "a/b"),
+        ("/reports/a;b", "a;b"),
+        ("/reports/a%20b/c", "a b/c"),
     ] {
         let r = get(HOST, path, &[]).unwrap();
         assert_eq!(r.key.as_deref(), Some(key), "{path}");
@@ -1248,4 +1263,38 @@ fn strict_keys_refuse_what_a_normaliser_would_resolve() {
         .unwrap();
     assert_eq!(put.copy_source.as_deref(), Some("/reports/%2E%2E/x"));
     assert_eq!(put.checks[1], Check::new("s3:GetObject", "arn:aws:s3:::reports/../x"));
+}
+
+/// `x-amz-*` headers hoisted into the query by a presigner are read as headers: the operation,
+/// checks and condition keys are what S3 will act on; a parameter repeating a header is refused.
+#[test]
+fn hoisted_query_headers_are_routed_as_headers() {
+    use iamgate::route::s3::with_hoisted_headers;
+    let model = S3Model::default().with_keys(KeyMode::Literal);
+    let query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&x-amz-copy-source=%2Freports%2Fconfidential%2Fsalaries.csv\
+                 &X-Amz-Acl=public-read&x-id=PutObject";
+    let none = HeaderMap::new();
+    let hoisted = with_hoisted_headers(Some(query), &none).unwrap();
+    assert_eq!(hoisted.len(), 2, "{hoisted:?}");
+    let r = model
+        .route(&Method::PUT, Some(HOST), "/reports/tmp/x", Some(query), &hoisted)
+        .unwrap();
+    assert_eq!(r.operation, "CopyObject");
+    assert!(r.checks.contains(&Check::new(
+        "s3:GetObject",
+        "arn:aws:s3:::reports/confidential/salaries.csv"
+    )));
+    assert_eq!(r.context_value("s3:x-amz-acl"), Some(&["public-read".to_owned()][..]));
+    // Nothing hoisted: the headers as they are, not copied.
+    let plain = headers(&[("x-amz-acl", "private")]);
+    assert!(matches!(
+        with_hoisted_headers(Some("X-Amz-Date=1&prefix=x-amz-"), &plain).unwrap(),
+        std::borrow::Cow::Borrowed(_)
+    ));
+    // The same header twice (query and header) is ambiguous.
+    let both = with_hoisted_headers(Some("x-amz-acl=public-read"), &plain).unwrap();
+    let e = model
+        .route(&Method::PUT, Some(HOST), "/reports/x", Some("x-amz-acl=public-read"), &both)
+        .unwrap_err();
+    assert_eq!(e.code(), "InvalidArgument");
 }

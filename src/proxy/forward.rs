@@ -368,6 +368,27 @@ fn remove_headers(headers: &mut HeaderMap, drop: impl Fn(&HeaderName) -> bool) {
     }
 }
 
+/// Removes the headers that the `Connection` header names (but not `Connection` itself).
+pub fn strip_connection_named(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::CONNECTION) {
+        return;
+    }
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    for value in headers.get_all(header::CONNECTION) {
+        let Ok(value) = value.to_str() else { continue };
+        for named in value.split(',') {
+            if let Ok(name) = HeaderName::from_bytes(named.trim().as_bytes()) {
+                if name != header::CONNECTION {
+                    doomed.push(name);
+                }
+            }
+        }
+    }
+    for name in doomed {
+        headers.remove(name);
+    }
+}
+
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     remove_headers(headers, is_hop_by_hop);
@@ -439,6 +460,14 @@ pub fn prepare_head(
             // (Express's method-override, Rails, ASP.NET, ...) would run a DELETE authorised as
             // a GET.
             || is_method_override(name.as_str())
+            // CGI, WSGI, Rack and PHP upstreams read `x_amz_copy_source` as the same variable
+            // as `x-amz-copy-source`, which the gateway never authorised; nginx drops such
+            // names by default too.
+            || name.as_str().contains('_')
+            // Path overrides of IIS, Symfony and some Java filters.
+            || matches!(name.as_str(), "x-original-url" | "x-rewrite-url")
+            // Set below from what the gateway saw, never passed on from the client.
+            || name == X_FORWARDED_HOST
     });
     if let Some(authority) = upstream_authority {
         if let Ok(v) = HeaderValue::from_str(authority) {

@@ -81,7 +81,11 @@ impl Gateway {
         let request_id = self.ids.next();
         let snapshot = self.store.snapshot();
         let generation = self.store.generation();
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        // The headers `Connection` names are dropped before anything reads the request, not
+        // only when it is forwarded: the decision is made on exactly what the upstream gets
+        // (a signed header named there then fails the signature, as it would upstream).
+        forward::strip_connection_named(&mut parts.headers);
         let head_only = parts.method == Method::HEAD;
         let selected = self.select_upstream(&parts);
         let dialect = match selected.as_ref().map_or(&self.upstreams[0], |u| u).model {
@@ -618,9 +622,13 @@ impl Gateway {
             let bytes = Box::pin(self.read_small_body(incoming, auth.as_deref()))
                 .await
                 .map_err(fail)?;
-            if let (Model::S3(_), Some(bucket)) = (&upstream.model, routed.bucket.clone()) {
+            if let (Model::S3(model), Some(bucket)) = (&upstream.model, routed.bucket.clone()) {
                 let objects =
                     route::s3::parse_delete_objects(&bytes).map_err(|e| fail(route_reject(e)))?;
+                // Each key goes upstream in the body: the upstream's key rule holds for it too.
+                for object in &objects {
+                    model.keys.check(&object.key).map_err(|e| fail(route_reject(e)))?;
+                }
                 routed
                     .checks
                     .extend(route::s3::delete_objects_checks(&bucket, &objects));
@@ -870,6 +878,16 @@ impl Gateway {
             })?;
             headers.insert(http::HeaderName::from_static("x-amz-copy-source"), value);
         }
+        // HTTP/2 names the host in `:authority`: it is what `X-Forwarded-Host` reports.
+        if !headers.contains_key(HOST) {
+            if let Some(v) = parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
+                headers.insert(HOST, v);
+            }
+        }
         forward::prepare_head(
             &mut headers,
             upstream_authority,
@@ -1088,14 +1106,10 @@ fn route(
     match &upstream.model {
         Model::S3(model) => {
             let authority = parts.uri.authority().map(|a| a.as_str());
+            let headers = route::s3::with_hoisted_headers(parts.uri.query(), &parts.headers)
+                .map_err(route_reject)?;
             let r = model
-                .route(
-                    &parts.method,
-                    authority,
-                    path,
-                    parts.uri.query(),
-                    &parts.headers,
-                )
+                .route(&parts.method, authority, path, parts.uri.query(), &headers)
                 .map_err(route_reject)?;
             Ok(Routed {
                 inspect_body: r.needs_body.is_some(),

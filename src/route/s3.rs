@@ -50,28 +50,41 @@ pub enum KeyMode {
     /// The upstream keeps keys literally (S3, MinIO, Ceph RGW, the built-in object store): every
     /// key is forwarded, with `.` and `..` segments percent-encoded.
     Literal,
-    /// The upstream may normalise paths: a key with an empty segment (other than a trailing
-    /// one), or a `.` or `..` segment, in any encoding, is refused before it is authorised,
-    /// in the path and in `x-amz-copy-source`.
+    /// The upstream may normalise paths: a key it could read as another (see
+    /// [`KeyMode::check`]), in any encoding, is refused before it is authorised, in the path,
+    /// in `x-amz-copy-source` and in a DeleteObjects body.
     #[default]
     Strict,
 }
 
 impl KeyMode {
     /// `Ok` when this mode forwards `key` (decoded); the error to answer when it does not.
+    ///
+    /// Strict mode refuses what any common normaliser could read as another path: an empty
+    /// segment (`a//b`, `/a`, and a trailing `a/`, which a file server answers with an index),
+    /// a segment that is `.` or `..` once cut at `;` (Tomcat's path parameters) and stripped of
+    /// trailing dots and spaces (as Windows does), a `\` (a separator on Windows), and control
+    /// characters (`%00` ends a path in C).
     pub fn check(self, key: &str) -> Result<(), RouteError> {
         if self == KeyMode::Literal {
             return Ok(());
         }
-        let mut segments = key.split('/').peekable();
-        while let Some(segment) = segments.next() {
-            let last = segments.peek().is_none();
-            if segment == "." || segment == ".." || (segment.is_empty() && !last) {
-                return Err(RouteError::InvalidPath(
-                    "the object key has an empty, '.' or '..' path segment, which this endpoint \
-                     does not accept"
-                        .to_owned(),
-                ));
+        let refused = |what: &str| {
+            Err(RouteError::InvalidPath(format!(
+                "the object key has {what}, which this endpoint does not accept"
+            )))
+        };
+        if key.contains('\\') {
+            return refused("a '\\'");
+        }
+        if key.chars().any(char::is_control) {
+            return refused("a control character");
+        }
+        for segment in key.split('/') {
+            let core = segment.split(';').next().unwrap_or(segment);
+            let core = core.trim_end_matches(['.', ' ']);
+            if segment.is_empty() || core.is_empty() {
+                return refused("an empty, '.' or '..' path segment");
             }
         }
         Ok(())
@@ -158,6 +171,43 @@ impl S3Route {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_slice())
     }
+}
+
+/// The headers as S3 reads a request whose `x-amz-*` headers were hoisted into the query, as
+/// the SDKs' presigners do (`?x-amz-acl=public-read&x-amz-copy-source=…`): every `x-amz-*`
+/// query parameter but the presigning ones, decoded, counts as a header too, so that the
+/// operation, its checks and its condition keys are what the upstream will act on. A parameter
+/// that repeats a header is then a repeated header (`InvalidArgument`). Borrowed when the query
+/// has none.
+pub fn with_hoisted_headers<'h>(
+    query: Option<&str>,
+    headers: &'h HeaderMap,
+) -> Result<Cow<'h, HeaderMap>, RouteError> {
+    let Some(query) = query else {
+        return Ok(Cow::Borrowed(headers));
+    };
+    let mut merged: Option<HeaderMap> = None;
+    for pair in query.split('&') {
+        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+        if raw_name.len() < 6 || !raw_name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-") {
+            continue;
+        }
+        let name = query_decode(raw_name)?.to_ascii_lowercase();
+        if crate::sigv4::parse::PRESIGN_PARAMS
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(&name))
+        {
+            continue;
+        }
+        let bad = || RouteError::InvalidArgument(format!("invalid query parameter '{name}'"));
+        let header_name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+        let value =
+            http::HeaderValue::from_str(&query_decode(raw_value)?).map_err(|_| bad())?;
+        merged
+            .get_or_insert_with(|| headers.clone())
+            .append(header_name, value);
+    }
+    Ok(merged.map_or(Cow::Borrowed(headers), Cow::Owned))
 }
 
 /// Parses a DeleteObjects body (`<Delete><Object><Key>…</Key><VersionId>…</VersionId></Object>…
