@@ -28,9 +28,13 @@ fn route(
     let method = Method::from_bytes(method.as_bytes()).unwrap();
     let query = if query.is_empty() { None } else { Some(query) };
     // S3's own reading of keys: literal (the strict mode's refusals are tested on their own).
-    S3Model::default()
-        .with_keys(KeyMode::Literal)
-        .route(&method, Some(host), path, query, &headers(hdrs))
+    S3Model::default().with_keys(KeyMode::Literal).route(
+        &method,
+        Some(host),
+        path,
+        query,
+        &headers(hdrs),
+    )
 }
 
 struct Case {
@@ -1212,7 +1216,11 @@ fn strict_keys_refuse_what_a_normaliser_would_resolve() {
         "/reports/a%0Ab",
     ] {
         let e = get(HOST, path, &[]).unwrap_err();
-        assert_eq!((e.code(), e.status().as_u16()), ("InvalidRequest", 400), "{path}");
+        assert_eq!(
+            (e.code(), e.status().as_u16()),
+            ("InvalidRequest", 400),
+            "{path}"
+        );
     }
     let e = get("reports.s3.localhost", "/x/../y", &[]).unwrap_err();
     assert_eq!(e.code(), "InvalidRequest");
@@ -1250,7 +1258,10 @@ fn strict_keys_refuse_what_a_normaliser_would_resolve() {
             &headers(&[("x-amz-copy-source", "/reports/a%20b%2Bc?versionId=v%2B1")]),
         )
         .unwrap();
-    assert_eq!(put.copy_source.as_deref(), Some("/reports/a%20b%2Bc?versionId=v%2B1"));
+    assert_eq!(
+        put.copy_source.as_deref(),
+        Some("/reports/a%20b%2Bc?versionId=v%2B1")
+    );
     let literal = S3Model::default().with_keys(KeyMode::Literal);
     let put = literal
         .route(
@@ -1262,7 +1273,10 @@ fn strict_keys_refuse_what_a_normaliser_would_resolve() {
         )
         .unwrap();
     assert_eq!(put.copy_source.as_deref(), Some("/reports/%2E%2E/x"));
-    assert_eq!(put.checks[1], Check::new("s3:GetObject", "arn:aws:s3:::reports/../x"));
+    assert_eq!(
+        put.checks[1],
+        Check::new("s3:GetObject", "arn:aws:s3:::reports/../x")
+    );
 }
 
 /// `x-amz-*` headers hoisted into the query by a presigner are read as headers: the operation,
@@ -1277,14 +1291,23 @@ fn hoisted_query_headers_are_routed_as_headers() {
     let hoisted = with_hoisted_headers(Some(query), &none).unwrap();
     assert_eq!(hoisted.len(), 2, "{hoisted:?}");
     let r = model
-        .route(&Method::PUT, Some(HOST), "/reports/tmp/x", Some(query), &hoisted)
+        .route(
+            &Method::PUT,
+            Some(HOST),
+            "/reports/tmp/x",
+            Some(query),
+            &hoisted,
+        )
         .unwrap();
     assert_eq!(r.operation, "CopyObject");
     assert!(r.checks.contains(&Check::new(
         "s3:GetObject",
         "arn:aws:s3:::reports/confidential/salaries.csv"
     )));
-    assert_eq!(r.context_value("s3:x-amz-acl"), Some(&["public-read".to_owned()][..]));
+    assert_eq!(
+        r.context_value("s3:x-amz-acl"),
+        Some(&["public-read".to_owned()][..])
+    );
     // Nothing hoisted: the headers as they are, not copied.
     let plain = headers(&[("x-amz-acl", "private")]);
     assert!(matches!(
@@ -1294,7 +1317,13 @@ fn hoisted_query_headers_are_routed_as_headers() {
     // The same header twice (query and header) is ambiguous.
     let both = with_hoisted_headers(Some("x-amz-acl=public-read"), &plain).unwrap();
     let e = model
-        .route(&Method::PUT, Some(HOST), "/reports/x", Some("x-amz-acl=public-read"), &both)
+        .route(
+            &Method::PUT,
+            Some(HOST),
+            "/reports/x",
+            Some("x-amz-acl=public-read"),
+            &both,
+        )
         .unwrap_err();
     assert_eq!(e.code(), "InvalidArgument");
 }

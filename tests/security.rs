@@ -916,7 +916,10 @@ async fn copy_source_is_rebuilt_from_what_was_authorised() {
         assert_eq!(r.status, 200, "{sent}: {}", r.body_text());
         let log = setup.s3.lock().unwrap();
         assert_eq!(log.len(), before + 1);
-        assert_eq!(log[before].headers["x-amz-copy-source"], forwarded, "{sent}");
+        assert_eq!(
+            log[before].headers["x-amz-copy-source"], forwarded,
+            "{sent}"
+        );
     }
     for source in [
         "bucket/allowed/../secret/x",
@@ -934,7 +937,10 @@ async fn copy_source_is_rebuilt_from_what_was_authorised() {
         );
         let r = raw(setup.gw, &request).await.unwrap();
         assert_eq!(r.status, 400, "{source}");
-        assert!(r.body_text().contains("<Code>InvalidRequest</Code>"), "{source}");
+        assert!(
+            r.body_text().contains("<Code>InvalidRequest</Code>"),
+            "{source}"
+        );
     }
     setup.running.stop().await;
 }
@@ -981,9 +987,15 @@ async fn key_modes_literal_and_strict() {
         assert_eq!(r.status, 400, "{path}");
         assert!(r.body_text().contains("<Code>InvalidRequest</Code>"));
     }
-    let r = raw(setup.gw, &get("/bucket/allowed/x", &h, "")).await.unwrap();
+    let r = raw(setup.gw, &get("/bucket/allowed/x", &h, ""))
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
-    assert_eq!(setup.s3.lock().unwrap().len(), 1, "only the plain key was forwarded");
+    assert_eq!(
+        setup.s3.lock().unwrap().len(),
+        1,
+        "only the plain key was forwarded"
+    );
     setup.running.stop().await;
 }
 
@@ -1145,7 +1157,10 @@ async fn underscore_names_and_path_overrides_are_not_forwarded() {
     assert!(!received.headers.contains_key("x-original-url"));
     assert!(!received.headers.contains_key("x-rewrite-url"));
     assert_eq!(received.headers["x-forwarded-host"], h.as_str());
-    assert_eq!(received.headers.get_all("x-forwarded-host").iter().count(), 1);
+    assert_eq!(
+        received.headers.get_all("x-forwarded-host").iter().count(),
+        1
+    );
     drop(log);
     setup.running.stop().await;
 }

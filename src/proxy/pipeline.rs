@@ -627,7 +627,10 @@ impl Gateway {
                     route::s3::parse_delete_objects(&bytes).map_err(|e| fail(route_reject(e)))?;
                 // Each key goes upstream in the body: the upstream's key rule holds for it too.
                 for object in &objects {
-                    model.keys.check(&object.key).map_err(|e| fail(route_reject(e)))?;
+                    model
+                        .keys
+                        .check(&object.key)
+                        .map_err(|e| fail(route_reject(e)))?;
                 }
                 routed
                     .checks

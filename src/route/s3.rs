@@ -201,8 +201,7 @@ pub fn with_hoisted_headers<'h>(
         }
         let bad = || RouteError::InvalidArgument(format!("invalid query parameter '{name}'"));
         let header_name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
-        let value =
-            http::HeaderValue::from_str(&query_decode(raw_value)?).map_err(|_| bad())?;
+        let value = http::HeaderValue::from_str(&query_decode(raw_value)?).map_err(|_| bad())?;
         merged
             .get_or_insert_with(|| headers.clone())
             .append(header_name, value);

@@ -116,14 +116,24 @@ def test_each_semantic_header_unsigned_is_refused(gateway, name, value):
     url = alice.generate_presigned_url("put_object", Params={"Bucket": "reports", "Key": key}, ExpiresIn=300)
     presigned = url.split(f":{gateway.http_port}", 1)[1]
     signed = header_signed(ALICE, "PUT", host, f"/reports/{key}")
-    for target, headers in [(presigned, {"Host": host}), (f"/reports/{key}", signed)]:
-        status, body = send(gateway.http_port, "PUT", target, {**headers, name: value}, b"x")
+    for target, headers, body in [(presigned, {"Host": host}, b"x"), (f"/reports/{key}", signed, b"")]:
+        status, body = send(gateway.http_port, "PUT", target, {**headers, name: value}, body)
         assert status == 403, body
         code, message, names = s3_error(body)
         assert (code, names) == ("AccessDenied", name), body
         assert message == "There were headers present in the request which were not signed"
     with pytest.raises(alice.exceptions.ClientError):
         alice.head_object(Bucket="reports", Key=key)
+
+
+def test_header_signed_put_goes_through_without_the_extra_header(gateway):
+    """The control for the refusals above: the same botocore-signed PUT, sent as signed."""
+    alice = s3_client(gateway, ALICE)
+    key = f"tmp/{uuid.uuid4().hex}"
+    host = f"127.0.0.1:{gateway.http_port}"
+    status, body = send(gateway.http_port, "PUT", f"/reports/{key}", header_signed(ALICE, "PUT", host, f"/reports/{key}"))
+    assert status == 200, body
+    assert alice.get_object(Bucket="reports", Key=key)["Body"].read() == b""
 
 
 def test_signed_semantic_headers_still_work(gateway):
