@@ -767,8 +767,8 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         // Every `x-amz-*` header present must be signed, as S3 requires: an unsigned one could
         // be added by whoever holds a presigned URL or a captured request and change what it
         // does (`x-amz-copy-source`, `x-amz-acl`, …). Presigned requests may carry
-        // `x-amz-content-sha256` unsigned: their payload is never signed, and the header can only
-        // make the body check stricter. Other services than S3 may also leave
+        // `x-amz-content-sha256` outside `X-Amz-SignedHeaders`: its value is the canonical
+        // request's payload line, so only the value the signer used verifies. Other services than S3 may also leave
         // `x-amz-security-token` unsigned (some add it after signing; the token is checked).
         let unsigned = unsigned_amz_headers(head, &signed, query_form, rules.s3_payload_rules);
         if !unsigned.is_empty() {
