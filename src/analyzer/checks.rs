@@ -15,18 +15,7 @@ use FindingType::{Error, SecurityWarning, Suggestion, Warning};
 /// public access through its access previews and `CheckNoPublicAccess`, not `ValidatePolicy`.
 pub const PUBLIC_ACCESS: &str = "PUBLIC_ACCESS";
 
-const TOP_LEVEL: &[&str] = &["Version", "Id", "Statement"];
-const STATEMENT: &[&str] = &[
-    "Sid",
-    "Effect",
-    "Principal",
-    "NotPrincipal",
-    "Action",
-    "NotAction",
-    "Resource",
-    "NotResource",
-    "Condition",
-];
+use crate::policy::{STATEMENT_ELEMENTS as STATEMENT, TOP_LEVEL};
 const PRINCIPAL_KEYS: &[&str] = &["AWS", "CanonicalUser", "Federated", "Service"];
 
 const OPERATORS: &[&str] = &[

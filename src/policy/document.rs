@@ -175,8 +175,9 @@ impl Statement {
     }
 }
 
-const TOP_LEVEL: &[&str] = &["Version", "Id", "Statement"];
-const STATEMENT_ELEMENTS: &[&str] = &[
+/// The elements of a policy document, and of a statement (the analyzer checks them too).
+pub(crate) const TOP_LEVEL: &[&str] = &["Version", "Id", "Statement"];
+pub(crate) const STATEMENT_ELEMENTS: &[&str] = &[
     "Sid",
     "Effect",
     "Principal",

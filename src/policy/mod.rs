@@ -32,6 +32,7 @@ mod arn;
 mod condition;
 mod context;
 mod document;
+pub(crate) use document::{STATEMENT_ELEMENTS, TOP_LEVEL};
 mod error;
 mod evaluate;
 mod principal;

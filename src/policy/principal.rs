@@ -353,27 +353,29 @@ impl PrincipalSet {
     /// identity the request is evaluated as (the session, its role, its account) must be listed;
     /// a role ARN stands for a session whose name is unknown, so it is never spared.
     pub(crate) fn excludes(&self, caller: &Principal) -> bool {
-        if self.everyone {
-            return true;
-        }
-        match caller.kind {
-            PrincipalKind::Anonymous => false,
-            PrincipalKind::Service => self.names_service(caller),
-            PrincipalKind::WebIdentity => self.names_federated(caller),
-            _ => {
-                let named = |arn: &str| self.arns.iter().any(|a| a == arn);
-                let chain = caller.chain();
-                chain.own.is_some_and(named)
-                    && chain.role.is_none_or(named)
-                    && (chain.account.is_none() || self.arns.iter().any(|a| chain.is_root(a)))
-            }
-        }
+        self.listing(caller, |own, role, account| {
+            own == Some(true) && role.unwrap_or(true) && account.unwrap_or(true)
+        })
     }
 
     /// For `Allow` with `NotPrincipal` ("everyone except"): whether any identity the request is
     /// evaluated as (the caller, the role behind it, its account) is listed. A caller the
     /// element names in any of these ways is never granted through it.
     pub(crate) fn names_any(&self, caller: &Principal) -> bool {
+        self.listing(caller, |own, role, account| {
+            [own, role, account].contains(&Some(true))
+        })
+    }
+
+    /// Whether the set lists `caller`, by `rule` over whether it lists each identity in the
+    /// caller's chain (the caller itself, the role behind it, its account; `None` where the
+    /// caller has no such identity). Everyone is listed by `*`; anonymous callers by nothing
+    /// else; service and web-identity callers by name.
+    fn listing(
+        &self,
+        caller: &Principal,
+        rule: impl Fn(Option<bool>, Option<bool>, Option<bool>) -> bool,
+    ) -> bool {
         if self.everyone {
             return true;
         }
@@ -384,9 +386,13 @@ impl PrincipalSet {
             _ => {
                 let named = |arn: &str| self.arns.iter().any(|a| a == arn);
                 let chain = caller.chain();
-                chain.own.is_some_and(named)
-                    || chain.role.is_some_and(named)
-                    || self.arns.iter().any(|a| chain.is_root(a))
+                rule(
+                    chain.own.map(named),
+                    chain.role.map(named),
+                    chain
+                        .account
+                        .map(|_| self.arns.iter().any(|a| chain.is_root(a))),
+                )
             }
         }
     }
