@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import http.client
+import os
 import shutil
 import subprocess
 import time
@@ -147,11 +148,15 @@ def test_signed_semantic_headers_still_work(gateway):
 
 
 def test_presigned_urls_of_the_aws_cli_work(gateway, tmp_path):
-    """`aws s3 presign` makes a GET URL that works as it is, and refuses an added header."""
+    """`aws s3 presign` makes a GET URL that works as it is, and refuses an added header. The
+    AWS CLI v1 (PyPI's `awscli`) presigns with SigV2 unless told `s3.signature_version = s3v4`
+    (v2 signs with SigV4 by default); the gateway accepts SigV4 only."""
     env = client_env(BOB, tmp_path)
+    (tmp_path / "aws-config").write_text("[default]\ns3 =\n    signature_version = s3v4\n")
     p = run(["aws", "--endpoint-url", gateway.http, "s3", "presign", "s3://reports/2026/q1.csv"], env=env)
     assert p.returncode == 0, p.stderr
     url = p.stdout.decode().strip()
+    assert "X-Amz-Signature=" in url, url
     target = url.split(f":{gateway.http_port}", 1)[1]
     host = f"127.0.0.1:{gateway.http_port}"
     status, body = send(gateway.http_port, "GET", target, {"Host": host})
@@ -180,9 +185,13 @@ def nginx_store(tmp_path):
     (root / "logs").mkdir()
     access = root / "logs" / "access.log"
     port = free_port()
+    # Started as root (CI), nginx's workers would run as nobody, who cannot read pytest's private
+    # temporary folders: keep them as root there.
+    user = "user root;" if os.geteuid() == 0 else ""
     (root / "nginx.conf").write_text(
         f"""
 daemon off;
+{user}
 pid {root}/nginx.pid;
 error_log {root}/logs/error.log;
 events {{ worker_connections 64; }}
