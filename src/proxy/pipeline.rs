@@ -22,7 +22,7 @@ use hyper::body::Incoming;
 use super::forward::{self, IdentityHeaders, ProxyBody};
 use super::listener::Connection;
 use super::record::{self, RouteSeen, Seen};
-use super::respond::{set_request_id, Denial, DenyReason, PolicyKind, Reject};
+use super::respond::{set_request_id, Denial, DenyReason, Reject};
 use super::{now_epoch, Destination, Gateway, KeyPrincipal, Model, UpstreamRuntime};
 use crate::audit::Marks;
 use crate::caller::Caller;
@@ -1004,32 +1004,26 @@ fn denial(snapshot: &Snapshot, upstream: &UpstreamRuntime, decided: &Decided) ->
         // Anonymous callers are told nothing more, as S3 tells them.
         return Reject::AccessDenied;
     };
-    let kind = |source: Source| match source {
-        Source::Identity => PolicyKind::Identity,
-        Source::Boundary => PolicyKind::Boundary,
-        Source::Session => PolicyKind::Session,
-        Source::Resource => PolicyKind::Resource,
-    };
     let allowed_by = |source: Source| decision.matched.iter().any(|m| m.source == source);
     let reason = match decision.outcome {
         Outcome::ExplicitDeny => DenyReason::ExplicitDeny(
             decision
                 .matched
                 .first()
-                .map_or(PolicyKind::Identity, |m| kind(m.source)),
+                .map_or(Source::Identity, |m| m.source),
         ),
         _ => {
             let policies = decided.caller.policies(snapshot);
             let identity =
                 principal.kind() == PrincipalKind::Account || allowed_by(Source::Identity);
             let missing = if !identity && !allowed_by(Source::Resource) {
-                PolicyKind::Identity
+                Source::Identity
             } else if identity && policies.boundary.is_some() && !allowed_by(Source::Boundary) {
-                PolicyKind::Boundary
+                Source::Boundary
             } else if identity && policies.session.is_some() && !allowed_by(Source::Session) {
-                PolicyKind::Session
+                Source::Session
             } else {
-                PolicyKind::Resource
+                Source::Resource
             };
             DenyReason::NoAllow(missing)
         }

@@ -8,6 +8,7 @@ use http::{HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Empty, Full};
 
 use super::forward::{ProxyBody, UpstreamError};
+use crate::policy::Source;
 use crate::sigv4::{AuthError, Dialect};
 
 /// Why a request does not reach its upstream.
@@ -41,36 +42,13 @@ pub enum Reject {
     Throttled,
 }
 
-/// A kind of policy, as AWS's access-denied messages name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyKind {
-    /// An identity-based policy.
-    Identity,
-    /// A permissions boundary.
-    Boundary,
-    /// A session policy.
-    Session,
-    /// A resource-based policy.
-    Resource,
-}
-
-impl PolicyKind {
-    fn with_article(self) -> &'static str {
-        match self {
-            PolicyKind::Identity => "an identity-based policy",
-            PolicyKind::Boundary => "a permissions boundary",
-            PolicyKind::Session => "a session policy",
-            PolicyKind::Resource => "a resource-based policy",
-        }
-    }
-
-    fn bare(self) -> &'static str {
-        match self {
-            PolicyKind::Identity => "identity-based policy",
-            PolicyKind::Boundary => "permissions boundary",
-            PolicyKind::Session => "session policy",
-            PolicyKind::Resource => "resource-based policy",
-        }
+/// How AWS's access-denied messages name a kind of policy: with its article, and bare.
+fn policy_names(source: Source) -> (&'static str, &'static str) {
+    match source {
+        Source::Identity => ("an identity-based policy", "identity-based policy"),
+        Source::Boundary => ("a permissions boundary", "permissions boundary"),
+        Source::Session => ("a session policy", "session policy"),
+        Source::Resource => ("a resource-based policy", "resource-based policy"),
     }
 }
 
@@ -78,9 +56,9 @@ impl PolicyKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DenyReason {
     /// No policy of this kind allows the action (the first one missing on the way to an allow).
-    NoAllow(PolicyKind),
+    NoAllow(Source),
     /// A deny statement in a policy of this kind applies.
-    ExplicitDeny(PolicyKind),
+    ExplicitDeny(Source),
 }
 
 /// A refused check, for the message.
@@ -125,11 +103,11 @@ impl Denial {
             DenyReason::NoAllow(kind) => write!(
                 out,
                 " because no {} allows the {} action",
-                kind.bare(),
+                policy_names(kind).1,
                 self.action
             ),
             DenyReason::ExplicitDeny(kind) => {
-                write!(out, " with an explicit deny in {}", kind.with_article())
+                write!(out, " with an explicit deny in {}", policy_names(kind).0)
             }
         }
     }
@@ -384,35 +362,35 @@ mod tests {
         let order = "arn:aws:orders:us-east-1:111122223333:order/42";
         for (reason, why) in [
             (
-                DenyReason::NoAllow(PolicyKind::Identity),
+                DenyReason::NoAllow(Source::Identity),
                 "because no identity-based policy allows the orders:GetOrder action",
             ),
             (
-                DenyReason::NoAllow(PolicyKind::Boundary),
+                DenyReason::NoAllow(Source::Boundary),
                 "because no permissions boundary allows the orders:GetOrder action",
             ),
             (
-                DenyReason::NoAllow(PolicyKind::Session),
+                DenyReason::NoAllow(Source::Session),
                 "because no session policy allows the orders:GetOrder action",
             ),
             (
-                DenyReason::NoAllow(PolicyKind::Resource),
+                DenyReason::NoAllow(Source::Resource),
                 "because no resource-based policy allows the orders:GetOrder action",
             ),
             (
-                DenyReason::ExplicitDeny(PolicyKind::Identity),
+                DenyReason::ExplicitDeny(Source::Identity),
                 "with an explicit deny in an identity-based policy",
             ),
             (
-                DenyReason::ExplicitDeny(PolicyKind::Boundary),
+                DenyReason::ExplicitDeny(Source::Boundary),
                 "with an explicit deny in a permissions boundary",
             ),
             (
-                DenyReason::ExplicitDeny(PolicyKind::Session),
+                DenyReason::ExplicitDeny(Source::Session),
                 "with an explicit deny in a session policy",
             ),
             (
-                DenyReason::ExplicitDeny(PolicyKind::Resource),
+                DenyReason::ExplicitDeny(Source::Resource),
                 "with an explicit deny in a resource-based policy",
             ),
         ] {
@@ -432,11 +410,11 @@ mod tests {
         }
         // No resource to name for `*`.
         assert_eq!(
-            denial("*", DenyReason::NoAllow(PolicyKind::Identity), true).message(Dialect::Json),
+            denial("*", DenyReason::NoAllow(Source::Identity), true).message(Dialect::Json),
             format!("{who} because no identity-based policy allows the orders:GetOrder action")
         );
         // S3 explains to callers of the resource's account only.
-        let other = denial(order, DenyReason::NoAllow(PolicyKind::Resource), false);
+        let other = denial(order, DenyReason::NoAllow(Source::Resource), false);
         assert_eq!(other.message(Dialect::S3Xml), "Access Denied");
         assert!(other.message(Dialect::Json).starts_with(who));
     }

@@ -768,8 +768,9 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
         // be added by whoever holds a presigned URL or a captured request and change what it
         // does (`x-amz-copy-source`, `x-amz-acl`, …). Presigned requests may carry
         // `x-amz-content-sha256` outside `X-Amz-SignedHeaders`: its value is the canonical
-        // request's payload line, so only the value the signer used verifies. Other services than S3 may also leave
-        // `x-amz-security-token` unsigned (some add it after signing; the token is checked).
+        // request's payload line, so only the value the signer used verifies. Other services
+        // than S3 may also leave `x-amz-security-token` unsigned (some add it after signing;
+        // the token is checked).
         let unsigned = unsigned_amz_headers(head, &signed, query_form, rules.s3_payload_rules);
         if !unsigned.is_empty() {
             return Err(AuthError::HeadersNotSigned(unsigned));
