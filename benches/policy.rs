@@ -4,7 +4,8 @@
 //!
 //! Every statement is generated from one abstract description ([`Stmt`]) and rendered both as
 //! IAM JSON and as a Cedar policy, so the two engines judge the same rules. Nothing is random.
-
+// criterion's macros define public functions without documentation.
+#![allow(missing_docs)]
 #![forbid(unsafe_code)]
 
 use std::hint::black_box;

@@ -1,6 +1,8 @@
 //! The S3 router on the load harness's request: a presigned GET of an object, path style.
 //!
 //! `cargo bench --bench route -- --warm-up-time 1 --measurement-time 3`
+// criterion's macros define public functions without documentation.
+#![allow(missing_docs)]
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, HeaderValue, Method};

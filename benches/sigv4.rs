@@ -2,6 +2,8 @@
 //! signing the same request), and body verification throughput.
 //!
 //! `cargo bench --bench sigv4 -- --warm-up-time 1 --measurement-time 3`
+// criterion's macros define public functions without documentation.
+#![allow(missing_docs)]
 
 use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};

@@ -35,11 +35,11 @@ python3 --version
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Rust tests, release build (unit, integration, doc, conformance through the binary)"
-cargo test --release --locked
+cargo test --workspace --release --locked
 cargo build --release --locked --bin iamgate
 
 step "policy conformance cases (tests/data/conformance)"

@@ -498,6 +498,27 @@ pub struct Config {
 }
 
 impl Config {
+    /// What the policy validator knows: AWS's reference and the actions of this
+    /// configuration's route tables.
+    pub fn catalog(&self) -> crate::analyzer::Catalog {
+        let mut catalog = crate::analyzer::Catalog::aws();
+        for upstream in &self.upstreams {
+            if let UpstreamKind::Routes {
+                service, actions, ..
+            } = &upstream.kind
+            {
+                let names = actions.iter().filter_map(|a| {
+                    a.clone()
+                        .try_into::<crate::route::table::ActionConfig>()
+                        .ok()
+                        .map(|a| a.name)
+                });
+                catalog.add_service(service, names);
+            }
+        }
+        catalog
+    }
+
     /// Reads and checks the configuration at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

@@ -110,28 +110,7 @@ pub fn add_resource_tags(context: &mut Context, tags: &[(String, String)]) {
     }
 }
 
-/// `2026-11-27T12:00:00Z`.
-pub fn iso8601(epoch: i64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(epoch)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    // By hand rather than `format!`: once per request, and the formatting machinery cost more
-    // than the rest of the context.
-    let mut out = String::with_capacity(20);
-    let mut digits = |value: u32, width: u32, after: char| {
-        for place in (0..width).rev() {
-            let digit = (value / 10u32.pow(place)) % 10;
-            out.push(char::from(b'0' + digit as u8));
-        }
-        out.push(after);
-    };
-    digits(t.year().clamp(0, 9999) as u32, 4, '-');
-    digits(u32::from(u8::from(t.month())), 2, '-');
-    digits(u32::from(t.day()), 2, 'T');
-    digits(u32::from(t.hour()), 2, ':');
-    digits(u32::from(t.minute()), 2, ':');
-    digits(u32::from(t.second()), 2, 'Z');
-    out
-}
+pub use iamgate_sigv4::timestamp::iso8601;
 
 #[cfg(test)]
 mod tests {
@@ -158,14 +137,6 @@ mod tests {
             let ip: IpAddr = text.parse().unwrap();
             assert_eq!(ip_text(ip), text);
         }
-    }
-
-    #[test]
-    fn iso8601_dates() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(1_795_780_800), "2026-11-27T12:00:00Z");
-        assert_eq!(iso8601(951_782_400 + 86_399), "2000-02-29T23:59:59Z");
-        assert_eq!(iso8601(253_402_300_799), "9999-12-31T23:59:59Z");
     }
 
     #[test]

@@ -1,3 +1,4 @@
+//! The iamgate binary: the gateway (`iamgate`, `iamgate serve`) and its tools (validate, simulate, validate-policy).
 #![forbid(unsafe_code)]
 
 /// mimalloc: a request allocates and frees many small, short-lived blocks across threads.

@@ -3,8 +3,10 @@
 mod sigv4_common;
 
 use aws_sigv4::http_request::SignableBody;
+use iamgate::proxy::respond::{Dialect, Reject};
 use iamgate::sigv4::{
-    AuthError, Config, Dialect, FixedClock, KeyStatus, Outcome, RequestHead, ServiceRules, Verifier,
+    AuthError, CodeFamily, Config, FixedClock, KeyStatus, Outcome, RequestHead, ServiceRules,
+    Verifier,
 };
 use sigv4_common::*;
 
@@ -29,6 +31,12 @@ fn signed_get(presign: Option<u64>, token: Option<&str>) -> http::request::Parts
     .0
 }
 
+/// The error as the gateway answers it: status, content type, body.
+fn render(e: &AuthError, dialect: Dialect, request_id: &str) -> (u16, &'static str, String) {
+    let (status, content_type, body) = Reject::Auth(e.clone()).to_body(dialect, request_id);
+    (status.as_u16(), content_type, body)
+}
+
 fn err(v: &Verifier<Store, FixedClock>, parts: &http::request::Parts) -> AuthError {
     match v.verify(&RequestHead::from_parts(parts)) {
         Err(e) => e,
@@ -38,7 +46,7 @@ fn err(v: &Verifier<Store, FixedClock>, parts: &http::request::Parts) -> AuthErr
 
 fn assert_s3(e: &AuthError, status: u16, code: &str) {
     assert_eq!((e.status(), e.code()), (status, code), "{e:?}");
-    let (s, ct, body) = e.render(Dialect::S3Xml, "REQ1");
+    let (s, ct, body) = render(e, Dialect::S3Xml, "REQ1");
     assert_eq!(s, status);
     assert_eq!(ct, "application/xml");
     assert!(
@@ -85,10 +93,13 @@ fn good_requests_and_anonymous() {
     // the caller's answer to anonymous on a service that needs a signature
     let e = AuthError::MissingAuthenticationToken;
     assert_eq!(
-        (e.status_for(Dialect::Json), e.code_for(Dialect::Json)),
+        (
+            e.status_for(CodeFamily::Common),
+            e.code_for(CodeFamily::Common)
+        ),
         (403, "MissingAuthenticationToken")
     );
-    let (_, ct, body) = e.render(Dialect::Json, "r");
+    let (_, ct, body) = render(&e, Dialect::Json, "r");
     assert_eq!(ct, "application/x-amz-json-1.1");
     assert!(body.contains("\"__type\":\"MissingAuthenticationToken\""));
 }
@@ -126,7 +137,10 @@ fn signature_and_key_errors() {
     assert_s3(&err(&v, &p), 403, "SignatureDoesNotMatch");
     let v = Verifier::with_clock(Config::new("us-east-1"), Store::default(), FixedClock(T0));
     assert_s3(&err(&v, &p), 403, "InvalidAccessKeyId");
-    assert_eq!(err(&v, &p).code_for(Dialect::Json), "InvalidClientTokenId");
+    assert_eq!(
+        err(&v, &p).code_for(CodeFamily::Common),
+        "InvalidClientTokenId"
+    );
     wrong.keys.get_mut(AKID).unwrap().1 = KeyStatus::Inactive;
     let v = Verifier::with_clock(Config::new("us-east-1"), wrong, FixedClock(T0));
     let e = err(&v, &p);
@@ -157,7 +171,7 @@ fn time_errors() {
     let late = err(&s3_verifier(T0 + 901), &p);
     assert_s3(&late, 403, "RequestTimeTooSkewed");
     // S3 says when the request was dated, what its clock says, and the skew it allows.
-    let (_, _, body) = late.render(Dialect::S3Xml, "REQ1");
+    let (_, _, body) = render(&late, Dialect::S3Xml, "REQ1");
     assert!(
         body.contains(
             "<RequestTime>20130524T000000Z</RequestTime><ServerTime>2013-05-24T00:15:01Z</ServerTime>\
@@ -168,9 +182,9 @@ fn time_errors() {
     // STS (and the JSON services) answer a signature that does not match, expired...
     assert_eq!(
         (
-            late.status_for(Dialect::Json),
-            late.code_for(Dialect::Json),
-            late.message_for(Dialect::Json)
+            late.status_for(CodeFamily::Common),
+            late.code_for(CodeFamily::Common),
+            late.message_for(CodeFamily::Common)
         ),
         (
             403,
@@ -183,16 +197,16 @@ fn time_errors() {
     // ... or, for a request dated 20 minutes ahead of the clock, not yet current: not "expired".
     let early = err(&s3_verifier(T0 - 1200), &p);
     assert_s3(&early, 403, "RequestTimeTooSkewed");
-    let (_, _, body) = early.render(Dialect::S3Xml, "REQ1");
+    let (_, _, body) = render(&early, Dialect::S3Xml, "REQ1");
     assert!(
         body.contains("<RequestTime>20130524T000000Z</RequestTime><ServerTime>2013-05-23T23:40:00Z</ServerTime>"),
         "{body}"
     );
     assert_eq!(
         (
-            early.status_for(Dialect::Json),
-            early.code_for(Dialect::Json),
-            early.message_for(Dialect::Json)
+            early.status_for(CodeFamily::Common),
+            early.code_for(CodeFamily::Common),
+            early.message_for(CodeFamily::Common)
         ),
         (
             403,
@@ -202,7 +216,7 @@ fn time_errors() {
                 .to_owned()
         )
     );
-    let (_, _, json) = early.render(Dialect::Json, "r");
+    let (_, _, json) = render(&early, Dialect::Json, "r");
     assert!(
         !json.contains("RequestTime") && !json.contains("xpired"),
         "{json}"
@@ -212,14 +226,20 @@ fn time_errors() {
     assert_s3(&e, 403, "AccessDenied");
     assert_eq!(e.message(), "Request has expired");
     assert_eq!(
-        (e.status_for(Dialect::Json), e.code_for(Dialect::Json)),
+        (
+            e.status_for(CodeFamily::Common),
+            e.code_for(CodeFamily::Common)
+        ),
         (400, "RequestExpired")
     );
     let e = err(&s3_verifier(T0 - 901), &q);
     assert_s3(&e, 403, "AccessDenied");
     assert_eq!(e.message(), "Request is not valid yet");
     assert_eq!(
-        (e.code_for(Dialect::Json), e.message_for(Dialect::Json)),
+        (
+            e.code_for(CodeFamily::Common),
+            e.message_for(CodeFamily::Common)
+        ),
         (
             "SignatureDoesNotMatch",
             "Signature not yet current: 20130524T000000Z is still later than 20130523T235959Z \
@@ -248,15 +268,14 @@ fn malformed_header_errors() {
         e.message(),
         "The authorization header is malformed; the region 'eu-west-1' is wrong; expecting 'us-east-1'"
     );
-    assert!(e
-        .render(Dialect::S3Xml, "R")
+    assert!(render(&e, Dialect::S3Xml, "R")
         .2
         .contains("<Region>us-east-1</Region><RequestId>R</RequestId>"));
     assert_eq!(
         (
-            e.status_for(Dialect::Json),
-            e.code_for(Dialect::Json),
-            e.message_for(Dialect::Json)
+            e.status_for(CodeFamily::Common),
+            e.code_for(CodeFamily::Common),
+            e.message_for(CodeFamily::Common)
         ),
         (
             403,
@@ -278,7 +297,10 @@ fn malformed_header_errors() {
         let e = err(&v, &with_header(&p, "authorization", &bad));
         assert_s3(&e, 400, "AuthorizationHeaderMalformed");
         assert_eq!(
-            (e.status_for(Dialect::Json), e.code_for(Dialect::Json)),
+            (
+                e.status_for(CodeFamily::Common),
+                e.code_for(CodeFamily::Common)
+            ),
             (400, "IncompleteSignature"),
             "{bad}"
         );
@@ -353,7 +375,7 @@ fn malformed_query_errors() {
         "Error parsing the X-Amz-Credential parameter; the region 'eu-west-1' is wrong; expecting 'us-east-1'"
     );
     assert_eq!(
-        e.code_for(Dialect::Json),
+        e.code_for(CodeFamily::Common),
         "SignatureDoesNotMatch",
         "the same mistake, the same code in both forms"
     );
@@ -445,7 +467,10 @@ fn session_token_errors() {
     let e = err(&v, &p);
     assert_s3(&e, 400, "InvalidToken");
     assert_eq!(
-        (e.status_for(Dialect::Json), e.code_for(Dialect::Json)),
+        (
+            e.status_for(CodeFamily::Common),
+            e.code_for(CodeFamily::Common)
+        ),
         (403, "InvalidClientTokenId")
     );
     let mut store = Store::with(AKID, SECRET, Some("TOKEN"));
@@ -454,7 +479,10 @@ fn session_token_errors() {
     let e = err(&v, &p);
     assert_s3(&e, 400, "ExpiredToken");
     assert_eq!(
-        (e.status_for(Dialect::Json), e.code_for(Dialect::Json)),
+        (
+            e.status_for(CodeFamily::Common),
+            e.code_for(CodeFamily::Common)
+        ),
         (403, "ExpiredToken")
     );
     // presigned with a token
@@ -586,7 +614,7 @@ fn unsigned_amz_headers_are_refused() {
                 e.message(),
                 "There were headers present in the request which were not signed"
             );
-            let (_, _, body) = e.render(Dialect::S3Xml, "R");
+            let (_, _, body) = render(&e, Dialect::S3Xml, "R");
             assert!(
                 body.contains(&format!(
                     "<HeadersNotSigned>{}</HeadersNotSigned>",

@@ -322,14 +322,14 @@ fn validate(args: &ValidateArgs) -> ExitCode {
             }
         },
         (None, Some(path)) => match crate::config::Config::load(path) {
-            Ok(c) => (c.policies.clone(), crate::analyzer::Catalog::for_config(&c)),
+            Ok(c) => (c.policies.clone(), c.catalog()),
             Err(e) => {
                 eprintln!("{e}");
                 return ExitCode::FAILURE;
             }
         },
         (None, None) => match crate::config::Config::load(std::path::Path::new("iamgate.toml")) {
-            Ok(c) => (c.policies.clone(), crate::analyzer::Catalog::for_config(&c)),
+            Ok(c) => (c.policies.clone(), c.catalog()),
             Err(_) => (PathBuf::from("policies"), crate::analyzer::Catalog::aws()),
         },
     };

@@ -108,11 +108,11 @@ pub enum ValidatePolicyError {
 pub fn catalog(config: Option<&std::path::Path>) -> Result<Catalog, String> {
     match config {
         Some(path) => crate::config::Config::load(path)
-            .map(|c| Catalog::for_config(&c))
+            .map(|c| c.catalog())
             .map_err(|e| e.to_string()),
         None => Ok(
             crate::config::Config::load(std::path::Path::new("iamgate.toml"))
-                .map(|c| Catalog::for_config(&c))
+                .map(|c| c.catalog())
                 .unwrap_or_default(),
         ),
     }

@@ -480,7 +480,7 @@ fn request_timed_out(gateway: &Gateway) -> hyper::Response<Body> {
         code: "RequestTimeout",
         message: "The request took longer than the gateway allows for one request.".into(),
     }
-    .render(crate::sigv4::Dialect::S3Xml, &request_id, false);
+    .render(super::respond::Dialect::S3Xml, &request_id, false);
     response.headers_mut().insert(
         hyper::header::CONNECTION,
         hyper::header::HeaderValue::from_static("close"),

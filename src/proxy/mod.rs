@@ -209,10 +209,7 @@ impl Gateway {
             Some((cert, key)) if config.https.is_some() => Some(tls::ReloadingTls::new(cert, key)?),
             _ => None,
         };
-        let store = LiveStore::open_validated(
-            &config.policies,
-            crate::analyzer::Catalog::for_config(&config),
-        )?;
+        let store = LiveStore::open_validated(&config.policies, config.catalog())?;
         let mut upstreams = Vec::new();
         for u in &config.upstreams {
             let model = match &u.kind {

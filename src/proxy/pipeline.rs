@@ -22,14 +22,14 @@ use hyper::body::Incoming;
 use super::forward::{self, IdentityHeaders, ProxyBody};
 use super::listener::Connection;
 use super::record::{self, RouteSeen, Seen};
-use super::respond::{set_request_id, Denial, DenyReason, Reject};
+use super::respond::{set_request_id, Denial, DenyReason, Dialect, Reject};
 use super::{now_epoch, Destination, Gateway, KeyPrincipal, Model, UpstreamRuntime};
 use crate::audit::Marks;
 use crate::caller::Caller;
 use crate::context::{self, Environment};
 use crate::policy::{self, Action, Context, Decision, Outcome, Policies, Request as PolicyRequest};
 use crate::route::{self, Check};
-use crate::sigv4::{self, AuthError, Authenticated, Dialect, PayloadMode, RequestHead};
+use crate::sigv4::{self, AuthError, Authenticated, PayloadMode, RequestHead};
 use crate::store::Snapshot;
 
 /// What the route phase produced.

@@ -4,12 +4,11 @@
 use http::request;
 
 use super::listener::Connection;
-use super::respond::Reject;
+use super::respond::{Dialect, Reject};
 use super::{Gateway, Model, UpstreamRuntime};
 use crate::audit::{self, CheckRecord, Marks, MatchedRecord, Record, Redactor, ResourceRef};
 use crate::policy::{Decision, Effect, Outcome, Principal, PrincipalKind};
 use crate::route::Check;
-use crate::sigv4::Dialect;
 use crate::store::Snapshot;
 
 /// What the pipeline saw of one request, for its record.

@@ -9,7 +9,26 @@ use http_body_util::{BodyExt, Empty, Full};
 
 use super::forward::{ProxyBody, UpstreamError};
 use crate::policy::Source;
-use crate::sigv4::{AuthError, Dialect};
+use crate::sigv4::{AuthError, CodeFamily};
+
+/// The protocol an error is answered in: the one the client's SDK parses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Amazon S3 (`rest-xml`): `<Error><Code/><Message/><RequestId/></Error>`.
+    S3Xml,
+    /// The JSON protocols (`json`, `rest-json`): `{"__type": "...", "message": "..."}`.
+    Json,
+}
+
+impl Dialect {
+    /// Which family of AWS error codes the protocol's services answer with.
+    pub fn codes(self) -> CodeFamily {
+        match self {
+            Dialect::S3Xml => CodeFamily::S3,
+            Dialect::Json => CodeFamily::Common,
+        }
+    }
+}
 
 /// Why a request does not reach its upstream.
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +143,7 @@ impl Reject {
     /// The AWS error code (or the gateway's, for upstream failures).
     pub fn code(&self, dialect: Dialect) -> &'static str {
         match self {
-            Reject::Auth(e) => e.code_for(dialect),
+            Reject::Auth(e) => e.code_for(dialect.codes()),
             Reject::AccessDenied | Reject::Denied(_) if dialect == Dialect::Json => {
                 "AccessDeniedException"
             }
@@ -140,7 +159,7 @@ impl Reject {
     /// The message sent to the client.
     pub fn message(&self, dialect: Dialect) -> String {
         match self {
-            Reject::Auth(e) => e.message_for(dialect),
+            Reject::Auth(e) => e.message_for(dialect.codes()),
             Reject::AccessDenied if dialect == Dialect::Json => {
                 "User is not authorized to perform this action".into()
             }
@@ -164,7 +183,7 @@ impl Reject {
     pub fn status(&self, dialect: Dialect) -> StatusCode {
         match self {
             Reject::Auth(e) => {
-                StatusCode::from_u16(e.status_for(dialect)).unwrap_or(StatusCode::FORBIDDEN)
+                StatusCode::from_u16(e.status_for(dialect.codes())).unwrap_or(StatusCode::FORBIDDEN)
             }
             Reject::AccessDenied | Reject::Denied(_) => StatusCode::FORBIDDEN,
             Reject::Invalid { status, .. } => *status,
@@ -174,13 +193,12 @@ impl Reject {
         }
     }
 
-    /// The response. A `HEAD` request gets the status and headers only, as S3 answers it.
-    pub fn render(
+    /// The error as the protocol writes it: status, content type and body.
+    pub fn to_body(
         &self,
         dialect: Dialect,
         request_id: &str,
-        head_only: bool,
-    ) -> Response<ProxyBody> {
+    ) -> (StatusCode, &'static str, String) {
         let status = self.status(dialect);
         let code = self.code(dialect);
         let message = self.message(dialect);
@@ -192,7 +210,7 @@ impl Reject {
             ),
             (Reject::Auth(e), Dialect::S3Xml) => (
                 "application/xml",
-                s3_error_xml_with(code, &message, &e.details(dialect), request_id),
+                s3_error_xml_with(code, &message, &e.details(dialect.codes()), request_id),
             ),
             (_, Dialect::S3Xml) => ("application/xml", s3_error_xml(code, &message, request_id)),
             (_, Dialect::Json) => (
@@ -200,6 +218,17 @@ impl Reject {
                 serde_json::json!({"__type": code, "message": message}).to_string(),
             ),
         };
+        (status, content_type, body)
+    }
+
+    /// The response. A `HEAD` request gets the status and headers only, as S3 answers it.
+    pub fn render(
+        &self,
+        dialect: Dialect,
+        request_id: &str,
+        head_only: bool,
+    ) -> Response<ProxyBody> {
+        let (status, content_type, body) = self.to_body(dialect, request_id);
         let body = if head_only {
             Empty::new().map_err(|never| match never {}).boxed()
         } else {

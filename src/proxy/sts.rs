@@ -19,12 +19,12 @@ use super::forward::ProxyBody;
 use super::listener::Connection;
 use super::pipeline::request_host;
 use super::record::StsSeen;
-use super::respond::set_request_id;
+use super::respond::{set_request_id, Dialect};
 use super::{now_epoch, Gateway, Model, UpstreamRuntime};
 use crate::caller::Caller;
 use crate::context::{self, Environment};
 use crate::policy::{Context, Principal};
-use crate::sigv4::{self, AuthError, Dialect, RequestHead};
+use crate::sigv4::{self, AuthError, RequestHead};
 use crate::store::{JwksSource, OidcProvider, Snapshot};
 use crate::sts::{Call, Params, Sts, StsError, StsResponse};
 
@@ -110,9 +110,9 @@ fn xml_response(status: u16, xml: String, request_id: &str) -> Response<ProxyBod
 /// An authentication error in STS's terms.
 fn auth_error(e: &AuthError) -> StsError {
     StsError {
-        code: e.code_for(Dialect::Json),
-        status: e.status_for(Dialect::Json),
-        message: e.message_for(Dialect::Json),
+        code: e.code_for(sigv4::CodeFamily::Common),
+        status: e.status_for(sigv4::CodeFamily::Common),
+        message: e.message_for(sigv4::CodeFamily::Common),
     }
 }
 

@@ -448,7 +448,7 @@ impl Loader {
     ) -> Option<Arc<Policy>> {
         let result = match self.precompiled.remove(&(address(document), kind)) {
             Some(Ok(mut policy)) => {
-                policy.name = Arc::from(name);
+                policy.set_name(name);
                 Ok(policy)
             }
             Some(Err(mut e)) => {

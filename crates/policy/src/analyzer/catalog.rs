@@ -178,26 +178,6 @@ impl Catalog {
         Catalog::default()
     }
 
-    /// AWS's reference and the actions of the route tables in `config`.
-    pub fn for_config(config: &crate::config::Config) -> Catalog {
-        let mut catalog = Catalog::default();
-        for upstream in &config.upstreams {
-            if let crate::config::UpstreamKind::Routes {
-                service, actions, ..
-            } = &upstream.kind
-            {
-                let names = actions.iter().filter_map(|a| {
-                    a.clone()
-                        .try_into::<crate::route::table::ActionConfig>()
-                        .ok()
-                        .map(|a| a.name)
-                });
-                catalog.add_service(service, names);
-            }
-        }
-        catalog
-    }
-
     /// Declares a service and its actions (names without the prefix).
     pub fn add_service(&mut self, service: &str, actions: impl IntoIterator<Item = String>) {
         let entry = self.custom.entry(service.to_ascii_lowercase()).or_default();

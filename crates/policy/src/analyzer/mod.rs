@@ -9,7 +9,7 @@
 //! service is not checked (its prefix is: `s4:GetObject` names no service).
 //!
 //! ```
-//! use iamgate::analyzer::{validate_policy, Catalog, FindingType, PolicyType};
+//! use iamgate_policy::analyzer::{validate_policy, Catalog, FindingType, PolicyType};
 //!
 //! let findings = validate_policy(
 //!     r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow",

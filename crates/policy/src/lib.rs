@@ -1,4 +1,5 @@
-//! The IAM policy language: parse, validate, compile, match and evaluate.
+//! The AWS IAM policy language: parse, validate, compile, match and evaluate, with AWS's
+//! semantics. No I/O: documents come in as text, decisions go out as values.
 //!
 //! A policy is compiled once, when it loads ([`Policy::parse`]): actions are lower-cased,
 //! wildcard patterns prepared, condition values parsed to their types. Policies that apply
@@ -7,7 +8,7 @@
 //! report (a matched statement, a missing condition key).
 //!
 //! ```
-//! use iamgate::policy::{evaluate, Action, Context, Policies, Policy, PolicyKind, PolicySet,
+//! use iamgate_policy::{evaluate, Action, Context, Policies, Policy, PolicyKind, PolicySet,
 //!     Principal, Request, Outcome};
 //!
 //! let policy = Policy::parse("ReadReports", PolicyKind::Identity, r#"{
@@ -28,6 +29,7 @@
 //! assert_eq!(decision.outcome, Outcome::Allowed);
 //! ```
 
+pub mod analyzer;
 mod arn;
 mod condition;
 mod context;

@@ -9,7 +9,7 @@ use super::canonical::{
     canonical_header_value, canonical_path, canonical_query, hex32, parse_query, push_hex32,
     unhex32, PathMode,
 };
-use super::error::{AuthError, ChecksumAlgorithm, Dialect};
+use super::error::{AuthError, ChecksumAlgorithm};
 use super::key::{hmac_sha256, SecretKey, SigningKeyCache};
 use super::parse::{
     parse_amz_date, parse_authorization_header, parse_credential, parse_credential_v4a,
@@ -126,8 +126,6 @@ pub struct ServiceRules {
     pub name: String,
     /// Path canonicalisation.
     pub path_mode: PathMode,
-    /// Error dialect.
-    pub dialect: Dialect,
     /// S3 payload rules: header-signed requests must carry `x-amz-content-sha256`; presigned
     /// requests without it are `UNSIGNED-PAYLOAD`.
     pub s3_payload_rules: bool,
@@ -137,24 +135,22 @@ pub struct ServiceRules {
 }
 
 impl ServiceRules {
-    /// S3's rules: path as sent, XML errors, S3 payload rules.
+    /// S3's rules: path as sent, S3 payload rules.
     pub fn s3() -> Self {
         Self {
             name: "s3".into(),
             path_mode: PathMode::AsSent,
-            dialect: Dialect::S3Xml,
             s3_payload_rules: true,
             omit_session_token_from_query: false,
         }
     }
 
-    /// The rules of any other service: normalised, double-encoded path, JSON errors, payload hash
+    /// The rules of any other service: normalised, double-encoded path, payload hash
     /// computed from the body unless `x-amz-content-sha256` is sent.
     pub fn other(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             path_mode: PathMode::Normalized,
-            dialect: Dialect::Json,
             s3_payload_rules: false,
             omit_session_token_from_query: false,
         }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::catalog::{Catalog, ServiceKnowledge};
 use super::json::{self, Kind, LineIndex, Member, Node};
 use super::{Finding, FindingType, Location, PathElement, PolicyType, TRUST_POLICY};
-use crate::policy::Glob;
+use crate::Glob;
 
 use FindingType::{Error, SecurityWarning, Suggestion, Warning};
 
@@ -15,7 +15,7 @@ use FindingType::{Error, SecurityWarning, Suggestion, Warning};
 /// public access through its access previews and `CheckNoPublicAccess`, not `ValidatePolicy`.
 pub const PUBLIC_ACCESS: &str = "PUBLIC_ACCESS";
 
-use crate::policy::{STATEMENT_ELEMENTS as STATEMENT, TOP_LEVEL};
+use crate::{STATEMENT_ELEMENTS as STATEMENT, TOP_LEVEL};
 const PRINCIPAL_KEYS: &[&str] = &["AWS", "CanonicalUser", "Federated", "Service"];
 
 const OPERATORS: &[&str] = &[

@@ -1,4 +1,4 @@
-//! SigV4 request authentication (issue 3).
+//! Sans-IO verification of AWS Signature Version 4 requests.
 //!
 //! A sans-IO verifier of AWS Signature Version 4 (`AWS4-HMAC-SHA256`) and SigV4A
 //! (`AWS4-ECDSA-P256-SHA256`, [`v4a`]) requests, in the `Authorization` header form and the
@@ -9,7 +9,7 @@
 //! # Use
 //!
 //! ```no_run
-//! # use iamgate::sigv4::*;
+//! # use iamgate_sigv4::*;
 //! # struct Keys;
 //! # impl CredentialStore for Keys {
 //! #     type Principal = String;
@@ -39,8 +39,8 @@
 //!   fingerprint, date, region and service.
 //! * [`BodyVerifier`] (sans-IO, `push`/`finish`) verifies and decodes the body for the request's
 //!   [`PayloadMode`]; [`VerifiedBody`] wraps any `http_body::Body<Data = Bytes>` with it.
-//! * [`AuthError`] carries AWS's status, code and message for S3 ([`Dialect::S3Xml`]) and the
-//!   JSON services ([`Dialect::Json`]) and renders the error body.
+//! * [`AuthError`] carries AWS's status, code and message, in S3's codes or the codes every
+//!   other service uses ([`CodeFamily`]); the server renders them in its protocol.
 //!
 //! # Decisions
 //!
@@ -74,12 +74,13 @@ pub mod error;
 pub mod key;
 pub mod parse;
 pub mod payload;
+pub mod timestamp;
 pub mod v4a;
 pub mod verify;
 
 pub use body::VerifiedBody;
 pub use canonical::PathMode;
-pub use error::{AuthError, ChecksumAlgorithm, Dialect, RequestTimes};
+pub use error::{AuthError, ChecksumAlgorithm, CodeFamily, RequestTimes};
 pub use key::{SecretKey, SigningKeyCache};
 pub use payload::BodyVerifier;
 pub use v4a::{V4aKeyCache, V4aPublicKey, ALGORITHM_V4A};

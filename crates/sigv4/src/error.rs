@@ -1,14 +1,15 @@
 //! Authentication errors, with the status, code and message AWS gives, and their renderers.
 
-use std::fmt::Write as _;
+use crate::timestamp::{amz_date, iso8601};
 
-/// Which error dialect a response uses: S3's XML or the JSON of the other services.
+/// Which family of AWS error codes and messages an error is told in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dialect {
-    /// Amazon S3: `<Error><Code/><Message/><RequestId/></Error>`.
-    S3Xml,
-    /// JSON protocol services (and the gateway's STS): `{"__type": "...", "message": "..."}`.
-    Json,
+pub enum CodeFamily {
+    /// Amazon S3's own codes and messages (`InvalidAccessKeyId`, `AuthorizationHeaderMalformed`).
+    S3,
+    /// The codes every other service answers with, whatever its protocol (`InvalidClientTokenId`,
+    /// `IncompleteSignature`): STS, IAM and the JSON services alike.
+    Common,
 }
 
 /// A checksum algorithm of the `x-amz-checksum-*` family.
@@ -103,14 +104,9 @@ impl RequestTimes {
     }
 }
 
-/// `yyyyMMdd'T'HHmmss'Z'`, the form of `x-amz-date`.
-fn amz_date(epoch: i64) -> String {
-    crate::context::iso8601(epoch).replace(['-', ':'], "")
-}
-
 /// Why a request was not authenticated. Every variant maps to AWS's status, code and message
-/// through [`AuthError::status`], [`AuthError::code`] and [`AuthError::message`] (S3 dialect) or
-/// the `*_for` variants (any [`Dialect`]). Details never contain secrets.
+/// through [`AuthError::status`], [`AuthError::code`] and [`AuthError::message`] (S3's codes) or
+/// the `*_for` variants (either [`CodeFamily`]). Details never contain secrets.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -216,34 +212,34 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// The HTTP status in the S3 dialect.
+    /// The HTTP status in S3's codes.
     pub fn status(&self) -> u16 {
-        self.status_for(Dialect::S3Xml)
+        self.status_for(CodeFamily::S3)
     }
 
-    /// The AWS error code in the S3 dialect.
+    /// The AWS error code in S3's codes.
     pub fn code(&self) -> &'static str {
-        self.code_for(Dialect::S3Xml)
+        self.code_for(CodeFamily::S3)
     }
 
-    /// The message in the S3 dialect.
+    /// The message in S3's codes.
     pub fn message(&self) -> String {
-        self.message_for(Dialect::S3Xml)
+        self.message_for(CodeFamily::S3)
     }
 
-    /// The HTTP status in the given dialect.
-    pub fn status_for(&self, dialect: Dialect) -> u16 {
+    /// The HTTP status in the given family.
+    pub fn status_for(&self, codes: CodeFamily) -> u16 {
         use AuthError::*;
-        match (self, dialect) {
-            (RequestExpired, Dialect::Json) => 400,
+        match (self, codes) {
+            (RequestExpired, CodeFamily::Common) => 400,
             (
                 RequestNotYetValid(_)
                 | RequestTimeTooSkewed(_)
                 | WrongRegion { .. }
                 | WrongService { .. },
-                Dialect::Json,
+                CodeFamily::Common,
             ) => 403,
-            (ExpiredToken | InvalidToken, Dialect::Json) => 403,
+            (ExpiredToken | InvalidToken, CodeFamily::Common) => 403,
             (
                 SignatureDoesNotMatch
                 | InvalidAccessKeyId
@@ -261,10 +257,10 @@ impl AuthError {
         }
     }
 
-    /// The AWS error code in the given dialect.
-    pub fn code_for(&self, dialect: Dialect) -> &'static str {
+    /// The AWS error code in the given family.
+    pub fn code_for(&self, codes: CodeFamily) -> &'static str {
         use AuthError::*;
-        let s3 = dialect == Dialect::S3Xml;
+        let s3 = codes == CodeFamily::S3;
         match self {
             SignatureDoesNotMatch => "SignatureDoesNotMatch",
             InvalidAccessKeyId | InactiveAccessKey if s3 => "InvalidAccessKeyId",
@@ -308,10 +304,10 @@ impl AuthError {
         }
     }
 
-    /// The message in the given dialect (AWS's wording where AWS documents one).
-    pub fn message_for(&self, dialect: Dialect) -> String {
+    /// The message in the given family (AWS's wording where AWS documents one).
+    pub fn message_for(&self, codes: CodeFamily) -> String {
         use AuthError::*;
-        let s3 = dialect == Dialect::S3Xml;
+        let s3 = codes == CodeFamily::S3;
         match self {
             SignatureDoesNotMatch if s3 => "The request signature we calculated does not match the signature you provided. Check your key and signing method.".into(),
             SignatureDoesNotMatch => "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
@@ -357,95 +353,24 @@ impl AuthError {
     /// The elements S3 adds after the message of this error: `RequestTime`, `ServerTime` and
     /// `MaxAllowedSkewMilliseconds` of `RequestTimeTooSkewed`, the `Region` to use of a
     /// wrong-region error (SDKs read it to redirect), the `HeadersNotSigned` of unsigned
-    /// `x-amz-*` headers. None in other dialects.
-    pub fn details(&self, dialect: Dialect) -> Vec<(&'static str, String)> {
-        match (self, dialect) {
-            (AuthError::RequestTimeTooSkewed(t), Dialect::S3Xml) => vec![
+    /// `x-amz-*` headers. None for the other services.
+    pub fn details(&self, codes: CodeFamily) -> Vec<(&'static str, String)> {
+        match (self, codes) {
+            (AuthError::RequestTimeTooSkewed(t), CodeFamily::S3) => vec![
                 ("RequestTime", amz_date(t.request)),
-                ("ServerTime", crate::context::iso8601(t.server)),
+                ("ServerTime", iso8601(t.server)),
                 (
                     "MaxAllowedSkewMilliseconds",
                     (t.max_skew_secs * 1000).to_string(),
                 ),
             ],
-            (AuthError::WrongRegion { expected, .. }, Dialect::S3Xml) => {
+            (AuthError::WrongRegion { expected, .. }, CodeFamily::S3) => {
                 vec![("Region", expected.clone())]
             }
-            (AuthError::HeadersNotSigned(names), Dialect::S3Xml) => {
+            (AuthError::HeadersNotSigned(names), CodeFamily::S3) => {
                 vec![("HeadersNotSigned", names.clone())]
             }
             _ => Vec::new(),
-        }
-    }
-
-    /// Renders the error: `(status, content type, body)`. S3 gets
-    /// `<Error><Code/><Message/><RequestId/></Error>`, other services `{"__type", "message"}`.
-    pub fn render(&self, dialect: Dialect, request_id: &str) -> (u16, &'static str, String) {
-        self.render_with_details(dialect, request_id, &[])
-    }
-
-    /// [`AuthError::render`] with extra elements after the message, as S3 adds to some errors
-    /// (`SignatureDoesNotMatch`: `AWSAccessKeyId`, `StringToSign`, `SignatureProvided`,
-    /// `CanonicalRequest`), after the error's own [`AuthError::details`]. Element names must be
-    /// plain XML names; values are escaped.
-    pub fn render_with_details(
-        &self,
-        dialect: Dialect,
-        request_id: &str,
-        details: &[(&str, &str)],
-    ) -> (u16, &'static str, String) {
-        let status = self.status_for(dialect);
-        let code = self.code_for(dialect);
-        let message = self.message_for(dialect);
-        let own = self.details(dialect);
-        let details = own
-            .iter()
-            .map(|(name, value)| (*name, value.as_str()))
-            .chain(details.iter().copied());
-        match dialect {
-            Dialect::S3Xml => {
-                let mut body = String::with_capacity(200);
-                body.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>");
-                xml_escape(&mut body, code);
-                body.push_str("</Code><Message>");
-                xml_escape(&mut body, &message);
-                body.push_str("</Message>");
-                for (name, value) in details {
-                    let _ = write!(body, "<{name}>");
-                    xml_escape(&mut body, value);
-                    let _ = write!(body, "</{name}>");
-                }
-                body.push_str("<RequestId>");
-                xml_escape(&mut body, request_id);
-                body.push_str("</RequestId></Error>");
-                (status, "application/xml", body)
-            }
-            Dialect::Json => {
-                let mut obj = serde_json::Map::new();
-                obj.insert("__type".into(), code.into());
-                obj.insert("message".into(), message.into());
-                for (name, value) in details {
-                    obj.insert(name.to_owned(), value.into());
-                }
-                let body = serde_json::Value::Object(obj).to_string();
-                (status, "application/x-amz-json-1.1", body)
-            }
-        }
-    }
-}
-
-fn xml_escape(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && c != '\t' && c != '\n' && c != '\r' => {
-                let _ = write!(out, "&#{};", c as u32);
-            }
-            c => out.push(c),
         }
     }
 }
@@ -455,23 +380,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_xml_and_json() {
-        let (s, ct, body) = AuthError::SignatureDoesNotMatch.render(Dialect::S3Xml, "R<1>");
-        assert_eq!(s, 403);
-        assert_eq!(ct, "application/xml");
-        assert!(body.contains("<Code>SignatureDoesNotMatch</Code>"));
-        assert!(body.contains("<RequestId>R&lt;1&gt;</RequestId>"));
-        let (_, _, body) = AuthError::SignatureDoesNotMatch.render_with_details(
-            Dialect::S3Xml,
-            "r",
-            &[("StringToSign", "AWS4-HMAC-SHA256\n<x>")],
-        );
-        assert!(
-            body.contains("<StringToSign>AWS4-HMAC-SHA256\n&lt;x&gt;</StringToSign><RequestId>")
-        );
-        let (s, _, body) = AuthError::InvalidAccessKeyId.render(Dialect::Json, "r");
-        assert_eq!(s, 403);
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["__type"], "InvalidClientTokenId");
+    fn s3_and_the_other_services_name_errors_differently() {
+        let e = AuthError::InvalidAccessKeyId;
+        assert_eq!(e.code_for(CodeFamily::S3), "InvalidAccessKeyId");
+        assert_eq!(e.code_for(CodeFamily::Common), "InvalidClientTokenId");
+        assert_eq!(e.status_for(CodeFamily::Common), 403);
     }
 }

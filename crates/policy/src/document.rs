@@ -190,6 +190,12 @@ pub(crate) const STATEMENT_ELEMENTS: &[&str] = &[
 ];
 
 impl Policy {
+    /// Gives the policy another name (the one findings and decisions report), as when one
+    /// compiled document is shared under several names.
+    pub fn set_name(&mut self, name: &str) {
+        self.name = Arc::from(name);
+    }
+
     /// Parses, validates and compiles a policy document given as JSON text. The text may also
     /// be URL-encoded JSON, as `aws iam get-account-authorization-details` prints documents.
     pub fn parse(name: &str, kind: PolicyKind, text: &str) -> Result<Policy, PolicyError> {

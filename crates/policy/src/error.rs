@@ -20,7 +20,8 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    pub(crate) fn new(policy: &str, message: impl Into<String>) -> PolicyError {
+    /// An error in the whole policy `policy`, with no position.
+    pub fn new(policy: &str, message: impl Into<String>) -> PolicyError {
         PolicyError {
             policy: policy.to_owned(),
             statement: None,
