@@ -457,6 +457,18 @@ pub fn claimed_access_key(headers: &http::HeaderMap, query: Option<&str>) -> Opt
     None
 }
 
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
 /// `2026-11-28T02:17:35Z` for now.
 pub fn event_time_now() -> String {
     let format =
