@@ -1,6 +1,9 @@
 //! The built-in local object store, driven in-process through `LocalStore::handle` with real
 //! request bodies: every operation, errors, ranges, ETags, atomicity, hostile keys and listings.
 
+mod support;
+use support::Scratch;
+
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -15,17 +18,8 @@ use md5::{Digest, Md5};
 
 // ---------- helpers ----------
 
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("local_store")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn store(name: &str) -> (LocalStore, PathBuf) {
-    let base = fresh_dir(name);
+fn store(name: &str) -> (LocalStore, Scratch) {
+    let base = Scratch::new(name);
     let root = base.join("store");
     (LocalStore::open(&root, "us-east-1").unwrap(), base)
 }
@@ -1460,7 +1454,7 @@ async fn multipart_small_parts_abort_and_bad_ids() {
 
 #[tokio::test]
 async fn seed_demo_only_on_first_start() {
-    let base = fresh_dir("seed");
+    let base = Scratch::new("seed");
     let root = base.join("store");
     let s = LocalStore::open(&root, "eu-west-1").unwrap();
     assert!(s.seed_demo().await.unwrap(), "a fresh store is seeded");

@@ -8,14 +8,17 @@
 //! server), and requires that the gateway's decision log line for that request id allowed that
 //! very resource, and that the intended policy allows it.
 
-mod harness;
-use harness::*;
+mod support;
+use support::hardened::{self, TESTER, TESTER_ARN};
+use support::raw::*;
+use support::sign::{sign_raw, sign_raw_with};
+use support::upstream::{recording_upstream, Received};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Mutex, OnceLock};
 
-use iamgate::proxy::{start, Running};
+use iamgate::proxy::start;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Decision log lines by request id: the `checks` field, as logged.
@@ -72,30 +75,11 @@ fn capture_decisions() {
     });
 }
 
-struct Setup {
-    _scratch: Scratch,
-    running: Running,
-    gw: SocketAddr,
-    s3: Log,
-    orders: Log,
-}
+type Setup = hardened::Gateway;
 
 async fn setup(name: &str, limits: &str) -> Setup {
     capture_decisions();
-    let scratch = Scratch::new(name);
-    let (s3_addr, s3) = recording_upstream().await;
-    let (orders_addr, orders) = recording_upstream().await;
-    let running = start(scratch.config(s3_addr, orders_addr, limits))
-        .await
-        .unwrap();
-    let gw = running.http.unwrap();
-    Setup {
-        _scratch: scratch,
-        running,
-        gw,
-        s3,
-        orders,
-    }
+    hardened::gateway(name, limits).await
 }
 
 /// Percent-decodes once, as S3 reads a path; `None` when S3 would refuse it.
@@ -950,10 +934,16 @@ async fn copy_source_is_rebuilt_from_what_was_authorised() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_modes_literal_and_strict() {
     capture_decisions();
-    let scratch = Scratch::new("key-modes");
+    let scratch = hardened::store("key-modes");
     let (s3_addr, s3) = recording_upstream().await;
     let (orders_addr, _orders) = recording_upstream().await;
-    let running = start(scratch.config_with(s3_addr, orders_addr, "", "keys = \"literal\""))
+    let running = start(hardened::config_with(
+        &scratch,
+        s3_addr,
+        orders_addr,
+        "",
+        "keys = \"literal\"",
+    ))
         .await
         .unwrap();
     let gw = running.http.unwrap();
