@@ -26,10 +26,7 @@ fn folder(name: &str, upstream: &str) -> Scratch {
     }
     dir.write(
         "iamgate.toml",
-        &GatewayConfig::new()
-            .decisions("off")
-            .s3(upstream)
-            .text(),
+        &GatewayConfig::new().decisions("off").s3(upstream).text(),
     );
     dir
 }

@@ -398,10 +398,8 @@ async fn route_table_refusals_never_reach_the_upstream() {
 /// alice's `GET /orders/42`, claiming to be the account's root in the gateway's identity header;
 /// what the upstream answers.
 async fn alice_gets_order_42(gw: SocketAddr) -> Answer {
-    let alice = signed("GET", "/orders/42", ORDERS, "orders", ALICE, b"", None).header(
-        "x-iamgate-principal-arn",
-        "arn:aws:iam::111122223333:root",
-    );
+    let alice = signed("GET", "/orders/42", ORDERS, "orders", ALICE, b"", None)
+        .header("x-iamgate-principal-arn", "arn:aws:iam::111122223333:root");
     send(gw, alice).await
 }
 
@@ -641,7 +639,8 @@ async fn allow_with_not_principal_through_the_gateway() {
     let anonymous = send(
         gw,
         Request::unsigned("GET", "/reports/2026/q1.csv", "127.0.0.1"),
-    ).await;
+    )
+    .await;
     assert_eq!(anonymous.status, 200, "{}", anonymous.body);
     assert!(anonymous.body.starts_with("month,revenue"));
     drop(running);

@@ -592,7 +592,11 @@ async fn dry_run_forwards_what_enforcement_refuses_and_says_so() {
     let g = &log[&allowed.request_id]["iamgate"];
     assert_eq!(g["enforcement"], "would allow");
 
-    let scrape = send(running.admin.unwrap(), Request::unsigned("GET", "/metrics", host)).await;
+    let scrape = send(
+        running.admin.unwrap(),
+        Request::unsigned("GET", "/metrics", host),
+    )
+    .await;
     let m = parse_metrics(&scrape.body);
     assert_eq!(
         m[r#"iamgate_dry_run_requests_total{upstream="s3",action="GetObject",enforcement="would_deny"}"#],

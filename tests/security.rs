@@ -944,8 +944,8 @@ async fn key_modes_literal_and_strict() {
         "",
         "keys = \"literal\"",
     ))
-        .await
-        .unwrap();
+    .await
+    .unwrap();
     let gw = running.http.unwrap();
     let h = gw.to_string();
     for (path, forwarded) in [

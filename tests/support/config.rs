@@ -27,7 +27,15 @@ pub enum Route {
 
 impl Route {
     /// The action's name, its resource type, the method, the path pattern and the resource.
-    fn parts(self) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
+    fn parts(
+        self,
+    ) -> (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    ) {
         match self {
             Route::GetOrder => (
                 "GetOrder",

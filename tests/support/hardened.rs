@@ -25,9 +25,9 @@ pub const TESTER_ARN: &str = "arn:aws:iam::111122223333:user/tester";
 ///   `orders:GetFile` on `file/public/*`, explicitly not `file/secret/*`.
 pub fn store(name: &str) -> Scratch {
     let dir = Scratch::new(name);
-        let account = dir.join("policies/111122223333");
-        std::fs::create_dir_all(&account).unwrap();
-        std::fs::write(
+    let account = dir.join("policies/111122223333");
+    std::fs::create_dir_all(&account).unwrap();
+    std::fs::write(
             account.join("iam.json"),
             r#"{"UserDetailList": [{"Path": "/", "UserName": "tester", "UserId": "AIDATESTER0000000001",
               "Arn": "arn:aws:iam::111122223333:user/tester", "CreateDate": "2026-01-01T00:00:00Z",
@@ -41,7 +41,7 @@ pub fn store(name: &str) -> Scratch {
               "GroupDetailList": [], "RoleDetailList": [], "Policies": []}"#,
         )
         .unwrap();
-        std::fs::write(
+    std::fs::write(
             account.join("credentials.json"),
             format!(
                 r#"[{{"AccessKeyId": "{}", "SecretAccessKey": "{}", "UserName": "tester", "Status": "Active"}}]"#,
@@ -49,7 +49,7 @@ pub fn store(name: &str) -> Scratch {
             ),
         )
         .unwrap();
-        std::fs::write(
+    std::fs::write(
             account.join("resources.json"),
             r#"{"arn:aws:s3:::bucket": {"Policy": {"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/allowed/*"},
