@@ -2,6 +2,7 @@
 //! request bodies: every operation, errors, ranges, ETags, atomicity, hostile keys and listings.
 
 mod support;
+use support::xml::unescape;
 use support::Scratch;
 
 use std::collections::VecDeque;
@@ -110,14 +111,6 @@ fn tags(xml: &str, tag: &str) -> Vec<String> {
         rest = &after[j + close.len()..];
     }
     out
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 fn md5_hex(data: &[u8]) -> String {

@@ -5,7 +5,7 @@
 mod support;
 use support::config::DECISIONS;
 use support::keys::{ALICE, BOB, TOKEN};
-use support::observe::{parse_metrics, records};
+use support::observe::{metrics, parse_metrics, records};
 use support::scratch::{copy_dir, demo_policies};
 use support::sign::Sign;
 use support::upstream::{dead_address, Upstream};
@@ -592,12 +592,7 @@ async fn dry_run_forwards_what_enforcement_refuses_and_says_so() {
     let g = &log[&allowed.request_id]["iamgate"];
     assert_eq!(g["enforcement"], "would allow");
 
-    let scrape = send(
-        running.admin.unwrap(),
-        Request::unsigned("GET", "/metrics", host),
-    )
-    .await;
-    let m = parse_metrics(&scrape.body);
+    let m = metrics(&running).await;
     assert_eq!(
         m[r#"iamgate_dry_run_requests_total{upstream="s3",action="GetObject",enforcement="would_deny"}"#],
         1.0
@@ -685,12 +680,7 @@ async fn kubernetes_configmap_swap_reloads_the_gateway() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(running.gateway.store().generation() >= 2);
-    let scrape = send(
-        running.admin.unwrap(),
-        Request::unsigned("GET", "/metrics", "127.0.0.1"),
-    )
-    .await;
-    let m = parse_metrics(&scrape.body);
+    let m = metrics(&running).await;
     assert!(m[r#"iamgate_policy_reloads_total{outcome="success"}"#] >= 1.0);
     assert!(m["iamgate_policy_generation"] >= 2.0);
     running.stop().await;

@@ -9,6 +9,7 @@
 //! very resource, and that the intended policy allows it.
 
 mod support;
+use support::client::h2_status;
 use support::hardened::{self, TESTER, TESTER_ARN};
 use support::raw::*;
 use support::sign::{sign_raw, sign_raw_with};
@@ -716,13 +717,6 @@ async fn smuggling_attempts_are_refused_never_forwarded_ambiguously() {
 /// Sends one HTTP/2 request (prior knowledge) with `authority` in the URI and `host` headers.
 async fn h2(gw: SocketAddr, authority: &str, path: &str, hosts: &[&str]) -> u16 {
     let stream = tokio::net::TcpStream::connect(gw).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
     let mut request = hyper::Request::builder().uri(format!("http://{authority}{path}"));
     for host in hosts {
         request = request.header("host", *host);
@@ -730,12 +724,7 @@ async fn h2(gw: SocketAddr, authority: &str, path: &str, hosts: &[&str]) -> u16 
     let request = request
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .unwrap();
-    sender
-        .send_request(request)
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    h2_status(stream, request).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

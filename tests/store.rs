@@ -2,7 +2,9 @@
 //! with its file, line and column.
 
 mod support;
-use support::scratch::{copy_dir, demo_policies as demo};
+#[cfg(unix)]
+use support::scratch::configmap_account;
+use support::scratch::demo_policies as demo;
 use support::Scratch;
 
 use std::fs;
@@ -173,13 +175,7 @@ fn url_encoded_documents_as_aws_prints_them() {
 fn kubernetes_configmap_layout_loads() {
     // A ConfigMap volume: visible names are links into `..data`, itself a link to a timestamped folder.
     let dir = Scratch::new("k8s");
-    let account = dir.join("111122223333");
-    let stamp = account.join("..2026_11_27_00_00_00.1");
-    copy_dir(&demo().join("111122223333"), &stamp);
-    std::os::unix::fs::symlink("..2026_11_27_00_00_00.1", account.join("..data")).unwrap();
-    for f in ["iam.json", "credentials.json", "resources.json"] {
-        std::os::unix::fs::symlink(format!("..data/{f}"), account.join(f)).unwrap();
-    }
+    configmap_account(&dir, "..2026_11_27_00_00_00.1");
     let snapshot = load(dir.path()).unwrap();
     assert_eq!(snapshot.summary().principals, 3);
 }

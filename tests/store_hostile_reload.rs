@@ -3,7 +3,7 @@
 //! serve a snapshot that loaded whole: the last good one until a good one replaces it.
 
 mod support;
-use support::scratch::{copy_dir, demo_policies as demo};
+use support::scratch::{copy_dir, demo_policies as demo, with_key};
 use support::Scratch;
 
 use std::fs;
@@ -20,14 +20,6 @@ fn settle() {
 
 fn within(seconds: u64, done: impl FnMut() -> bool) -> bool {
     support::within(Duration::from_secs(seconds), done)
-}
-
-fn with_key(original: &str, key: &str) -> String {
-    original.replacen(
-        '[',
-        &format!("[\n  {{\"AccessKeyId\": \"{key}\", \"SecretAccessKey\": \"s\", \"UserName\": \"bob\"}},"),
-        1,
-    )
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! ConfigMap swap, bursts, and broken changes.
 
 mod support;
-use support::scratch::{copy_dir, demo_policies as demo};
+use support::scratch::{configmap_account, copy_dir, demo_policies as demo, with_key};
 use support::{within, Scratch};
 
 use std::fs;
@@ -22,11 +22,7 @@ fn has_key(store: &LiveStore, key: &str) -> bool {
 const EXTRA_KEY: &str = "AKIAEXTRAKEY00000001";
 
 fn credentials_with_extra(original: &str) -> String {
-    original.replacen(
-        '[',
-        &format!("[\n  {{\"AccessKeyId\": \"{EXTRA_KEY}\", \"SecretAccessKey\": \"s\", \"UserName\": \"bob\"}},"),
-        1,
-    )
+    with_key(original, EXTRA_KEY)
 }
 
 #[test]
@@ -55,13 +51,8 @@ fn truncate_and_write_and_rename_over_both_reload() {
 fn kubernetes_configmap_swap_reloads() {
     use std::os::unix::fs::symlink;
     let dir = Scratch::new("configmap");
-    let account = dir.join("111122223333");
+    let account = configmap_account(&dir, "..2026_11_27_00_00_00.1");
     let first = account.join("..2026_11_27_00_00_00.1");
-    copy_dir(&demo().join("111122223333"), &first);
-    symlink("..2026_11_27_00_00_00.1", account.join("..data")).unwrap();
-    for f in ["iam.json", "credentials.json", "resources.json"] {
-        symlink(format!("..data/{f}"), account.join(f)).unwrap();
-    }
     let store = LiveStore::open(&dir).unwrap();
     let _watch = store.watch().unwrap();
     assert!(!has_key(&store, EXTRA_KEY));

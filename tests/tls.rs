@@ -3,9 +3,10 @@
 //! ALPN agreed on (or, without ALPN, the one the first bytes tell).
 
 mod support;
-use support::observe::parse_metrics;
+use support::client::h2_status;
+use support::observe::metrics;
 use support::upstream::Upstream;
-use support::{send, GatewayConfig, Request, Route, Scratch};
+use support::{GatewayConfig, Route, Scratch};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -183,12 +184,7 @@ async fn tls_certificate_reloads_and_open_connections_keep_going() {
     let mut after = tls_connect(https).await;
     assert_eq!(presented(&after), rotated);
     assert_eq!(get_public(&mut after).await, "HTTP/1.1 200 OK");
-    let scrape = send(
-        running.admin.unwrap(),
-        Request::unsigned("GET", "/metrics", "127.0.0.1"),
-    )
-    .await;
-    let m = parse_metrics(&scrape.body);
+    let m = metrics(&running).await;
     assert!(m[r#"iamgate_tls_reloads_total{outcome="failure"}"#] >= 1.0);
     assert!(m[r#"iamgate_tls_reloads_total{outcome="success"}"#] >= 1.0);
     drop(open);
@@ -205,22 +201,10 @@ async fn tls_serves_the_protocol_alpn_agreed_on() {
 
     /// One HTTP/2 GET of the public page; its status.
     async fn h2_get(stream: TlsStream) -> u16 {
-        let (mut sender, conn) = hyper::client::conn::http2::handshake(
-            hyper_util::rt::TokioExecutor::new(),
-            hyper_util::rt::TokioIo::new(stream),
-        )
-        .await
-        .unwrap();
-        tokio::spawn(conn);
         let request = http::Request::get("https://127.0.0.1/public/index.html")
             .body(http_body_util::Empty::<bytes::Bytes>::new())
             .unwrap();
-        sender
-            .send_request(request)
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
+        h2_status(stream, request).await
     }
 
     let h2 = tls_connect_alpn(https, &[b"h2", b"http/1.1"]).await;

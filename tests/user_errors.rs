@@ -9,6 +9,7 @@ use support::config::DECISIONS;
 use support::keys::{BOB, CAROL};
 use support::observe::records;
 use support::sign::{Sign, SignedAt};
+use support::xml::{element, unescape};
 use support::{send, Answer, GatewayConfig, Request, Route, Scratch};
 
 use std::time::{Duration, SystemTime};
@@ -81,22 +82,6 @@ fn ahead() -> SignedAt<'static> {
 /// A client configured for another region.
 fn elsewhere() -> SignedAt<'static> {
     SignedAt("eu-west-1", SystemTime::now())
-}
-
-/// The text of an XML element (S3's and STS's errors).
-fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
-    let open = format!("<{name}>");
-    let start = xml.find(&open)? + open.len();
-    let end = start + xml[start..].find(&format!("</{name}>"))?;
-    Some(&xml[start..end])
-}
-
-fn unescape(xml: &str) -> String {
-    xml.replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 const GET_CALLER_IDENTITY: &[u8] = b"Action=GetCallerIdentity&Version=2011-06-15";

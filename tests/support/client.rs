@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 /// A request to send: method, target (path and query), every header (`host` among them), body.
 #[derive(Debug, Clone)]
@@ -72,4 +72,23 @@ pub async fn send(to: SocketAddr, req: Request) -> Answer {
         request_id,
         body: String::from_utf8_lossy(&body).into_owned(),
     }
+}
+
+/// One bodiless HTTP/2 request (with prior knowledge, or as ALPN agreed) on `stream`; the
+/// status of its answer.
+pub async fn h2_status<S>(stream: S, request: http::Request<http_body_util::Empty<Bytes>>) -> u16
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    sender
+        .send_request(request)
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }

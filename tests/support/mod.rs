@@ -2,7 +2,7 @@
 //! ([`scratch`]), the demo users' keys ([`keys`]), a gateway configuration builder ([`config`]),
 //! the official signer and a raw-path signer ([`sign`]), upstreams that record what reaches them
 //! ([`upstream`]), an HTTP client ([`client`]) and a raw-TCP one ([`raw`]), the decision log and
-//! metrics as a test reads them ([`observe`]), and the hardening tests' own store ([`hardened`]).
+//! metrics as a test reads them ([`observe`]), the hardening tests' own store ([`hardened`]), and reading XML answers ([`xml`]).
 //!
 //! Each test file is a crate of its own that compiles this module whole (`mod support;`), so what
 //! one file does not use is not dead code.
@@ -17,6 +17,7 @@ pub mod raw;
 pub mod scratch;
 pub mod sign;
 pub mod upstream;
+pub mod xml;
 
 // What most files use, at the top; a file that uses none of it is not warned.
 #[allow(unused_imports)]

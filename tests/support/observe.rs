@@ -6,6 +6,8 @@ use std::path::Path;
 use iamgate::proxy::Running;
 use serde_json::Value;
 
+use super::{send, Request};
+
 /// Every record of the decision log at `path`, by request id (after a flush).
 pub async fn records(running: &Running, path: &Path) -> HashMap<String, Value> {
     running.gateway.decision_log().flush().await;
@@ -48,4 +50,12 @@ pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
         assert!(samples.insert(series.to_owned(), value).is_none(), "{line}");
     }
     samples
+}
+
+/// A scrape of the gateway's admin listener, parsed by [`parse_metrics`].
+pub async fn metrics(running: &Running) -> HashMap<String, f64> {
+    let admin = running.admin.expect("an admin listener");
+    let scrape = send(admin, Request::unsigned("GET", "/metrics", "127.0.0.1")).await;
+    assert_eq!(scrape.status, 200, "{}", scrape.body);
+    parse_metrics(&scrape.body)
 }

@@ -91,3 +91,27 @@ impl Drop for Scratch {
         let _ = fs::remove_dir_all(&self.0);
     }
 }
+
+/// A demo `credentials.json` (`original`) with one more key of bob's, `key` (secret `s`), first.
+pub fn with_key(original: &str, key: &str) -> String {
+    original.replacen(
+        '[',
+        &format!("[\n  {{\"AccessKeyId\": \"{key}\", \"SecretAccessKey\": \"s\", \"UserName\": \"bob\"}},"),
+        1,
+    )
+}
+
+/// The demo account 111122223333 in `store` laid out as a Kubernetes ConfigMap volume: its
+/// files in the timestamped folder `stamp`, `..data` a link to it, and each file a link through
+/// `..data`. The account's folder.
+#[cfg(unix)]
+pub fn configmap_account(store: &Path, stamp: &str) -> PathBuf {
+    use std::os::unix::fs::symlink;
+    let account = store.join("111122223333");
+    copy_dir(&demo_policies().join("111122223333"), &account.join(stamp));
+    symlink(stamp, account.join("..data")).unwrap();
+    for f in ["iam.json", "credentials.json", "resources.json"] {
+        symlink(format!("..data/{f}"), account.join(f)).unwrap();
+    }
+    account
+}
