@@ -233,8 +233,8 @@ async fn case(setup: &Setup, label: &str, request: &[u8]) -> Outcome {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
-    let setup = setup("s3", "").await;
+async fn s3_confusion_baseline_the_narrow_grant_works_and_nothing_else() {
+    let setup = setup("s3-baseline", "").await;
     let host = setup.gw.to_string();
     let h = host.as_str();
     let allowed = "arn:aws:s3:::bucket/allowed/x";
@@ -248,6 +248,15 @@ async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
         case(&setup, "secret", &get("/bucket/secret/x", h, "")).await,
         Outcome::Refused(403)
     ));
+    setup.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_path_confusion_is_refused_or_authorised_as_served() {
+    let setup = setup("s3-paths", "").await;
+    let host = setup.gw.to_string();
+    let h = host.as_str();
+    let mut served = Vec::new();
 
     // Path confusion, path-style: refused, or served as exactly the key S3 reads.
     let paths = [
@@ -293,7 +302,6 @@ async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
         "*",
         "bucket/allowed/x",
     ];
-    let mut served = Vec::new();
     for path in paths {
         if let Outcome::Served { resource } = case(&setup, path, &get(path, h, "")).await {
             served.push((path, resource));
@@ -316,6 +324,23 @@ async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
         );
         case(&setup, label, &request).await;
     }
+
+    // What was served is only ever under bucket/allowed/ (the invariant above checked each).
+    assert!(
+        served
+            .iter()
+            .all(|(_, r)| r.starts_with("arn:aws:s3:::bucket/allowed/")),
+        "{served:#?}"
+    );
+    setup.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_host_confusion_is_refused_or_authorised_as_served() {
+    let setup = setup("s3-hosts", "").await;
+    let host = setup.gw.to_string();
+    let h = host.as_str();
+    let mut served = Vec::new();
 
     // Host confusion: absolute-form targets, duplicate Hosts, virtual-hosted against path-style.
     let port = setup.gw.port();
@@ -417,6 +442,23 @@ async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
         }
     }
 
+    // What was served is only ever under bucket/allowed/ (the invariant above checked each).
+    assert!(
+        served
+            .iter()
+            .all(|(_, r)| r.starts_with("arn:aws:s3:::bucket/allowed/")),
+        "{served:#?}"
+    );
+    setup.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_header_injected_identities_never_reach_the_upstream() {
+    let setup = setup("s3-spoof", "").await;
+    let host = setup.gw.to_string();
+    let h = host.as_str();
+    let allowed = "arn:aws:s3:::bucket/allowed/x";
+
     // Header-injected identities never reach the upstream and change nothing.
     for spoof in [
         "x-iamgate-principal-arn: arn:aws:iam::111122223333:root\r\n",
@@ -452,6 +494,14 @@ async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
     )
     .await;
     assert!(matches!(spoofed, Outcome::Refused(403)));
+    setup.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_signed_path_confusion_is_refused_or_authorised_as_served() {
+    let setup = setup("s3-signed", "").await;
+    let host = setup.gw.to_string();
+    let h = host.as_str();
 
     // Signed: the same confusions with a valid signature over the raw path.
     for path in [
@@ -474,14 +524,6 @@ async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
         case(&setup, "signed virtual secret", &signed_virtual).await,
         Outcome::Refused(_)
     ));
-
-    // What was served is only ever under bucket/allowed/ (the invariant above checked each).
-    assert!(
-        served
-            .iter()
-            .all(|(_, r)| r.starts_with("arn:aws:s3:::bucket/allowed/")),
-        "{served:#?}"
-    );
     setup.running.stop().await;
 }
 
