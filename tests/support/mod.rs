@@ -2,7 +2,11 @@
 //! ([`scratch`]), the demo users' keys ([`keys`]), a gateway configuration builder ([`config`]),
 //! the official signer and a raw-path signer ([`sign`]), upstreams that record what reaches them
 //! ([`upstream`]), an HTTP client ([`client`]) and a raw-TCP one ([`raw`]), the decision log and
-//! metrics as a test reads them ([`observe`]), the hardening tests' own store ([`hardened`]), and reading XML answers ([`xml`]).
+//! metrics as a test reads them ([`observe`]), the hardening tests' own store ([`hardened`]),
+//! reading XML answers ([`xml`]), and waiting for a condition ([`within`]).
+//!
+//! The SigV4 test suite's loader (`tests/sigv4_common`) stays apart: it depends on the verifier's
+//! API alone, so it moves with the verifier's tests.
 //!
 //! Each test file is a crate of its own that compiles this module whole (`mod support;`), so what
 //! one file does not use is not dead code.
@@ -19,7 +23,7 @@ pub mod sign;
 pub mod upstream;
 pub mod xml;
 
-// What most files use, at the top; a file that uses none of it is not warned.
+// What most files use, at the top (allowed: a file that uses none of it would be warned).
 #[allow(unused_imports)]
 pub use client::{send, Answer, Request};
 #[allow(unused_imports)]
