@@ -3,17 +3,21 @@
 //! client; and a request signed for a service nobody here answers gets its error in that
 //! service's protocol.
 
-mod harness;
+mod support;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use harness::*;
 use http_body_util::Full;
 use iamgate::proxy::{start, Running};
 use serde_json::Value;
+use support::config::DECISIONS;
+use support::hardened::{self, TESTER_ARN};
+use support::raw::{raw, signed_get};
+use support::upstream::recording_upstream;
+use support::{GatewayConfig, Route, Scratch};
 use tokio::io::AsyncWriteExt;
 
 /// An S3 upstream that answers 404 under `missing/`, stalls under `slow/`, 200 otherwise.
@@ -45,22 +49,34 @@ async fn s3_upstream() -> SocketAddr {
     addr
 }
 
-/// A gateway in front of [`s3_upstream`] with the decision log on and a total request
-/// timeout of one second.
-async fn gateway(scratch: &Scratch) -> (Running, SocketAddr) {
+/// A gateway on the hardening store in front of [`s3_upstream`], with the decision log on
+/// and `limits`.
+async fn gateway_with(scratch: &Scratch, limits: &str) -> (Running, SocketAddr) {
     let s3 = s3_upstream().await;
     let (orders, _) = recording_upstream().await;
-    let limits = "request_timeout_secs = 1\nupstream_response_timeout_secs = 120\n\
-                  [log]\ndecisions = \"decisions.jsonl\"";
-    let running = start(scratch.config(s3, orders, limits)).await.unwrap();
+    let config = GatewayConfig::s3_at(s3)
+        .limits(limits)
+        .decisions_file()
+        .orders_at(orders, &[Route::GetOrder, Route::GetFile])
+        .parse(scratch);
+    let running = start(config).await.unwrap();
     let addr = running.http.unwrap();
     (running, addr)
+}
+
+/// [`gateway_with`] a total request timeout of one second.
+async fn gateway(scratch: &Scratch) -> (Running, SocketAddr) {
+    gateway_with(
+        scratch,
+        "request_timeout_secs = 1\nupstream_response_timeout_secs = 120",
+    )
+    .await
 }
 
 /// The decision log's records, after a flush.
 async fn records(running: &Running, scratch: &Scratch) -> Vec<Value> {
     running.gateway.decision_log().flush().await;
-    std::fs::read_to_string(scratch.0.join("decisions.jsonl"))
+    std::fs::read_to_string(scratch.join(DECISIONS))
         .unwrap_or_default()
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
@@ -90,7 +106,7 @@ fn requests_total(running: &Running, labels: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_404_answered_403_without_list_bucket_is_logged_as_denied() {
-    let scratch = Scratch::new("records-404");
+    let scratch = hardened::store("records-404");
     let (running, gw) = gateway(&scratch).await;
     // The tester may read bucket/allowed/* but not list the bucket.
     let r = raw(
@@ -145,7 +161,7 @@ async fn a_404_answered_403_without_list_bucket_is_logged_as_denied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_request_keeps_its_id_and_is_recorded_and_counted() {
-    let scratch = Scratch::new("records-timeout");
+    let scratch = hardened::store("records-timeout");
     let (running, gw) = gateway(&scratch).await;
     let series = r#"decision="allowed",action="GetObject",upstream="s3",status="504""#;
     let before = requests_total(&running, series);
@@ -174,14 +190,13 @@ async fn a_timed_out_request_keeps_its_id_and_is_recorded_and_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_whose_client_left_is_recorded_once() {
-    let scratch = Scratch::new("records-gone");
-    let s3 = s3_upstream().await;
-    let (orders, _) = recording_upstream().await;
+    let scratch = hardened::store("records-gone");
     // No total timeout: only the client's leaving ends the request.
-    let limits = "request_timeout_secs = 0\nupstream_response_timeout_secs = 120\n\
-                  [log]\ndecisions = \"decisions.jsonl\"";
-    let running = start(scratch.config(s3, orders, limits)).await.unwrap();
-    let gw = running.http.unwrap();
+    let (running, gw) = gateway_with(
+        &scratch,
+        "request_timeout_secs = 0\nupstream_response_timeout_secs = 120",
+    )
+    .await;
     let mut stream = tokio::net::TcpStream::connect(gw).await.unwrap();
     let request = signed_get("/bucket/allowed/slow/gone", "", &gw.to_string(), "s3", "");
     stream.write_all(&request).await.unwrap();
@@ -210,7 +225,7 @@ async fn a_request_whose_client_left_is_recorded_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_nobody_answers_gets_errors_in_its_own_protocol() {
-    let scratch = Scratch::new("records-foreign");
+    let scratch = hardened::store("records-foreign");
     let (running, gw) = gateway(&scratch).await;
     let host = gw.to_string();
     // IAM's SDKs parse the query protocol's <ErrorResponse>.
