@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 
 use super::exchange::Exchange;
 use super::respond::Reject;
-use super::service::{dialect_of_service, Front, Target};
+use super::service::{dialect_of_service, Arriving, Front, Target};
 use super::{now_epoch, Gateway, UpstreamRuntime};
 use crate::caller::Caller;
 use crate::context::{self, Environment};
@@ -33,11 +33,13 @@ impl Gateway {
         x.target = Target::Upstream(upstream);
         x.dialect = upstream.model.dialect();
         let claim = Claim::of(parts);
-        if let Some(service) = self
-            .services
-            .iter()
-            .find(|s| s.claims(self, parts, claim.as_ref(), upstream))
-        {
+        let arriving = Arriving {
+            gateway: self,
+            parts,
+            claim: claim.as_ref(),
+            upstream,
+        };
+        if let Some(service) = self.services.iter().find(|s| s.claims(&arriving)) {
             x.target = Target::Service(service.as_ref());
             x.dialect = service.dialect();
             return Ok(x.target);

@@ -552,30 +552,29 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 source,
             })
     };
-    let mut bound_http = None;
-    if let Some(addr) = http_addr {
+    // The plain and the TLS listener: the same loop, with or without an acceptor.
+    let mut bound = [None, None];
+    let listeners = [
+        http_addr.map(|addr| (addr, None)),
+        https_addr
+            .zip(tls)
+            .map(|(addr, acceptor)| (addr, Some(acceptor))),
+    ];
+    for (slot, listener) in bound.iter_mut().zip(listeners) {
+        let Some((addr, acceptor)) = listener else {
+            continue;
+        };
         let listener = bind(addr).await?;
-        bound_http = listener.local_addr().ok();
+        *slot = listener.local_addr().ok();
         tasks.push(tokio::spawn(listener::accept_loop(
             Arc::clone(&gateway),
             listener,
-            None,
+            acceptor,
             Arc::clone(&workers),
             shutdown_rx.clone(),
         )));
     }
-    let mut bound_https = None;
-    if let (Some(addr), Some(acceptor)) = (https_addr, tls) {
-        let listener = bind(addr).await?;
-        bound_https = listener.local_addr().ok();
-        tasks.push(tokio::spawn(listener::accept_loop(
-            Arc::clone(&gateway),
-            listener,
-            Some(acceptor),
-            Arc::clone(&workers),
-            shutdown_rx.clone(),
-        )));
-    }
+    let [bound_http, bound_https] = bound;
     let mut bound_admin = None;
     if let Some(addr) = admin_addr {
         let listener = bind(addr).await?;

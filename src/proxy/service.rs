@@ -27,6 +27,16 @@ pub(crate) struct Front {
     pub context: Context,
 }
 
+/// A request as selection sees it.
+pub(crate) struct Arriving<'a> {
+    pub gateway: &'a Gateway,
+    pub parts: &'a request::Parts,
+    /// What it says of its signature.
+    pub claim: Option<&'a Claim<'a>>,
+    /// The upstream the request's host selected.
+    pub upstream: &'a UpstreamRuntime,
+}
+
 /// A boxed future of a served call.
 pub(crate) type Serving<'a> =
     Pin<Box<dyn Future<Output = Result<http::Response<ProxyBody>, Reject>> + Send + 'a>>;
@@ -48,15 +58,9 @@ pub(crate) trait Service: Send + Sync {
         false
     }
 
-    /// Whether the request is this service's: signed for it (`claim`), or addressed to it by
-    /// host, path or shape. `upstream` is the one the request's host selected.
-    fn claims(
-        &self,
-        gateway: &Gateway,
-        parts: &request::Parts,
-        claim: Option<&Claim<'_>>,
-        upstream: &UpstreamRuntime,
-    ) -> bool;
+    /// Whether the request is this service's: signed for it, or addressed to it by host, path
+    /// or shape.
+    fn claims(&self, request: &Arriving<'_>) -> bool;
 
     /// Answers a request the front door let through.
     fn serve<'a>(

@@ -20,12 +20,12 @@ use super::exchange::{Exchange, RouteSeen, ServedRecord};
 use super::forward::ProxyBody;
 use super::front::request_host;
 use super::respond::{set_request_id, Dialect, Reject};
-use super::service::{Front, Noting, Service, Serving};
-use super::{now_epoch, Gateway, UpstreamRuntime};
+use super::service::{Arriving, Front, Noting, Service, Serving};
+use super::{now_epoch, Gateway};
 use crate::audit::{self, Redactor, ResourceRef};
 use crate::caller::Caller;
 use crate::policy::Context;
-use crate::sigv4::{AuthError, Claim};
+use crate::sigv4::AuthError;
 use crate::store::{JwksSource, OidcProvider};
 use crate::sts::{Call, Params, Sts, StsError, StsResponse};
 
@@ -111,20 +111,15 @@ impl Service for StsService {
         true
     }
 
-    fn claims(
-        &self,
-        gateway: &Gateway,
-        parts: &request::Parts,
-        claim: Option<&Claim<'_>>,
-        upstream: &UpstreamRuntime,
-    ) -> bool {
-        if let Some(claim) = claim {
+    fn claims(&self, request: &Arriving<'_>) -> bool {
+        let parts = request.parts;
+        if let Some(claim) = request.claim {
             return claim.service() == Some("sts");
         }
         if self.sts.is_none() {
             return false;
         }
-        let config = &gateway.config.sts;
+        let config = &request.gateway.config.sts;
         if let Some(path) = &config.path {
             let requested = parts.uri.path();
             if requested == path || requested.strip_suffix('/') == Some(path.as_str()) {
@@ -134,7 +129,7 @@ impl Service for StsService {
         if request_host(parts).is_some_and(|host| config.hosts.contains(&host)) {
             return true;
         }
-        upstream.model.service() == "s3"
+        request.upstream.model.service() == "s3"
             && parts.uri.path() == "/"
             && ((parts.method == Method::POST && is_form(parts))
                 || parts.uri.query().is_some_and(|q| {
