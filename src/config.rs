@@ -26,6 +26,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::route::table::{RouteTable, RouteTableConfig};
+
 /// A configuration that cannot be used: which key, and what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -370,11 +372,9 @@ struct RawUpstream {
     sign: Option<RawSigning>,
     /// How the upstream treats object keys (s3): `literal` or `strict`.
     keys: Option<crate::route::s3::KeyMode>,
-    /// Route tables (routes), kept as TOML for the router to read.
-    #[serde(default)]
-    actions: Vec<toml::Value>,
-    #[serde(default)]
-    routes: Vec<toml::Value>,
+    /// The route table (routes): read entry by entry, so that an error names the entry.
+    actions: Option<Vec<toml::Value>>,
+    routes: Option<Vec<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -431,15 +431,8 @@ pub enum UpstreamKind {
         /// paths (the default for `url`).
         keys: crate::route::s3::KeyMode,
     },
-    /// A route table.
-    Routes {
-        /// The signing service name and action prefix.
-        service: String,
-        /// `[[actions]]`, for the router.
-        actions: Vec<toml::Value>,
-        /// `[[routes]]`, for the router.
-        routes: Vec<toml::Value>,
-    },
+    /// A route table, compiled (and so checked) when the configuration is read.
+    Routes(RouteTable),
 }
 
 /// One upstream.
@@ -503,17 +496,8 @@ impl Config {
     pub fn catalog(&self) -> crate::analyzer::Catalog {
         let mut catalog = crate::analyzer::Catalog::aws();
         for upstream in &self.upstreams {
-            if let UpstreamKind::Routes {
-                service, actions, ..
-            } = &upstream.kind
-            {
-                let names = actions.iter().filter_map(|a| {
-                    a.clone()
-                        .try_into::<crate::route::table::ActionConfig>()
-                        .ok()
-                        .map(|a| a.name)
-                });
-                catalog.add_service(service, names);
+            if let UpstreamKind::Routes(table) = &upstream.kind {
+                catalog.add_service(table.service(), table.actions().map(str::to_owned));
             }
         }
         catalog
@@ -602,7 +586,7 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut upstreams = Vec::new();
-        for (name, u) in raw.upstreams {
+        for (name, mut u) in raw.upstreams {
             let key = |k: &str| format!("upstreams.{name}.{k}");
             let target = match (&u.local, &u.url) {
                 (Some(dir), None) => Target::Local(resolve(dir)),
@@ -628,12 +612,22 @@ impl Config {
                 }
             };
             let kind = match u.kind.as_str() {
-                "s3" => UpstreamKind::S3 {
-                    keys: u.keys.unwrap_or(match target {
-                        Target::Local(_) => crate::route::s3::KeyMode::Literal,
-                        Target::Url(_) => crate::route::s3::KeyMode::Strict,
-                    }),
-                },
+                "s3" => {
+                    for (table, given) in [("actions", &u.actions), ("routes", &u.routes)] {
+                        if given.is_some() {
+                            return Err(invalid(
+                                &key(table),
+                                "only a routes upstream has a route table".into(),
+                            ));
+                        }
+                    }
+                    UpstreamKind::S3 {
+                        keys: u.keys.unwrap_or(match target {
+                            Target::Local(_) => crate::route::s3::KeyMode::Literal,
+                            Target::Url(_) => crate::route::s3::KeyMode::Strict,
+                        }),
+                    }
+                }
                 "routes" => {
                     if u.keys.is_some() {
                         return Err(invalid(
@@ -647,16 +641,27 @@ impl Config {
                             "only an s3 upstream can be local".into(),
                         ));
                     }
-                    UpstreamKind::Routes {
-                        service: u.service.clone().ok_or_else(|| {
-                            invalid(
-                                &key("service"),
-                                "a routes upstream needs its service name".into(),
-                            )
-                        })?,
-                        actions: u.actions,
-                        routes: u.routes,
-                    }
+                    let service = u.service.clone().ok_or_else(|| {
+                        invalid(
+                            &key("service"),
+                            "a routes upstream needs its service name".into(),
+                        )
+                    })?;
+                    let table = RouteTableConfig {
+                        service,
+                        actions: entries(u.actions.take().unwrap_or_default(), "actions")
+                            .map_err(|(k, m)| invalid(&key(&k), m))?,
+                        routes: entries(u.routes.take().unwrap_or_default(), "routes")
+                            .map_err(|(k, m)| invalid(&key(&k), m))?,
+                    };
+                    let table = RouteTable::compile(&table).map_err(|e| {
+                        let message = match e.route() {
+                            Some(route) => format!("{route}: {}", e.problem()),
+                            None => e.problem(),
+                        };
+                        invalid(&key(&e.key()), message)
+                    })?;
+                    UpstreamKind::Routes(table)
                 }
                 other => {
                     return Err(invalid(
@@ -699,7 +704,7 @@ impl Config {
                     };
                     let default_service = match &kind {
                         UpstreamKind::S3 { .. } => "s3".to_owned(),
-                        UpstreamKind::Routes { service, .. } => service.clone(),
+                        UpstreamKind::Routes(table) => table.service().to_owned(),
                     };
                     Some(UpstreamSigning {
                         access_key_id: value(
@@ -779,6 +784,25 @@ impl Config {
             upstreams,
         })
     }
+}
+
+/// Reads the entries of a list of tables (`routes`), each into a `T`; an error says which
+/// entry (`routes[3]`) and, in toml's words, which of its keys and what is wrong.
+fn entries<T: serde::de::DeserializeOwned>(
+    values: Vec<toml::Value>,
+    list: &str,
+) -> Result<Vec<T>, (String, String)> {
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| {
+            value.try_into().map_err(|e: toml::de::Error| {
+                // toml puts the key of a wrongly typed value on a line of its own.
+                let message = e.to_string().trim_end().replace('\n', " ");
+                (format!("{list}[{i}]"), message)
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

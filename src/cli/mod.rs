@@ -209,7 +209,7 @@ fn log_summary(running: &crate::proxy::Running, took: std::time::Duration) {
         };
         let kind = match &u.kind {
             crate::config::UpstreamKind::S3 { .. } => "s3".to_owned(),
-            crate::config::UpstreamKind::Routes { service, .. } => format!("routes ({service})"),
+            crate::config::UpstreamKind::Routes(table) => format!("routes ({})", table.service()),
         };
         tracing::info!(
             upstream = %u.name,
