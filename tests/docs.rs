@@ -39,11 +39,8 @@ fn blocks_under(text: &str, heading: &str, lang: &str) -> Vec<String> {
     out
 }
 
-/// docs/ROUTING.md's route table, as given, in a gateway's configuration: the gateway starts,
-/// and the table routes `GET /orders/42` to `orders:GetOrder` on the order's ARN (which the
-/// refusal names, so nothing needs to answer at the example's `url`).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_route_table_example_of_routing_md_loads_and_routes() {
+/// docs/ROUTING.md's route table example.
+fn routing_md_example() -> String {
     let [example] = &blocks_under(
         &read("docs/ROUTING.md"),
         "## Route tables for other services",
@@ -51,6 +48,15 @@ async fn the_route_table_example_of_routing_md_loads_and_routes() {
     )[..] else {
         panic!("ROUTING.md should have one toml example under its route-table heading")
     };
+    example.clone()
+}
+
+/// docs/ROUTING.md's route table, as given, in a gateway's configuration: the gateway starts,
+/// and the table routes `GET /orders/42` to `orders:GetOrder` on the order's ARN (which the
+/// refusal names, so nothing needs to answer at the example's `url`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_route_table_example_of_routing_md_loads_and_routes() {
+    let example = &routing_md_example();
     let scratch = Scratch::gateway("routing");
     let config = GatewayConfig::new().decisions("off").extra(example);
     let config = Config::parse(
@@ -75,6 +81,26 @@ async fn the_route_table_example_of_routing_md_loads_and_routes() {
         "{message}"
     );
     running.stop().await;
+}
+
+/// docs/ROUTING.md's route table, in a configuration file, passes `iamgate validate` (which
+/// checks route tables).
+#[test]
+fn the_route_table_example_of_routing_md_validates() {
+    let example = routing_md_example();
+    let scratch = Scratch::gateway("routing-validate");
+    let config = GatewayConfig::new().decisions("off").extra(&example);
+    scratch.write("iamgate.toml", &config.text());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_iamgate"))
+        .args(["validate", "--config"])
+        .arg(scratch.join("iamgate.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{example}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The README's `[limits]` table names every key `[limits]` takes, and only those.

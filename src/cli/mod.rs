@@ -22,8 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway (the default when no subcommand is given).
     Serve(ServeArgs),
-    /// Load the policy store and validate its policies: print every problem and finding, exit
-    /// non-zero on a problem or an ERROR finding.
+    /// Check the configuration (route tables included), load the policy store and validate its
+    /// policies: print every problem and finding, exit non-zero on a problem or an ERROR finding.
     Validate(ValidateArgs),
     /// Validate a policy as `aws accessanalyzer validate-policy` does.
     ValidatePolicy(validate_policy::ValidatePolicyArgs),
@@ -209,7 +209,7 @@ fn log_summary(running: &crate::proxy::Running, took: std::time::Duration) {
         };
         let kind = match &u.kind {
             crate::config::UpstreamKind::S3 { .. } => "s3".to_owned(),
-            crate::config::UpstreamKind::Routes { service, .. } => format!("routes ({service})"),
+            crate::config::UpstreamKind::Routes(table) => format!("routes ({})", table.service()),
         };
         tracing::info!(
             upstream = %u.name,

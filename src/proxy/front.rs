@@ -46,10 +46,15 @@ impl Gateway {
         }
         // Signed for a service that nobody here answers: its SDK reads the error only in its
         // own protocol.
-        if let Some(signed) = claim.as_ref().and_then(Claim::service) {
-            let known = self.upstreams.iter().any(|u| u.model.service() == signed);
-            if !known {
-                x.dialect = dialect_of_service(signed);
+        if let Some(claim) = &claim {
+            let answered = self
+                .upstreams
+                .iter()
+                .any(|u| claim.scoped_to(u.model.service()));
+            if !answered {
+                if let Some(signed) = claim.service() {
+                    x.dialect = dialect_of_service(&signed);
+                }
             }
         }
         Ok(x.target)
@@ -197,14 +202,16 @@ impl Gateway {
         };
         x.marks.authenticated = Some(Instant::now());
         x.principal = Some(caller.principal().into_owned());
-        let source_ip = context::source_ip(
-            x.conn.peer.ip(),
-            &parts.headers,
-            &self.config.trusted_proxies,
-        );
         if let Some(rates) = &self.rates {
             let allowed = match &caller {
-                Caller::Anonymous => rates.allow(&format!("anonymous@{source_ip}"), Instant::now()),
+                Caller::Anonymous => {
+                    let ip = context::source_ip(
+                        x.conn.peer.ip(),
+                        &parts.headers,
+                        &self.config.trusted_proxies,
+                    );
+                    rates.allow(&format!("anonymous@{ip}"), Instant::now())
+                }
                 _ => rates.allow(caller.principal().arn(), Instant::now()),
             };
             if !allowed {

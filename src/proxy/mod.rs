@@ -33,7 +33,6 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Target, UpstreamKind};
 use crate::route::s3::S3Model;
-use crate::route::table::{RouteTable, RouteTableConfig};
 use crate::sigv4;
 use crate::store::{KeyOwner, LiveStore, Snapshot};
 use crate::upstream::local::LocalStore;
@@ -53,14 +52,6 @@ pub enum StartError {
     /// TLS material is unusable.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    /// A route table is invalid.
-    #[error("upstream {upstream}: {message}")]
-    Routes {
-        /// The upstream.
-        upstream: String,
-        /// What is wrong.
-        message: String,
-    },
     /// The STS cannot start (its token keys are unusable).
     #[error("sts: {0}")]
     Sts(String),
@@ -204,7 +195,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Loads the store, opens the local object stores and compiles the route tables.
+    /// Loads the store and opens the local object stores.
     pub async fn new(config: Config) -> Result<Arc<Gateway>, StartError> {
         let tls = match &config.tls {
             Some((cert, key)) if config.https.is_some() => Some(tls::ReloadingTls::new(cert, key)?),
@@ -218,30 +209,7 @@ impl Gateway {
                     Box::new(S3Model::new(config.s3_domain.clone()).with_keys(*keys))
                         as Box<dyn model::Model>
                 }
-                UpstreamKind::Routes {
-                    service,
-                    actions,
-                    routes,
-                } => {
-                    let err = |message: String| StartError::Routes {
-                        upstream: u.name.clone(),
-                        message,
-                    };
-                    let table_config = RouteTableConfig {
-                        service: service.clone(),
-                        actions: actions
-                            .iter()
-                            .map(|a| a.clone().try_into())
-                            .collect::<Result<_, _>>()
-                            .map_err(|e: toml::de::Error| err(e.to_string()))?,
-                        routes: routes
-                            .iter()
-                            .map(|r| r.clone().try_into())
-                            .collect::<Result<_, _>>()
-                            .map_err(|e: toml::de::Error| err(e.to_string()))?,
-                    };
-                    Box::new(RouteTable::compile(&table_config).map_err(|e| err(e.to_string()))?)
-                }
+                UpstreamKind::Routes(table) => Box::new(table.clone()),
             };
             let destination = match &u.target {
                 Target::Local(dir) => {

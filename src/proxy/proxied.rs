@@ -200,37 +200,15 @@ impl Gateway {
         &self,
         x: &mut Exchange<'_>,
         upstream: &UpstreamRuntime,
-        mut parts: request::Parts,
+        parts: request::Parts,
         mut decided: Decided,
         body: Option<Incoming>,
         denied: bool,
     ) -> Response<ProxyBody> {
-        // A body decided part by part is answered part by part, not refused whole.
+        // A body decided part by part is answered part by part, not refused whole. Boxed, as
+        // every rare path is: the handler's future is as large as its largest state.
         if let (Some(plan), false) = (decided.routed.plan.take(), upstream.dry_run) {
-            let merge = match plan.split(&decided.decisions, &mut parts.headers) {
-                Split::Answer(answer) => {
-                    return xml_response(StatusCode::OK, answer, &x.request_id)
-                }
-                Split::Forward { body, merge } => {
-                    decided.inspected = Some(body);
-                    merge
-                }
-            };
-            let sent = Instant::now();
-            let forwarded = self
-                .forward(upstream, parts, x.conn, &mut decided, None, &x.request_id)
-                .await;
-            x.marks.upstream = Some(sent.elapsed());
-            return match (forwarded, merge) {
-                (Ok(response), Some(merge)) if response.status() == StatusCode::OK => {
-                    match merged(response, merge, &x.request_id).await {
-                        Ok(response) => response,
-                        Err(reject) => self.refuse(x, reject),
-                    }
-                }
-                (Ok(response), _) => response,
-                (Err(reject), _) => self.refuse(x, reject),
-            };
+            return Box::pin(self.respond_in_parts(x, upstream, parts, decided, plan)).await;
         }
         if denied && !upstream.dry_run {
             Box::pin(self.drain(body, expects_continue(&parts))).await;
@@ -283,6 +261,40 @@ impl Gateway {
                 tracing::warn!(request_id = %x.request_id, upstream = %upstream.name, "{reject}");
                 self.refuse(x, reject)
             }
+        }
+    }
+
+    /// A request whose body was decided part by part ([`super::model::BodyPlan`]): the
+    /// allowed parts go upstream, the answer is completed with the refused ones.
+    async fn respond_in_parts(
+        &self,
+        x: &mut Exchange<'_>,
+        upstream: &UpstreamRuntime,
+        mut parts: request::Parts,
+        mut decided: Decided,
+        plan: Box<dyn super::model::BodyPlan>,
+    ) -> Response<ProxyBody> {
+        let merge = match plan.split(&decided.decisions, &mut parts.headers) {
+            Split::Answer(answer) => return xml_response(StatusCode::OK, answer, &x.request_id),
+            Split::Forward { body, merge } => {
+                decided.inspected = Some(body);
+                merge
+            }
+        };
+        let sent = Instant::now();
+        let forwarded = self
+            .forward(upstream, parts, x.conn, &mut decided, None, &x.request_id)
+            .await;
+        x.marks.upstream = Some(sent.elapsed());
+        match (forwarded, merge) {
+            (Ok(response), Some(merge)) if response.status() == StatusCode::OK => {
+                match merged(response, merge, &x.request_id).await {
+                    Ok(response) => response,
+                    Err(reject) => self.refuse(x, reject),
+                }
+            }
+            (Ok(response), _) => response,
+            (Err(reject), _) => self.refuse(x, reject),
         }
     }
 

@@ -101,10 +101,7 @@ impl Gateway {
             ))
         });
         let claim = Claim::of(parts);
-        let access_key = claim
-            .as_ref()
-            .and_then(Claim::access_key_id)
-            .map(str::to_owned);
+        let access_key = claim.as_ref().and_then(Claim::access_key_id);
         let user_identity = user_identity(&x.snapshot, x.principal.as_ref(), access_key);
         let (request_parameters, response_elements, resources, read_only, management_event) =
             match (x.target, &x.served) {

@@ -114,7 +114,7 @@ impl Service for StsService {
     fn claims(&self, request: &Arriving<'_>) -> bool {
         let parts = request.parts;
         if let Some(claim) = request.claim {
-            return claim.service() == Some("sts");
+            return claim.scoped_to("sts");
         }
         if self.sts.is_none() {
             return false;

@@ -15,8 +15,9 @@
 //! let claim = Claim::read(headers.iter().map(|(n, v)| (*n, v.as_bytes())), None).unwrap();
 //! assert_eq!(claim.location, Location::Header);
 //! assert_eq!(claim.version, Some("SigV4"));
-//! assert_eq!(claim.access_key_id(), Some("AKIAIOSFODNN7EXAMPLE"));
-//! assert_eq!(claim.service(), Some("iam"));
+//! assert_eq!(claim.access_key_id().as_deref(), Some("AKIAIOSFODNN7EXAMPLE"));
+//! assert_eq!(claim.service().as_deref(), Some("iam"));
+//! assert!(claim.scoped_to("iam"));
 //! ```
 
 use std::borrow::Cow;
@@ -50,8 +51,8 @@ pub struct Claim<'a> {
     pub location: Location,
     /// `SigV4` or `SigV4A` (CloudTrail's `SignatureVersion`), when the algorithm is one of them.
     pub version: Option<&'static str>,
-    /// The credential as sent (percent-decoded from a query): `AKID/date/region/service/aws4_request`.
-    pub credential: Option<Cow<'a, str>>,
+    /// The credential as sent (still percent-encoded in a query).
+    raw_credential: Option<&'a str>,
 }
 
 impl<'a> Claim<'a> {
@@ -68,7 +69,7 @@ impl<'a> Claim<'a> {
                 return Some(Claim {
                     location: Location::Header,
                     version: version_of(value),
-                    credential: header_credential(value).map(Cow::Borrowed),
+                    raw_credential: header_credential(value),
                 });
             }
         }
@@ -78,13 +79,12 @@ impl<'a> Claim<'a> {
             let entry = || Claim {
                 location: Location::Query,
                 version: None,
-                credential: None,
+                raw_credential: None,
             };
             if name.eq_ignore_ascii_case("x-amz-algorithm") {
                 claim.get_or_insert_with(entry).version = version_of(value);
             } else if name.eq_ignore_ascii_case("x-amz-credential") {
-                claim.get_or_insert_with(entry).credential =
-                    Some(percent_encoding::percent_decode_str(value).decode_utf8_lossy());
+                claim.get_or_insert_with(entry).raw_credential = Some(value);
             } else if name.eq_ignore_ascii_case("x-amz-signature") {
                 claim.get_or_insert_with(entry);
             }
@@ -103,22 +103,66 @@ impl<'a> Claim<'a> {
         )
     }
 
+    /// The credential, `AKID/date/region/service/aws4_request` (percent-decoded from a query).
+    pub fn credential(&self) -> Option<Cow<'a, str>> {
+        let raw = self.raw_credential?;
+        Some(match self.location {
+            Location::Header => Cow::Borrowed(raw),
+            Location::Query => percent_encoding::percent_decode_str(raw).decode_utf8_lossy(),
+        })
+    }
+
     /// The access key id the credential names, if it looks like one (16 to 128 letters and
     /// digits): safe to log.
-    pub fn access_key_id(&self) -> Option<&str> {
-        let key = self.credential.as_deref()?.split('/').next()?;
+    pub fn access_key_id(&self) -> Option<String> {
+        let credential = self.credential()?;
+        let key = credential.split('/').next()?;
         ((16..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .then_some(key)
+            .then(|| key.to_owned())
     }
 
     /// The service the credential is scoped to: the component before `aws4_request`, in a
     /// SigV4 or SigV4A credential.
-    pub fn service(&self) -> Option<&str> {
-        let mut parts = self.credential.as_deref()?.rsplit('/');
+    pub fn service(&self) -> Option<String> {
+        let credential = self.credential()?;
+        let mut parts = credential.rsplit('/');
         if parts.next()? != TERMINATOR {
             return None;
         }
-        parts.next().filter(|s| !s.is_empty())
+        parts.next().filter(|s| !s.is_empty()).map(str::to_owned)
+    }
+
+    /// Whether the credential is scoped to `service`: [`Claim::service`] without allocating,
+    /// for a server that asks it of every request.
+    pub fn scoped_to(&self, service: &str) -> bool {
+        let Some(raw) = self.raw_credential else {
+            return false;
+        };
+        let mut buffer = [0u8; 256];
+        let credential: &[u8] = match self.location {
+            Location::Header => raw.as_bytes(),
+            Location::Query if !raw.contains('%') => raw.as_bytes(),
+            Location::Query => {
+                let mut length = 0;
+                for byte in percent_encoding::percent_decode_str(raw) {
+                    let Some(slot) = buffer.get_mut(length) else {
+                        // Longer than any real credential: the slow way.
+                        return self.service().as_deref() == Some(service);
+                    };
+                    *slot = byte;
+                    length += 1;
+                }
+                &buffer[..length]
+            }
+        };
+        let Some(rest) = credential
+            .strip_suffix(TERMINATOR.as_bytes())
+            .and_then(|rest| rest.strip_suffix(b"/"))
+            .and_then(|rest| rest.strip_suffix(service.as_bytes()))
+        else {
+            return false;
+        };
+        !service.is_empty() && (rest.is_empty() || rest.ends_with(b"/"))
     }
 }
 
@@ -157,20 +201,16 @@ mod tests {
     #[test]
     fn the_header_wins_and_names_key_and_service() {
         let c = from_header("AWS4-ECDSA-P256-SHA256 Credential=AKIDEXAMPLE0000000/20261128/s3/aws4_request, SignedHeaders=host, Signature=00").unwrap();
-        assert_eq!(
-            (c.location, c.version, c.access_key_id(), c.service()),
-            (
-                Location::Header,
-                Some("SigV4A"),
-                Some("AKIDEXAMPLE0000000"),
-                Some("s3")
-            )
-        );
+        assert_eq!((c.location, c.version), (Location::Header, Some("SigV4A")));
+        assert_eq!(c.access_key_id().as_deref(), Some("AKIDEXAMPLE0000000"));
+        assert_eq!(c.service().as_deref(), Some("s3"));
+        assert!(c.scoped_to("s3") && !c.scoped_to("3") && !c.scoped_to("sts"));
         let c = from_header("Bearer abc").unwrap();
         assert_eq!(
             (c.version, c.access_key_id(), c.service()),
             (None, None, None)
         );
+        assert!(!c.scoped_to("s3"));
     }
 
     #[test]
@@ -194,7 +234,16 @@ mod tests {
         ] {
             let c = from_query(query).unwrap();
             assert_eq!(c.location, Location::Query);
-            assert_eq!((c.access_key_id(), c.service()), (key, service), "{query}");
+            assert_eq!(c.access_key_id().as_deref(), key, "{query}");
+            assert_eq!(c.service().as_deref(), service, "{query}");
+            // The allocation-free test agrees with the decoded service, for every service.
+            for asked in ["sts", "s3", "ts", ""] {
+                assert_eq!(
+                    c.scoped_to(asked),
+                    service == Some(asked),
+                    "{query} {asked}"
+                );
+            }
         }
         let c = from_query("X-Amz-Algorithm=AWS4-HMAC-SHA256").unwrap();
         assert_eq!(c.version, Some("SigV4"));
