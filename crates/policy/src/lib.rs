@@ -102,6 +102,11 @@
 //! policies that apply to a request (the caller's, its boundary, the resource's) and builds its
 //! context. It depends on nothing of the iamgate gateway.
 
+// The README's examples run as doc tests too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 pub mod analyzer;
 mod arn;
 mod condition;

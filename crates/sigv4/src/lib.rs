@@ -155,6 +155,11 @@
 //! ([`canonical`], [`key`], [`parse`], [`chunked`], [`checksum`], [`timestamp`]) are public for
 //! servers and tests that need them, for instance to sign a request with the same rules.
 
+// The README's examples run as doc tests too.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 pub mod body;
 pub mod canonical;
 pub mod checksum;
