@@ -148,7 +148,9 @@ pub struct Location {
 pub struct Finding {
     /// How serious it is.
     pub finding_type: FindingType,
-    /// Access Analyzer's issue code (`INVALID_ACTION`).
+    /// Access Analyzer's issue code (`INVALID_ACTION`), or `PUBLIC_ACCESS`, this validator's own:
+    /// a resource policy that lets anyone in (Access Analyzer reports public access through
+    /// `CheckNoPublicAccess` rather than `ValidatePolicy`).
     pub issue_code: &'static str,
     /// What is wrong and what to do.
     pub details: String,
