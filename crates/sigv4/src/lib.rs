@@ -164,6 +164,7 @@ pub mod body;
 pub mod canonical;
 pub mod checksum;
 pub mod chunked;
+pub mod claim;
 pub mod error;
 pub mod key;
 pub mod parse;
@@ -174,6 +175,7 @@ pub mod verify;
 
 pub use body::VerifiedBody;
 pub use canonical::PathMode;
+pub use claim::Claim;
 pub use error::{AuthError, ChecksumAlgorithm, CodeFamily, RequestTimes};
 pub use key::{SecretKey, SigningKeyCache};
 pub use payload::BodyVerifier;
