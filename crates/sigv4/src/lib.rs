@@ -113,6 +113,9 @@
 //! * [`BodyVerifier`] verifies and decodes the body for the request's [`PayloadMode`]:
 //!   the signed SHA-256, `aws-chunked` chunk and trailer signatures ([`chunked`]),
 //!   `x-amz-checksum-*` values ([`checksum`]), the declared decoded length.
+//! * [`Claim`] reads what a request says about its own signature (where it is, which key, which
+//!   service) without checking any of it: enough to pick the service that answers, and the
+//!   protocol of its errors, before verifying.
 //! * [`AuthError`] carries AWS's status, code and message, in S3's codes or the codes every
 //!   other service uses ([`CodeFamily`]); the server renders them in its protocol (S3's XML,
 //!   the query protocol's XML, JSON).
