@@ -137,3 +137,35 @@ fn the_demo_configuration_validates() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn validate_and_validate_policy_without_config_read_the_folders_iamgate_toml() {
+    let folder = folder(&route("PUT", "/orders/{id}", "PutOrder", "order", "*"));
+    let in_folder = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_iamgate"))
+            .args(args)
+            .current_dir(folder.path())
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    // A bad ./iamgate.toml is an error, not a reason to fall back to the defaults.
+    let said = refused(&in_folder(&["validate"]));
+    assert!(said.contains("upstreams.orders.routes[2].action"), "{said}");
+    let said = refused(&in_folder(&[
+        "validate-policy",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[]}"#,
+        "--policy-type",
+        "IDENTITY_POLICY",
+    ]));
+    assert!(said.contains("upstreams.orders.routes[2].action"), "{said}");
+    // Without one, the defaults: ./policies.
+    std::fs::remove_file(folder.join("iamgate.toml")).unwrap();
+    let out = in_folder(&["validate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

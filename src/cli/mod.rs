@@ -328,10 +328,17 @@ fn validate(args: &ValidateArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        (None, None) => match crate::config::Config::load(std::path::Path::new("iamgate.toml")) {
-            Ok(c) => (c.policies.clone(), c.catalog()),
-            Err(_) => (PathBuf::from("policies"), crate::analyzer::Catalog::aws()),
-        },
+        // ./iamgate.toml when there is one (and then it must load), else the defaults.
+        (None, None) if std::path::Path::new("iamgate.toml").exists() => {
+            match crate::config::Config::load(std::path::Path::new("iamgate.toml")) {
+                Ok(c) => (c.policies.clone(), c.catalog()),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        (None, None) => (PathBuf::from("policies"), crate::analyzer::Catalog::aws()),
     };
     let loaded = crate::store::load(&policies);
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
