@@ -1,6 +1,6 @@
 //! The gateway binary's heap: mimalloc built without transparent huge pages by default
 //! (`.cargo/config.toml`), which the kernel reports per process. With them, the heap grows in
-//! 2 MiB steps and holds them (docs/PERFORMANCE.md: peak RSS 27 → 18 MiB at 64 connections).
+//! 2 MiB steps and holds them (docs/PERFORMANCE.md).
 
 #![cfg(target_os = "linux")]
 
