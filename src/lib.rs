@@ -23,3 +23,4 @@ pub mod route;
 pub mod store;
 pub mod sts;
 pub mod upstream;
+pub mod xml;

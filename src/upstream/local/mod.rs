@@ -829,7 +829,7 @@ impl LocalStore {
         let doc = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{}\">{}</LocationConstraint>",
             xml::S3_NS,
-            xml::escape(&self.inner.region)
+            crate::xml::escape(&self.inner.region)
         );
         Ok(xml_response(StatusCode::OK, doc))
     }

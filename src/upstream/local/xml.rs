@@ -5,31 +5,10 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use super::error::{Result, StoreError};
+use crate::xml::escape;
 
 /// The S3 namespace of every response document.
 pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
-
-/// Escapes text for element content. Characters XML 1.0 cannot carry at all (most C0 controls)
-/// are written as character references so the document stays parseable by lenient readers;
-/// clients that list such keys should ask for `encoding-type=url`.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {
-                out.push_str(&format!("&#{};", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A response document under construction.
 pub struct XmlWriter {
