@@ -472,7 +472,7 @@ pub fn event_id(request_id: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    let b = mix(a ^ nanos.rotate_left(17));
+    let b = crate::ids::splitmix(a ^ nanos.rotate_left(17));
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
         a >> 32,
@@ -481,13 +481,6 @@ pub fn event_id(request_id: &str) -> String {
         0x8000 | (b >> 48 & 0x3fff),
         b & 0xffff_ffff_ffff
     )
-}
-
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 enum Message {

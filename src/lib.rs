@@ -17,6 +17,7 @@ pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod context;
+pub mod ids;
 pub mod metrics;
 pub mod proxy;
 pub mod route;
