@@ -459,11 +459,7 @@ pub fn claimed_access_key(headers: &http::HeaderMap, query: Option<&str>) -> Opt
 
 /// `2026-11-28T02:17:35Z` for now.
 pub fn event_time_now() -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::now_utc()
-        .format(&format)
-        .unwrap_or_default()
+    crate::context::iso8601(time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
 /// A UUID-shaped event id, unique per request id within a process.

@@ -253,10 +253,9 @@ fn http_date(ms: i64) -> String {
 
 /// ISO 8601 with milliseconds, as in XML `LastModified`.
 fn iso_date(ms: i64) -> String {
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    ms_to_datetime(ms).format(&fmt).unwrap_or_default()
+    let seconds = crate::context::iso8601(ms.div_euclid(1000));
+    let seconds = seconds.strip_suffix('Z').unwrap_or(&seconds);
+    format!("{seconds}.{:03}Z", ms.rem_euclid(1000))
 }
 
 fn url_encode_if(s: &str, url: bool) -> String {
@@ -1221,5 +1220,7 @@ mod tests {
     fn dates() {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(iso_date(1_234), "1970-01-01T00:00:01.234Z");
+        assert_eq!(iso_date(1_795_780_800_007), "2026-11-27T12:00:00.007Z");
+        assert_eq!(iso_date(-1), "1969-12-31T23:59:59.999Z");
     }
 }
