@@ -122,6 +122,15 @@ pub struct ObjectId {
     pub version_id: Option<String>,
 }
 
+/// A DeleteObjects request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteRequest {
+    /// The objects to delete, in the order given (at least one, at most 1000).
+    pub objects: Vec<ObjectId>,
+    /// `<Quiet>true</Quiet>`: the answer lists the keys that could not be deleted only.
+    pub quiet: bool,
+}
+
 /// What an S3 request asks for, in IAM terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Route {
@@ -210,10 +219,16 @@ pub fn with_hoisted_headers<'h>(
 }
 
 /// Parses a DeleteObjects body (`<Delete><Object><Key>…</Key><VersionId>…</VersionId></Object>…
-/// <Quiet>true</Quiet></Delete>`). Entities are decoded. At most 1000 objects, at least one;
-/// anything else is `MalformedXML`. The caller bounds the body's size before calling.
+/// <Quiet>true</Quiet></Delete>`). Entities are decoded. At most 1000 objects, at least one, each
+/// with a key of 1 to 1024 bytes; `Quiet` is `true` or `false`; anything else is `MalformedXML`.
+/// The caller bounds the body's size before calling.
+pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, RouteError> {
+    super::xml::parse_delete(body)
+}
+
+/// The objects of a DeleteObjects body: [`parse_delete`] without the `Quiet` flag.
 pub fn parse_delete_objects(body: &[u8]) -> Result<Vec<ObjectId>, RouteError> {
-    super::xml::parse_delete_objects(body)
+    parse_delete(body).map(|request| request.objects)
 }
 
 /// The checks of a DeleteObjects request: `s3:DeleteObject` (or `s3:DeleteObjectVersion` when a

@@ -1033,16 +1033,15 @@ impl LocalStore {
         refuse_aws_chunked(headers)?;
         self.ensure_bucket(bucket).await?;
         let data = read_limited(body, MAX_XML_BODY).await?;
-        let (quiet, entries) = xml::parse_delete(&data)?;
+        // The parser the gateway authorises the keys with: 1 to 1000 keys of 1 to 1024 bytes.
+        // Version ids are ignored (the store keeps one version).
+        let request =
+            crate::route::s3::parse_delete(&data).map_err(|_| StoreError::malformed_xml())?;
+        let quiet = request.quiet;
         let root = "DeleteResult";
         let mut w = XmlWriter::new(root);
-        for entry in entries {
-            let outcome = if entry.key.is_empty() || entry.key.len() > MAX_KEY_LEN {
-                Err(StoreError::key_too_long())
-            } else {
-                self.remove_key(bucket, &entry.key).await
-            };
-            match outcome {
+        for entry in request.objects {
+            match self.remove_key(bucket, &entry.key).await {
                 Ok(()) => {
                     if !quiet {
                         w.open("Deleted").elem("Key", &entry.key).close("Deleted");

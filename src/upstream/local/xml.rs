@@ -1,5 +1,5 @@
-//! XML: a tiny writer with proper escaping for responses, and quick-xml parsers for the two request
-//! bodies the store reads (DeleteObjects and CompleteMultipartUpload).
+//! XML: a tiny writer with proper escaping for responses, and a quick-xml parser for the
+//! CompleteMultipartUpload body (DeleteObjects' is the S3 model's, `route::s3::parse_delete`).
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -162,36 +162,6 @@ fn parse_tree(body: &[u8]) -> Result<Node> {
     top.children.pop().ok_or_else(StoreError::malformed_xml)
 }
 
-/// One object named in a DeleteObjects request.
-#[derive(Debug)]
-pub struct DeleteEntry {
-    /// The key to delete.
-    pub key: String,
-}
-
-/// Parses `<Delete><Quiet>..</Quiet><Object><Key>..</Key></Object>..</Delete>`.
-pub fn parse_delete(body: &[u8]) -> Result<(bool, Vec<DeleteEntry>)> {
-    let root = parse_tree(body)?;
-    if root.name != "Delete" {
-        return Err(StoreError::malformed_xml());
-    }
-    let quiet = root
-        .child("Quiet")
-        .map(|q| q.text.trim().eq_ignore_ascii_case("true"))
-        .unwrap_or(false);
-    let mut out = Vec::new();
-    for obj in root.children.iter().filter(|c| c.name == "Object") {
-        let key = obj.child("Key").ok_or_else(StoreError::malformed_xml)?;
-        out.push(DeleteEntry {
-            key: key.text.clone(),
-        });
-    }
-    if out.is_empty() || out.len() > 1000 {
-        return Err(StoreError::malformed_xml());
-    }
-    Ok((quiet, out))
-}
-
 /// Parses `<CompleteMultipartUpload><Part><PartNumber>n</PartNumber><ETag>..</ETag></Part>..`.
 pub fn parse_complete(body: &[u8]) -> Result<Vec<(u32, String)>> {
     let root = parse_tree(body)?;
@@ -221,18 +191,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_delete_with_entities() {
-        let body = br#"<?xml version="1.0"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet><Object><Key>a&amp;b&#x41;</Key></Object><Object><Key>c</Key><VersionId>x</VersionId></Object></Delete>"#;
-        let (quiet, entries) = parse_delete(body).unwrap();
-        assert!(quiet);
-        assert_eq!(entries[0].key, "a&bA");
-        assert_eq!(entries[1].key, "c");
-    }
-
-    #[test]
     fn rejects_malformed() {
-        assert!(parse_delete(b"<Delete><Object>").is_err());
-        assert!(parse_delete(b"<Other/>").is_err());
         assert!(parse_complete(b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>").is_err());
     }
 
