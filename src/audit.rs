@@ -371,8 +371,7 @@ impl Redactor {
         for value in headers.get_all("x-amz-security-token") {
             secrets.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
         }
-        for pair in query.unwrap_or("").split('&') {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        for (name, value) in crate::query::raw_pairs(query.unwrap_or("")) {
             if is_auth_param(name) && !name.eq_ignore_ascii_case("x-amz-credential") {
                 secrets.push(value.to_owned());
                 let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
@@ -445,16 +444,11 @@ pub fn claimed_access_key(headers: &http::HeaderMap, query: Option<&str>) -> Opt
         let key = value[at + "Credential=".len()..].split('/').next()?;
         return valid(key).then(|| key.to_owned());
     }
-    for pair in query.unwrap_or("").split('&') {
-        if let Some((name, value)) = pair.split_once('=') {
-            if name.eq_ignore_ascii_case("x-amz-credential") {
-                let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
-                let key = decoded.split('/').next()?;
-                return valid(key).then(|| key.to_owned());
-            }
-        }
-    }
-    None
+    let (_, value) = crate::query::raw_pairs(query.unwrap_or(""))
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-amz-credential"))?;
+    let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+    let key = decoded.split('/').next()?;
+    valid(key).then(|| key.to_owned())
 }
 
 /// `2026-11-28T02:17:35Z` for now.

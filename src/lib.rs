@@ -20,6 +20,7 @@ pub mod context;
 pub mod ids;
 pub mod metrics;
 pub mod proxy;
+pub mod query;
 pub mod route;
 pub mod store;
 pub mod sts;

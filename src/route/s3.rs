@@ -196,8 +196,7 @@ pub fn with_hoisted_headers<'h>(
         return Ok(Cow::Borrowed(headers));
     };
     let mut merged: Option<HeaderMap> = None;
-    for pair in query.split('&') {
-        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+    for (raw_name, raw_value) in crate::query::raw_pairs(query) {
         if raw_name.len() < 6 || !raw_name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-") {
             continue;
         }
@@ -429,24 +428,11 @@ struct Query<'a> {
     params: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-/// Decodes a query component, borrowing it when there is nothing to decode.
-fn query_component(raw: &str) -> Result<Cow<'_, str>, RouteError> {
-    // memchr: signatures and credentials are long, and most values need no decoding.
-    if memchr::memchr2(b'%', b'+', raw.as_bytes()).is_some() {
-        query_decode(raw).map(Cow::Owned)
-    } else {
-        Ok(Cow::Borrowed(raw))
-    }
-}
-
 impl<'a> Query<'a> {
     fn parse(raw: Option<&'a str>) -> Result<Query<'a>, RouteError> {
         let raw = raw.unwrap_or("");
         let mut params = Vec::with_capacity(1 + memchr::memchr_iter(b'&', raw.as_bytes()).count());
-        for piece in raw.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-            params.push((query_component(name)?, query_component(value)?));
-        }
+        params.extend(crate::query::strict_pairs(raw)?);
         // Pairwise for the usual handful of parameters; sorted when there are many, so that a
         // hostile query of thousands costs n log n, not n².
         let duplicate = if params.len() <= 16 {
@@ -956,10 +942,8 @@ fn parse_copy_source(raw: &str) -> Result<CopySource, RouteError> {
 fn parse_tagging(raw: &str) -> Result<Vec<(String, String)>, RouteError> {
     let mut tags: Vec<(String, String)> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    for piece in raw.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
-        let k = query_decode(k)?;
-        let v = query_decode(v)?;
+    for (k, v) in crate::query::strict_pairs(raw)? {
+        let (k, v) = (k.into_owned(), v.into_owned());
         if k.is_empty() || !seen.insert(k.clone()) {
             return Err(RouteError::InvalidArgument(format!(
                 "x-amz-tagging: invalid or repeated tag key '{k}'"

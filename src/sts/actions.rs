@@ -99,13 +99,10 @@ impl Params {
 
     /// Adds the parameters of more form text.
     pub fn extend(&mut self, text: &[u8]) {
-        for pair in text.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-            let (name, value) = match pair.iter().position(|&b| b == b'=') {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &b""[..]),
-            };
-            self.0.push((decode_form(name), decode_form(value)));
-        }
+        self.0.extend(
+            form_urlencoded::parse(text)
+                .map(|(name, value)| (name.into_owned(), value.into_owned())),
+        );
     }
 
     /// The first value of `name`.
@@ -135,16 +132,6 @@ impl Params {
         found.sort_by_key(|(i, _)| *i);
         found
     }
-}
-
-fn decode_form(bytes: &[u8]) -> String {
-    let spaced: Vec<u8> = bytes
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
-    percent_encoding::percent_decode(&spaced)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 /// Temporary credentials issued.

@@ -145,14 +145,7 @@ impl Target {
     }
 }
 
-fn decode_component(s: &str, plus_is_space: bool) -> Result<String> {
-    let replaced;
-    let s = if plus_is_space && s.contains('+') {
-        replaced = s.replace('+', " ");
-        replaced.as_str()
-    } else {
-        s
-    };
+fn decode_component(s: &str) -> Result<String> {
     percent_decode_str(s)
         .decode_utf8()
         .map(|c| c.into_owned())
@@ -166,18 +159,15 @@ fn parse_target(uri: &http::Uri) -> Result<Target> {
         Some((b, k)) => (b, Some(k)),
         None => (path, None),
     };
-    let bucket = decode_component(bucket_raw, false)?;
+    let bucket = decode_component(bucket_raw)?;
     let key = match key_raw {
-        Some(k) if !k.is_empty() => Some(decode_component(k, false)?),
+        Some(k) if !k.is_empty() => Some(decode_component(k)?),
         _ => None,
     };
-    let mut query = Vec::new();
-    if let Some(q) = uri.query() {
-        for pair in q.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            query.push((decode_component(k, true)?, decode_component(v, true)?));
-        }
-    }
+    let query = crate::query::strict_pairs(uri.query().unwrap_or(""))
+        .map_err(|_| StoreError::invalid_uri())?
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     Ok(Target {
         bucket: if bucket.is_empty() {
             None
@@ -1072,7 +1062,7 @@ impl LocalStore {
         })?;
         // An optional `?versionId=...` is accepted and ignored (the store keeps one version).
         let raw = raw.split_once('?').map(|(p, _)| p).unwrap_or(raw);
-        let decoded = decode_component(raw, false)?;
+        let decoded = decode_component(raw)?;
         let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
         let (src_bucket, src_key) = decoded
             .split_once('/')
