@@ -27,6 +27,18 @@ pub fn raw_pairs(text: &str) -> impl Iterator<Item = (&str, &str)> {
         .map(|piece| piece.split_once('=').unwrap_or((piece, "")))
 }
 
+/// The value of the first pair named `name`.
+pub fn first<'a, N, V>(pairs: &'a [(N, V)], name: &str) -> Option<&'a str>
+where
+    N: AsRef<str>,
+    V: AsRef<str>,
+{
+    pairs
+        .iter()
+        .find(|(n, _)| n.as_ref() == name)
+        .map(|(_, v)| v.as_ref())
+}
+
 /// The pairs decoded (`+` is a space), borrowed where there is nothing to decode; an invalid
 /// escape or escapes that do not form UTF-8 anywhere in `text` are refused, naming the name or
 /// value that holds them.
@@ -121,6 +133,9 @@ mod tests {
             .collect();
         assert_eq!(decoded, owned(&raw));
         assert_eq!(raw_pairs("").count(), 0);
+        assert_eq!(first(&raw, "a"), Some("1"));
+        assert_eq!(first(&raw, "c"), Some(""));
+        assert_eq!(first(&raw, "z"), None);
     }
 
     #[test]

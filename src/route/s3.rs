@@ -458,10 +458,7 @@ impl<'a> Query<'a> {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_ref())
+        crate::query::first(&self.params, name)
     }
 
     fn has(&self, name: &str) -> bool {

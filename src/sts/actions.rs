@@ -107,10 +107,7 @@ impl Params {
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        crate::query::first(&self.0, name)
     }
 
     /// `PREFIX.member.N[.FIELD]` values in member order (N from 1).

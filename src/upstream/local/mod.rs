@@ -134,10 +134,7 @@ struct Target {
 
 impl Target {
     fn q(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        crate::query::first(&self.query, name)
     }
 
     fn has(&self, name: &str) -> bool {
