@@ -46,6 +46,17 @@ use xml::XmlWriter;
 /// The response body type of the store: streamed from disk, or a small XML document.
 pub type LocalBody = BoxBody<Bytes, std::io::Error>;
 
+/// A request body the store reads: any body of [`Bytes`] whose errors can be shown.
+pub trait RequestBody:
+    http_body::Body<Data = Bytes, Error: std::fmt::Display> + Send + 'static
+{
+}
+
+impl<B> RequestBody for B where
+    B: http_body::Body<Data = Bytes, Error: std::fmt::Display> + Send + 'static
+{
+}
+
 /// Largest single PUT / part S3 accepts (5 GiB).
 const MAX_OBJECT: u64 = 5 * 1024 * 1024 * 1024;
 /// Smallest size of every part of a multipart upload but the last.
@@ -138,7 +149,7 @@ impl Target {
     }
 
     fn has(&self, name: &str) -> bool {
-        self.query.iter().any(|(k, _)| k == name)
+        self.q(name).is_some()
     }
 }
 
@@ -394,11 +405,7 @@ fn content_md5(headers: &HeaderMap) -> Result<Option<Vec<u8>>> {
 }
 
 /// Reads a small request body, refusing more than `limit` bytes.
-async fn read_limited<B>(body: B, limit: usize) -> Result<Vec<u8>>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: std::fmt::Display,
-{
+async fn read_limited<B: RequestBody>(body: B, limit: usize) -> Result<Vec<u8>> {
     let mut body = std::pin::pin!(body);
     let mut out = Vec::new();
     while let Some(frame) = body.frame().await {
@@ -518,11 +525,7 @@ impl LocalStore {
 
     /// Serves one path-style S3 request (`/bucket/key?query`; the Host header is NOT used for
     /// addressing). Never fails: errors become S3 XML error responses.
-    pub async fn handle<B>(&self, req: Request<B>) -> Response<LocalBody>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    pub async fn handle<B: RequestBody>(&self, req: Request<B>) -> Response<LocalBody> {
         let request_id = random_hex()[..16].to_ascii_uppercase();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
@@ -541,11 +544,7 @@ impl LocalStore {
         resp
     }
 
-    async fn dispatch<B>(&self, req: Request<B>) -> Result<Response<LocalBody>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    async fn dispatch<B: RequestBody>(&self, req: Request<B>) -> Result<Response<LocalBody>> {
         let target = parse_target(req.uri())?;
         let (parts, body) = req.into_parts();
         let method = parts.method;
@@ -758,11 +757,11 @@ impl LocalStore {
         ))
     }
 
-    async fn create_bucket<B>(&self, bucket: &str, body: B) -> Result<Response<LocalBody>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    async fn create_bucket<B: RequestBody>(
+        &self,
+        bucket: &str,
+        body: B,
+    ) -> Result<Response<LocalBody>> {
         // The CreateBucketConfiguration (location constraint) is read and ignored.
         read_limited(body, MAX_XML_BODY).await?;
         self.create_bucket_dir(bucket).await?;
@@ -922,19 +921,15 @@ impl LocalStore {
         Ok(resp)
     }
 
-    async fn put_object<B>(
+    async fn put_object<B: RequestBody>(
         &self,
         bucket: &str,
         key: &str,
         headers: &HeaderMap,
         body: B,
-    ) -> Result<Response<LocalBody>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    ) -> Result<Response<LocalBody>> {
         refuse_aws_chunked(headers)?;
-        let (content_type, stored, user_meta) = collect_meta(headers)?;
+        let representation = collect_meta(headers)?;
         let declared = content_length(headers)?;
         if declared.is_some_and(|n| n > MAX_OBJECT) {
             return Err(StoreError::entity_too_large());
@@ -944,25 +939,31 @@ impl LocalStore {
         let mut tmp = TempFile::create(&self.tmp_dir()).await?;
         tmp.write_body(body, MAX_OBJECT).await?;
         check_received(&tmp, declared, md5.as_deref())?;
+        let meta = self.commit_object(tmp, bucket, key, representation).await?;
+        Ok(etag_response(&meta.etag))
+    }
+
+    /// Commits what `tmp` holds as the object `key`, with the representation headers and user
+    /// metadata given; a bucket removed meanwhile is `NoSuchBucket`.
+    async fn commit_object(
+        &self,
+        tmp: TempFile,
+        bucket: &str,
+        key: &str,
+        (content_type, headers, user_meta): RequestMeta,
+    ) -> Result<ObjectMeta> {
         let meta = ObjectMeta {
             key: key.to_string(),
-            size: tmp.written,
-            etag: format!("\"{}\"", tmp.md5_hex()),
-            last_modified_ms: now_ms(),
             content_type,
-            headers: stored,
+            headers,
             user_meta,
-            parts: None,
+            ..tmp.written_meta()
         };
-        not_found_is(
-            tmp.commit(&meta, &self.object_path(bucket, key))
-                .await
-                .map_err(into_io),
-            || StoreError::no_such_bucket(bucket),
-        )?;
-        let mut resp = empty(StatusCode::OK);
-        set_header(&mut resp, "etag", &meta.etag);
-        Ok(resp)
+        commit(tmp, &meta, &self.object_path(bucket, key), || {
+            StoreError::no_such_bucket(bucket)
+        })
+        .await?;
+        Ok(meta)
     }
 
     /// Stores a small object from memory (demo seeding).
@@ -977,11 +978,8 @@ impl LocalStore {
         tmp.write(data).await?;
         let meta = ObjectMeta {
             key: key.to_string(),
-            size: tmp.written,
-            etag: format!("\"{}\"", tmp.md5_hex()),
-            last_modified_ms: now_ms(),
             content_type: Some(content_type.to_string()),
-            ..ObjectMeta::default()
+            ..tmp.written_meta()
         };
         tmp.commit(&meta, &self.object_path(bucket, key)).await
     }
@@ -1007,16 +1005,12 @@ impl LocalStore {
         }
     }
 
-    async fn delete_objects<B>(
+    async fn delete_objects<B: RequestBody>(
         &self,
         bucket: &str,
         headers: &HeaderMap,
         body: B,
-    ) -> Result<Response<LocalBody>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    ) -> Result<Response<LocalBody>> {
         refuse_aws_chunked(headers)?;
         self.ensure_bucket(bucket).await?;
         let data = read_limited(body, MAX_XML_BODY).await?;
@@ -1102,7 +1096,7 @@ impl LocalStore {
             ));
         }
         self.ensure_bucket(bucket).await?;
-        let (content_type, stored, user_meta) = if replace {
+        let representation = if replace {
             collect_meta(headers)?
         } else {
             (
@@ -1114,24 +1108,26 @@ impl LocalStore {
         let mut tmp = TempFile::create(&self.tmp_dir()).await?;
         tmp.copy_from(&mut file, 0, src_meta.size).await?;
         drop(file);
-        let meta = ObjectMeta {
-            key: key.to_string(),
-            size: tmp.written,
-            etag: format!("\"{}\"", tmp.md5_hex()),
-            last_modified_ms: now_ms(),
-            content_type,
-            headers: stored,
-            user_meta,
-            parts: None,
-        };
-        not_found_is(
-            tmp.commit(&meta, &self.object_path(bucket, key))
-                .await
-                .map_err(into_io),
-            || StoreError::no_such_bucket(bucket),
-        )?;
+        let meta = self.commit_object(tmp, bucket, key, representation).await?;
         Ok(copy_result("CopyObjectResult", &meta))
     }
+}
+
+/// Commits `tmp` to `dest`; a folder removed meanwhile (the bucket's, the upload's) is `missing`.
+async fn commit(
+    tmp: TempFile,
+    meta: &ObjectMeta,
+    dest: &Path,
+    missing: impl FnOnce() -> StoreError,
+) -> Result<()> {
+    not_found_is(tmp.commit(meta, dest).await.map_err(into_io), missing)
+}
+
+/// `200 OK` with the ETag of what was stored (PutObject, UploadPart).
+fn etag_response(etag: &str) -> Response<LocalBody> {
+    let mut resp = empty(StatusCode::OK);
+    set_header(&mut resp, "etag", etag);
+    resp
 }
 
 /// Keeps an I/O error's kind visible to [`not_found_is`].

@@ -86,6 +86,8 @@ fn local(name: &[u8]) -> Result<String> {
 fn parse_tree(body: &[u8]) -> Result<Node> {
     let text = std::str::from_utf8(body).map_err(|_| StoreError::malformed_xml())?;
     let mut reader = Reader::from_str(text);
+    // `<a/>` as `<a></a>`: one way for an element to end.
+    reader.config_mut().expand_empty_elements = true;
     let mut stack: Vec<Node> = vec![Node::default()];
     let bad = |_| StoreError::malformed_xml();
     loop {
@@ -98,17 +100,6 @@ fn parse_tree(body: &[u8]) -> Result<Node> {
                     name: local(e.name().as_ref())?,
                     ..Node::default()
                 });
-            }
-            Event::Empty(e) => {
-                let node = Node {
-                    name: local(e.name().as_ref())?,
-                    ..Node::default()
-                };
-                stack
-                    .last_mut()
-                    .ok_or_else(StoreError::malformed_xml)?
-                    .children
-                    .push(node);
             }
             Event::End(_) => {
                 let node = stack.pop().ok_or_else(StoreError::malformed_xml)?;
