@@ -29,6 +29,29 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// A user or role with the policies that apply to it; a role's trust policy and session
+    /// limit are added by the caller.
+    pub(crate) fn new(
+        principal: Principal,
+        id: String,
+        policies: PolicySet,
+        boundary: Option<PolicySet>,
+        tags: Vec<(String, String)>,
+    ) -> Identity {
+        let mut identity = Identity {
+            principal,
+            id,
+            policies,
+            boundary,
+            tags,
+            trust: None,
+            max_session_duration: None,
+            keys: Arc::default(),
+        };
+        identity.keys = Arc::new(identity.build_keys());
+        identity
+    }
+
     /// The condition keys that describe this principal: `aws:username`, `aws:userid`,
     /// `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType` and `aws:PrincipalTag/*`.
     pub fn context(&self) -> Context {
@@ -36,7 +59,7 @@ impl Identity {
     }
 
     /// Builds what [`Identity::context`] shares; once, when the snapshot is loaded.
-    pub(crate) fn build_keys(&self) -> Context {
+    fn build_keys(&self) -> Context {
         let mut context = Context::new();
         let p = &self.principal;
         context.insert("aws:PrincipalArn", p.arn());
