@@ -337,7 +337,7 @@ macro_rules! subresources {
 
         /// The subresource a query parameter's name is, if any. A `match`: the compiler tells
         /// the names apart by length first, and every parameter of every request comes here.
-        fn subresource_named(name: &str) -> Option<&'static str> {
+        pub(crate) fn subresource_named(name: &str) -> Option<&'static str> {
             match name {
                 $($name => Some($name),)*
                 _ => None,
