@@ -656,13 +656,7 @@ impl Loader {
             }
             let boundary = self.boundary(source, &path, u.permissions_boundary.as_ref());
             let id = u.user_id.clone().unwrap_or_else(|| u.user_name.clone());
-            let user = Identity::new(
-                principal,
-                id,
-                PolicySet::new(policies),
-                boundary,
-                tags(&u.tags),
-            );
+            let user = Identity::new(principal, id, policies, boundary, tags(&u.tags));
             self.add_identity(user);
         }
         for (i, r) in export.role_detail_list.iter().enumerate() {
@@ -694,13 +688,7 @@ impl Loader {
             let role = Identity {
                 trust: trust.map(|t| PolicySet::new(vec![t])),
                 max_session_duration: r.max_session_duration,
-                ..Identity::new(
-                    principal,
-                    id,
-                    PolicySet::new(policies),
-                    boundary,
-                    tags(&r.tags),
-                )
+                ..Identity::new(principal, id, policies, boundary, tags(&r.tags))
             };
             self.add_identity(role);
         }

@@ -34,14 +34,14 @@ impl Identity {
     pub(crate) fn new(
         principal: Principal,
         id: String,
-        policies: PolicySet,
+        policies: Vec<Arc<Policy>>,
         boundary: Option<PolicySet>,
         tags: Vec<(String, String)>,
     ) -> Identity {
         let mut identity = Identity {
             principal,
             id,
-            policies,
+            policies: PolicySet::new(policies),
             boundary,
             tags,
             trust: None,
