@@ -32,12 +32,6 @@ pub struct CustomPolicyArgs {
     /// The caller's permissions boundary: inline JSON or file://PATH.
     #[arg(long, num_args = 1.., value_name = "POLICY")]
     pub permissions_boundary_policy_input_list: Vec<String>,
-    /// The actions to evaluate, such as s3:GetObject.
-    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
-    pub action_names: Vec<String>,
-    /// The resources to evaluate; `*` by default.
-    #[arg(long, num_args = 1.., value_name = "ARN")]
-    pub resource_arns: Vec<String>,
     /// A resource-based policy: inline JSON or file://PATH.
     #[arg(long, value_name = "POLICY")]
     pub resource_policy: Option<String>,
@@ -52,6 +46,20 @@ pub struct CustomPolicyArgs {
     /// policies as the `Policy` and `PolicyArns` of `AssumeRole` do. Inline JSON or file://PATH.
     #[arg(long, num_args = 1.., value_name = "POLICY")]
     pub session_policy_input_list: Vec<String>,
+    /// What to evaluate.
+    #[command(flatten)]
+    pub evaluate: EvaluationArgs,
+}
+
+/// The options both simulators take, as the AWS CLI's do: what to evaluate and how to print it.
+#[derive(Debug, Args)]
+pub struct EvaluationArgs {
+    /// The actions to evaluate, such as s3:GetObject.
+    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
+    pub action_names: Vec<String>,
+    /// The resources to evaluate; `*` by default.
+    #[arg(long, num_args = 1.., value_name = "ARN")]
+    pub resource_arns: Vec<String>,
     /// Context entries: `ContextKeyName=k,ContextKeyValues=v,ContextKeyType=t`, or JSON.
     #[arg(long, num_args = 1.., value_name = "ENTRY")]
     pub context_entries: Vec<String>,
@@ -172,7 +180,7 @@ pub fn simulate_custom(args: &CustomPolicyArgs) -> Result<Simulation, SimulateEr
         &args.session_policy_input_list,
         PolicyKind::Identity,
     )?;
-    let context = parse_context(&args.context_entries)?;
+    let context = parse_context(&args.evaluate.context_entries)?;
     let policies = Policies {
         identity: Some(&identity),
         boundary: (!boundary.is_empty()).then_some(&boundary),
@@ -180,9 +188,9 @@ pub fn simulate_custom(args: &CustomPolicyArgs) -> Result<Simulation, SimulateEr
         resource: resource_policy.as_ref(),
         resource_owner: owner.as_deref(),
     };
-    let resources = resource_list(&args.resource_arns);
+    let resources = resource_list(&args.evaluate.resource_arns);
     let results = matrix(
-        &args.action_names,
+        &args.evaluate.action_names,
         &resources,
         &caller,
         |action, resource| {
@@ -267,19 +275,10 @@ pub struct PrincipalPolicyArgs {
     /// More identity-based policies to include: inline JSON or file://PATH.
     #[arg(long, num_args = 1.., value_name = "POLICY")]
     pub policy_input_list: Vec<String>,
-    /// The actions to evaluate, such as s3:GetObject.
-    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
-    pub action_names: Vec<String>,
-    /// The resources to evaluate; `*` by default. Their resource policies come from the store.
-    #[arg(long, num_args = 1.., value_name = "ARN")]
-    pub resource_arns: Vec<String>,
-    /// Context entries: `ContextKeyName=k,ContextKeyValues=v,ContextKeyType=t`, or JSON. They
-    /// add to (and override) the keys the principal brings (aws:username, aws:PrincipalTag/*, ...).
-    #[arg(long, num_args = 1.., value_name = "ENTRY")]
-    pub context_entries: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "json")]
-    pub output: OutputFormat,
+    /// What to evaluate. The resources' policies come from the store; context entries add to
+    /// (and override) the keys the principal brings (aws:username, aws:PrincipalTag/*, ...).
+    #[command(flatten)]
+    pub evaluate: EvaluationArgs,
 }
 
 /// Evaluates what a principal of the store may do: its policies, groups and boundary, with the
@@ -360,10 +359,10 @@ pub fn simulate_principal(args: &PrincipalPolicyArgs) -> Result<Simulation, Simu
     };
     policies.extend(extra.policies().iter().cloned());
     let identity = PolicySet::new(policies);
-    context.merge(parse_context(&args.context_entries)?);
-    let resources = resource_list(&args.resource_arns);
+    context.merge(parse_context(&args.evaluate.context_entries)?);
+    let resources = resource_list(&args.evaluate.resource_arns);
     let results = matrix(
-        &args.action_names,
+        &args.evaluate.action_names,
         &resources,
         &caller,
         |action, resource| {
