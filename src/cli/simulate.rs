@@ -68,6 +68,34 @@ pub struct EvaluationArgs {
     pub output: OutputFormat,
 }
 
+impl EvaluationArgs {
+    /// Evaluates every action on every resource for `caller` with `context`, under the policies
+    /// `policies` names for each pair.
+    fn simulate<'p>(
+        &self,
+        caller: &Principal,
+        context: &Context,
+        mut policies: impl FnMut(&Action, &str) -> Policies<'p>,
+    ) -> Result<Simulation, SimulateError> {
+        let resources = resource_list(&self.resource_arns);
+        let results = matrix(
+            &self.action_names,
+            &resources,
+            caller,
+            |action, resource| {
+                let request = Request {
+                    principal: caller,
+                    action,
+                    resource,
+                    context,
+                };
+                evaluate(&policies(action, resource), &request)
+            },
+        )?;
+        Ok(Simulation { results })
+    }
+}
+
 /// A problem with the command line or its inputs.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
@@ -188,24 +216,7 @@ pub fn simulate_custom(args: &CustomPolicyArgs) -> Result<Simulation, SimulateEr
         resource: resource_policy.as_ref(),
         resource_owner: owner.as_deref(),
     };
-    let resources = resource_list(&args.evaluate.resource_arns);
-    let results = matrix(
-        &args.evaluate.action_names,
-        &resources,
-        &caller,
-        |action, resource| {
-            evaluate(
-                &policies,
-                &Request {
-                    principal: &caller,
-                    action,
-                    resource,
-                    context: &context,
-                },
-            )
-        },
-    )?;
-    Ok(Simulation { results })
+    args.evaluate.simulate(&caller, &context, |_, _| policies)
 }
 
 fn resource_list(arns: &[String]) -> Vec<String> {
@@ -360,39 +371,25 @@ pub fn simulate_principal(args: &PrincipalPolicyArgs) -> Result<Simulation, Simu
     policies.extend(extra.policies().iter().cloned());
     let identity = PolicySet::new(policies);
     context.merge(parse_context(&args.evaluate.context_entries)?);
-    let resources = resource_list(&args.evaluate.resource_arns);
-    let results = matrix(
-        &args.evaluate.action_names,
-        &resources,
-        &caller,
-        |action, resource| {
+    args.evaluate
+        .simulate(&caller, &context, |action, resource| {
             let entry = snapshot.resource(resource);
             // A role of the store is, for STS, a resource whose policy is its trust policy.
             let role = snapshot
                 .identity(resource)
                 .filter(|r| r.principal.kind() == PrincipalKind::Role && action.service() == "sts");
-            evaluate(
-                &Policies {
-                    identity: Some(&identity),
-                    boundary: boundary.as_ref(),
-                    session: (!session.is_empty()).then_some(&session),
-                    resource: entry
-                        .and_then(|r| r.policy.as_ref())
-                        .or_else(|| role.and_then(|r| r.trust.as_ref())),
-                    resource_owner: entry
-                        .map(|r| r.owner.as_str())
-                        .or_else(|| role.and_then(|r| r.principal.account())),
-                },
-                &Request {
-                    principal: &caller,
-                    action,
-                    resource,
-                    context: &context,
-                },
-            )
-        },
-    )?;
-    Ok(Simulation { results })
+            Policies {
+                identity: Some(&identity),
+                boundary: boundary.as_ref(),
+                session: (!session.is_empty()).then_some(&session),
+                resource: entry
+                    .and_then(|r| r.policy.as_ref())
+                    .or_else(|| role.and_then(|r| r.trust.as_ref())),
+                resource_owner: entry
+                    .map(|r| r.owner.as_str())
+                    .or_else(|| role.and_then(|r| r.principal.account())),
+            }
+        })
 }
 
 fn owner_account(arg: &str) -> Result<String, SimulateError> {

@@ -84,6 +84,17 @@ impl LocalStore {
         self.upload_dir(id).join(format!("part-{part:05}"))
     }
 
+    /// Commits what `tmp` holds as part `part` of upload `id`; an upload completed or aborted
+    /// meanwhile is `NoSuchUpload`.
+    async fn commit_part(&self, tmp: TempFile, id: &str, part: u32) -> Result<ObjectMeta> {
+        let meta = tmp.written_meta();
+        commit(tmp, &meta, &self.part_path(id, part), || {
+            StoreError::no_such_upload(id)
+        })
+        .await?;
+        Ok(meta)
+    }
+
     pub(super) async fn create_upload(
         &self,
         bucket: &str,
@@ -138,11 +149,7 @@ impl LocalStore {
         let mut tmp = TempFile::create(&self.tmp_dir()).await?;
         tmp.write_body(body, MAX_OBJECT).await?;
         check_received(&tmp, declared, md5.as_deref())?;
-        let meta = tmp.written_meta();
-        commit(tmp, &meta, &self.part_path(id, part), || {
-            StoreError::no_such_upload(id)
-        })
-        .await?;
+        let meta = self.commit_part(tmp, id, part).await?;
         Ok(etag_response(&meta.etag))
     }
 
@@ -175,11 +182,7 @@ impl LocalStore {
         let mut tmp = TempFile::create(&self.tmp_dir()).await?;
         tmp.copy_from(&mut file, offset, len).await?;
         drop(file);
-        let meta = tmp.written_meta();
-        commit(tmp, &meta, &self.part_path(id, part), || {
-            StoreError::no_such_upload(id)
-        })
-        .await?;
+        let meta = self.commit_part(tmp, id, part).await?;
         Ok(copy_result("CopyPartResult", &meta))
     }
 
