@@ -142,12 +142,13 @@ pub(crate) fn read_argument(arg: &str) -> Result<String, SimulateError> {
     }
 }
 
-fn load(list_name: &str, args: &[String], kind: PolicyKind) -> Result<PolicySet, SimulateError> {
+/// Identity-based policies given as a list (`--policy-input-list` and the like).
+fn load(list_name: &str, args: &[String]) -> Result<PolicySet, SimulateError> {
     let mut policies = Vec::with_capacity(args.len());
     for (i, arg) in args.iter().enumerate() {
         let name = format!("{list_name}.{}", i + 1);
         let text = read_argument(arg)?;
-        policies.push(Arc::new(Policy::parse(&name, kind, &text)?));
+        policies.push(Arc::new(Policy::parse(&name, PolicyKind::Identity, &text)?));
     }
     Ok(PolicySet::new(policies))
 }
@@ -162,15 +163,10 @@ pub struct Simulation {
 
 /// Runs the simulation the arguments describe.
 pub fn simulate_custom(args: &CustomPolicyArgs) -> Result<Simulation, SimulateError> {
-    let identity = load(
-        "PolicyInputList",
-        &args.policy_input_list,
-        PolicyKind::Identity,
-    )?;
+    let identity = load("PolicyInputList", &args.policy_input_list)?;
     let boundary = load(
         "PermissionsBoundaryPolicyInputList",
         &args.permissions_boundary_policy_input_list,
-        PolicyKind::Identity,
     )?;
     let resource_policy = match &args.resource_policy {
         None => None,
@@ -203,11 +199,7 @@ pub fn simulate_custom(args: &CustomPolicyArgs) -> Result<Simulation, SimulateEr
                 .map_err(|e| SimulateError::Invalid(e.to_string()))?
         }
     };
-    let session = load(
-        "SessionPolicyInputList",
-        &args.session_policy_input_list,
-        PolicyKind::Identity,
-    )?;
+    let session = load("SessionPolicyInputList", &args.session_policy_input_list)?;
     let context = parse_context(&args.evaluate.context_entries)?;
     let policies = Policies {
         identity: Some(&identity),
@@ -297,16 +289,8 @@ pub struct PrincipalPolicyArgs {
 pub fn simulate_principal(args: &PrincipalPolicyArgs) -> Result<Simulation, SimulateError> {
     let snapshot = crate::store::load(&args.policies)
         .map_err(|e| SimulateError::Invalid(format!("the policy store does not load:\n{e}")))?;
-    let extra = load(
-        "PolicyInputList",
-        &args.policy_input_list,
-        PolicyKind::Identity,
-    )?;
-    let session = load(
-        "SessionPolicyInputList",
-        &args.session_policy_input_list,
-        PolicyKind::Identity,
-    )?;
+    let extra = load("PolicyInputList", &args.policy_input_list)?;
+    let session = load("SessionPolicyInputList", &args.session_policy_input_list)?;
     let source = &args.policy_source_arn;
     let session_of_role = Principal::from_arn(source)
         .ok()
