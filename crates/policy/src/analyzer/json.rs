@@ -307,11 +307,8 @@ impl Parser<'_> {
 
     fn object(&mut self, depth: usize) -> Result<Kind, SyntaxError> {
         let open = self.i;
-        self.i += 1;
         let mut members = Vec::new();
-        self.skip_ws()?;
-        if self.b.get(self.i) == Some(&b'}') {
-            self.i += 1;
+        if self.open_container(b'}')? {
             return Ok(Kind::Object(members));
         }
         loop {
@@ -376,11 +373,8 @@ impl Parser<'_> {
 
     fn array(&mut self, depth: usize) -> Result<Kind, SyntaxError> {
         let open = self.i;
-        self.i += 1;
         let mut items = Vec::new();
-        self.skip_ws()?;
-        if self.b.get(self.i) == Some(&b']') {
-            self.i += 1;
+        if self.open_container(b']')? {
             return Ok(Kind::Array(items));
         }
         loop {
@@ -396,6 +390,18 @@ impl Parser<'_> {
                 return Ok(Kind::Array(items));
             }
         }
+    }
+
+    /// Steps over the opening bracket; true when `close` follows at once (an empty container),
+    /// which is then stepped over too.
+    fn open_container(&mut self, close: u8) -> Result<bool, SyntaxError> {
+        self.i += 1;
+        self.skip_ws()?;
+        let empty = self.b.get(self.i) == Some(&close);
+        if empty {
+            self.i += 1;
+        }
+        Ok(empty)
     }
 
     /// After a member of an object (`close` is `}`) or an element of a list (`]`): true when a
