@@ -1207,6 +1207,45 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    #[tokio::test]
+    async fn reads_queries_and_delete_bodies_as_the_gateway_does() {
+        let dir = std::env::temp_dir().join(format!("iamgate-strict-{}", random_hex()));
+        let store = LocalStore::open(&dir, "us-east-1").unwrap();
+        let send = |method: Method, uri: &str, body: &'static str| {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap();
+            store.handle(request)
+        };
+        assert_eq!(send(Method::PUT, "/bkt", "").await.status(), StatusCode::OK);
+        // An escape that is not one is refused, as the S3 model refuses it.
+        let resp = send(Method::GET, "/bkt?list-type=2&prefix=%zz", "").await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let resp = send(Method::GET, "/bkt?list-type=2&prefix=a+b%2B", "").await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        // DeleteObjects bodies the gateway refuses.
+        for body in [
+            "<Delete><Object><Key>a</Key><Other/></Object></Delete>",
+            "<Delete><Object><Key></Key></Object></Delete>",
+            "<Delete><Quiet>TRUE</Quiet><Object><Key>a</Key></Object></Delete>",
+        ] {
+            let resp = send(Method::POST, "/bkt?delete", body).await;
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+        }
+        let resp = send(
+            Method::POST,
+            "/bkt?delete",
+            "<Delete><Quiet> true </Quiet><Object><Key>a</Key><VersionId>v</VersionId></Object></Delete>",
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert!(!String::from_utf8_lossy(&body).contains("<Deleted>"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn dates() {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
