@@ -1,9 +1,11 @@
 //! Query strings and form bodies: `name=value` pairs joined by `&`.
 //!
-//! Decoding is `form_urlencoded`'s (`+` is a space, `%XX` a byte). Where the text must be what
-//! S3 accepts, [`strict_pairs`] first refuses what `form_urlencoded` would let through (an
-//! invalid escape, escapes that are not UTF-8); [`raw_pairs`] serves the readers that compare
-//! or keep the text as it was sent.
+//! Form bodies (the Query protocol's) are read by `form_urlencoded`. A query string S3 must act
+//! on is read by [`strict_pairs`]: the same splitting and decoding (`+` is a space, `%XX` a
+//! byte), but an invalid escape or escapes that are not UTF-8 are refused as S3 refuses them
+//! (`form_urlencoded` would keep them literally or replace them), and names and values with
+//! nothing to decode are borrowed: it runs on every request. [`raw_pairs`] serves the readers
+//! that compare or keep the text as it was sent.
 
 use std::borrow::Cow;
 
@@ -39,59 +41,65 @@ where
         .map(|(_, v)| v.as_ref())
 }
 
-/// The pairs decoded (`+` is a space), borrowed where there is nothing to decode; an invalid
-/// escape or escapes that do not form UTF-8 anywhere in `text` are refused, naming the name or
-/// value that holds them.
-pub fn strict_pairs(text: &str) -> Result<form_urlencoded::Parse<'_>, BadEncoding> {
-    check_encoding(text).map_err(|e| {
-        // Name the piece at fault (the error path only).
-        let bad = raw_pairs(text)
-            .flat_map(|(name, value)| [name, value])
-            .find_map(|part| check_encoding(part).err());
-        bad.unwrap_or(e)
-    })?;
-    Ok(form_urlencoded::parse(text.as_bytes()))
+/// The pairs decoded as S3 reads a query string, each name and value borrowed where there is
+/// nothing to decode; an invalid one is an error naming it.
+pub fn strict_pairs(
+    text: &str,
+) -> impl Iterator<Item = Result<(Cow<'_, str>, Cow<'_, str>), BadEncoding>> {
+    raw_pairs(text)
+        .map(|(name, value)| Ok((strict_decode(name, true)?, strict_decode(value, true)?)))
 }
 
 /// One component (a name, a value, a path segment) percent-decoded once, `+` a space when
-/// `plus_is_space`; refused as [`strict_pairs`] refuses.
+/// `plus_is_space`. An invalid escape (`%`, `%4`, `%zz`) or bytes that do not form UTF-8 after
+/// decoding are refused.
 pub fn strict_decode(text: &str, plus_is_space: bool) -> Result<Cow<'_, str>, BadEncoding> {
-    check_encoding(text)?;
-    let decoded = if plus_is_space && text.contains('+') {
-        let spaced = text.replace('+', " ");
-        Cow::Owned(percent_decode_valid(&spaced).into_owned())
-    } else {
-        percent_decode_valid(text)
-    };
-    Ok(decoded)
-}
-
-/// Decodes text [`check_encoding`] accepted: lossless.
-fn percent_decode_valid(text: &str) -> Cow<'_, str> {
-    percent_encoding::percent_decode_str(text).decode_utf8_lossy()
-}
-
-/// Whether every `%` in `text` starts a `%XX` escape and the escaped bytes form UTF-8.
-fn check_encoding(text: &str) -> Result<(), BadEncoding> {
     let bytes = text.as_bytes();
-    let mut non_ascii = false;
-    for at in memchr::memchr_iter(b'%', bytes) {
-        let digit = |i: usize| bytes.get(i).copied().filter(u8::is_ascii_hexdigit);
-        match (digit(at + 1), digit(at + 2)) {
-            (Some(high), Some(_)) => non_ascii |= high >= b'8',
-            _ => return Err(BadEncoding::Escape(text.to_owned())),
+    // memchr: signatures and credentials are long, and most components need no decoding.
+    let special = if plus_is_space {
+        memchr::memchr2(b'%', b'+', bytes)
+    } else {
+        memchr::memchr(b'%', bytes)
+    };
+    if special.is_none() {
+        return Ok(Cow::Borrowed(text));
+    }
+    // By hand rather than with percent_encoding: it keeps invalid escapes, which S3 refuses.
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hi = bytes.get(i + 1).copied().and_then(hex);
+                let lo = bytes.get(i + 2).copied().and_then(hex);
+                match (hi, lo) {
+                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
+                    _ => return Err(BadEncoding::Escape(text.to_owned())),
+                }
+                i += 3;
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
         }
     }
-    // `text` is UTF-8 and an escaped ASCII byte keeps it so: only escapes of 0x80 and up can
-    // break it.
-    if non_ascii
-        && percent_encoding::percent_decode_str(text)
-            .decode_utf8()
-            .is_err()
-    {
-        return Err(BadEncoding::NotUtf8(text.to_owned()));
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| BadEncoding::NotUtf8(text.to_owned()))
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -100,9 +108,9 @@ mod tests {
 
     fn pairs(text: &str) -> Vec<(String, String)> {
         strict_pairs(text)
+            .map(|pair| pair.map(|(n, v)| (n.into_owned(), v.into_owned())))
+            .collect::<Result<_, _>>()
             .unwrap()
-            .map(|(n, v)| (n.into_owned(), v.into_owned()))
-            .collect()
     }
 
     fn owned(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -151,7 +159,7 @@ mod tests {
 
     #[test]
     fn borrows_what_needs_no_decoding() {
-        let (name, value) = strict_pairs("prefix=logs/2026").unwrap().next().unwrap();
+        let (name, value) = strict_pairs("prefix=logs/2026").next().unwrap().unwrap();
         assert!(matches!(
             (name, value),
             (Cow::Borrowed(_), Cow::Borrowed(_))
@@ -177,12 +185,13 @@ mod tests {
             );
         }
         // The pair reader names the part at fault.
+        let first_error = |text| strict_pairs(text).find_map(Result::err);
         assert_eq!(
-            strict_pairs("a=1&prefix=%zz&b=2").err(),
+            first_error("a=1&prefix=%zz&b=2"),
             Some(BadEncoding::Escape("%zz".into()))
         );
         assert_eq!(
-            strict_pairs("a=1&na%FFme=2").err(),
+            first_error("a=1&na%FFme=2"),
             Some(BadEncoding::NotUtf8("na%FFme".into()))
         );
         // What form_urlencoded alone would have let through.

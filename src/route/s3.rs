@@ -432,7 +432,9 @@ impl<'a> Query<'a> {
     fn parse(raw: Option<&'a str>) -> Result<Query<'a>, RouteError> {
         let raw = raw.unwrap_or("");
         let mut params = Vec::with_capacity(1 + memchr::memchr_iter(b'&', raw.as_bytes()).count());
-        params.extend(crate::query::strict_pairs(raw)?);
+        for pair in crate::query::strict_pairs(raw) {
+            params.push(pair?);
+        }
         // Pairwise for the usual handful of parameters; sorted when there are many, so that a
         // hostile query of thousands costs n log n, not n².
         let duplicate = if params.len() <= 16 {
@@ -939,7 +941,8 @@ fn parse_copy_source(raw: &str) -> Result<CopySource, RouteError> {
 fn parse_tagging(raw: &str) -> Result<Vec<(String, String)>, RouteError> {
     let mut tags: Vec<(String, String)> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    for (k, v) in crate::query::strict_pairs(raw)? {
+    for pair in crate::query::strict_pairs(raw) {
+        let (k, v) = pair?;
         let (k, v) = (k.into_owned(), v.into_owned());
         if k.is_empty() || !seen.insert(k.clone()) {
             return Err(RouteError::InvalidArgument(format!(

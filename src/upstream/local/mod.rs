@@ -144,9 +144,9 @@ fn parse_target(uri: &http::Uri) -> Result<Target> {
         _ => None,
     };
     let query = crate::query::strict_pairs(uri.query().unwrap_or(""))
-        .map_err(|_| StoreError::invalid_uri())?
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+        .map(|pair| pair.map(|(k, v)| (k.into_owned(), v.into_owned())))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| StoreError::invalid_uri())?;
     Ok(Target {
         bucket: if bucket.is_empty() {
             None
