@@ -21,6 +21,7 @@ pub mod ids;
 pub mod metrics;
 pub mod proxy;
 pub mod query;
+mod redact;
 pub mod route;
 pub mod store;
 pub mod sts;

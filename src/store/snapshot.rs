@@ -2,7 +2,6 @@
 //! A request reads the snapshot it started with from beginning to end.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::sync::Arc;
 
 use crate::policy::{Context, Policy, PolicySet, Principal, PrincipalKind};
@@ -133,16 +132,12 @@ impl AccessKey {
     }
 }
 
-impl fmt::Debug for AccessKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessKey")
-            .field("id", &self.id)
-            .field("active", &self.active)
-            .field("account", &self.account)
-            .field("owner", &self.owner)
-            .finish_non_exhaustive()
-    }
-}
+crate::redact::debug_without_secrets!(AccessKey {
+    id,
+    active,
+    account,
+    owner
+});
 
 /// A resource with a policy or tags.
 #[derive(Debug)]
@@ -179,14 +174,7 @@ impl MfaDevice {
     }
 }
 
-impl fmt::Debug for MfaDevice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MfaDevice")
-            .field("serial", &self.serial)
-            .field("user_arn", &self.user_arn)
-            .finish_non_exhaustive()
-    }
-}
+crate::redact::debug_without_secrets!(MfaDevice { serial, user_arn });
 
 /// Where an OpenID Connect provider's signing keys come from.
 #[derive(Debug, Clone)]

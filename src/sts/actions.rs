@@ -144,14 +144,10 @@ pub struct Credentials {
     pub expiration: i64,
 }
 
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("expiration", &self.expiration)
-            .finish_non_exhaustive()
-    }
-}
+crate::redact::debug_without_secrets!(Credentials {
+    access_key_id,
+    expiration
+});
 
 /// A role session issued.
 #[derive(Debug, Clone)]
