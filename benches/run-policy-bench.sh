@@ -2,7 +2,7 @@
 # Runs the policy-engine benchmark as recorded in docs/PERFORMANCE.md, then prints the median
 # of every benchmark from criterion's own estimates. It measures; it asserts no timing.
 #
-#   benches/run-policy-bench.sh              # iamgate and Cedar (cargo feature `cedar`)
+#   benches/run-policy-bench.sh              # iamgate and Cedar (iamgate-policy's cargo feature `cedar`)
 #   benches/run-policy-bench.sh --no-cedar   # iamgate only
 #   benches/run-policy-bench.sh -- allowed   # extra arguments go to criterion (a filter here)
 #
@@ -18,7 +18,7 @@ fi
 [[ "${1:-}" == "--" ]] && shift
 
 echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p')"
-cargo bench --bench policy "${features[@]}" -- --warm-up-time 1 --measurement-time 3 "$@"
+cargo bench -p iamgate-policy --bench policy "${features[@]}" -- --warm-up-time 1 --measurement-time 3 "$@"
 
 # criterion keeps each benchmark's estimates under target/criterion/<group>/<engine>/<size>/new.
 target="${CARGO_TARGET_DIR:-target}/criterion"

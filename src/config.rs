@@ -26,6 +26,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::route::table::{RouteTable, RouteTableConfig};
+
 /// A configuration that cannot be used: which key, and what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -370,11 +372,9 @@ struct RawUpstream {
     sign: Option<RawSigning>,
     /// How the upstream treats object keys (s3): `literal` or `strict`.
     keys: Option<crate::route::s3::KeyMode>,
-    /// Route tables (routes), kept as TOML for the router to read.
-    #[serde(default)]
-    actions: Vec<toml::Value>,
-    #[serde(default)]
-    routes: Vec<toml::Value>,
+    /// The route table (routes): read entry by entry, so that an error names the entry.
+    actions: Option<Vec<toml::Value>>,
+    routes: Option<Vec<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -431,15 +431,8 @@ pub enum UpstreamKind {
         /// paths (the default for `url`).
         keys: crate::route::s3::KeyMode,
     },
-    /// A route table.
-    Routes {
-        /// The signing service name and action prefix.
-        service: String,
-        /// `[[actions]]`, for the router.
-        actions: Vec<toml::Value>,
-        /// `[[routes]]`, for the router.
-        routes: Vec<toml::Value>,
-    },
+    /// A route table, compiled (and so checked) when the configuration is read.
+    Routes(RouteTable),
 }
 
 /// One upstream.
@@ -503,17 +496,8 @@ impl Config {
     pub fn catalog(&self) -> crate::analyzer::Catalog {
         let mut catalog = crate::analyzer::Catalog::aws();
         for upstream in &self.upstreams {
-            if let UpstreamKind::Routes {
-                service, actions, ..
-            } = &upstream.kind
-            {
-                let names = actions.iter().filter_map(|a| {
-                    a.clone()
-                        .try_into::<crate::route::table::ActionConfig>()
-                        .ok()
-                        .map(|a| a.name)
-                });
-                catalog.add_service(service, names);
+            if let UpstreamKind::Routes(table) = &upstream.kind {
+                catalog.add_service(table.service(), table.actions().map(str::to_owned));
             }
         }
         catalog
@@ -602,7 +586,7 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let mut upstreams = Vec::new();
-        for (name, u) in raw.upstreams {
+        for (name, mut u) in raw.upstreams {
             let key = |k: &str| format!("upstreams.{name}.{k}");
             let target = match (&u.local, &u.url) {
                 (Some(dir), None) => Target::Local(resolve(dir)),
@@ -628,12 +612,22 @@ impl Config {
                 }
             };
             let kind = match u.kind.as_str() {
-                "s3" => UpstreamKind::S3 {
-                    keys: u.keys.unwrap_or(match target {
-                        Target::Local(_) => crate::route::s3::KeyMode::Literal,
-                        Target::Url(_) => crate::route::s3::KeyMode::Strict,
-                    }),
-                },
+                "s3" => {
+                    for (table, given) in [("actions", &u.actions), ("routes", &u.routes)] {
+                        if given.is_some() {
+                            return Err(invalid(
+                                &key(table),
+                                "only a routes upstream has a route table".into(),
+                            ));
+                        }
+                    }
+                    UpstreamKind::S3 {
+                        keys: u.keys.unwrap_or(match target {
+                            Target::Local(_) => crate::route::s3::KeyMode::Literal,
+                            Target::Url(_) => crate::route::s3::KeyMode::Strict,
+                        }),
+                    }
+                }
                 "routes" => {
                     if u.keys.is_some() {
                         return Err(invalid(
@@ -647,16 +641,27 @@ impl Config {
                             "only an s3 upstream can be local".into(),
                         ));
                     }
-                    UpstreamKind::Routes {
-                        service: u.service.clone().ok_or_else(|| {
-                            invalid(
-                                &key("service"),
-                                "a routes upstream needs its service name".into(),
-                            )
-                        })?,
-                        actions: u.actions,
-                        routes: u.routes,
-                    }
+                    let service = u.service.clone().ok_or_else(|| {
+                        invalid(
+                            &key("service"),
+                            "a routes upstream needs its service name".into(),
+                        )
+                    })?;
+                    let table = RouteTableConfig {
+                        service,
+                        actions: entries(u.actions.take().unwrap_or_default(), "actions")
+                            .map_err(|(k, m)| invalid(&key(&k), m))?,
+                        routes: entries(u.routes.take().unwrap_or_default(), "routes")
+                            .map_err(|(k, m)| invalid(&key(&k), m))?,
+                    };
+                    let table = RouteTable::compile(&table).map_err(|e| {
+                        let message = match e.route() {
+                            Some(route) => format!("{route}: {}", e.problem()),
+                            None => e.problem(),
+                        };
+                        invalid(&key(&e.key()), message)
+                    })?;
+                    UpstreamKind::Routes(table)
                 }
                 other => {
                     return Err(invalid(
@@ -699,7 +704,7 @@ impl Config {
                     };
                     let default_service = match &kind {
                         UpstreamKind::S3 { .. } => "s3".to_owned(),
-                        UpstreamKind::Routes { service, .. } => service.clone(),
+                        UpstreamKind::Routes(table) => table.service().to_owned(),
                     };
                     Some(UpstreamSigning {
                         access_key_id: value(
@@ -779,6 +784,25 @@ impl Config {
             upstreams,
         })
     }
+}
+
+/// Reads the entries of a list of tables (`routes`), each into a `T`; an error says which
+/// entry (`routes[3]`) and, in toml's words, which of its keys and what is wrong.
+fn entries<T: serde::de::DeserializeOwned>(
+    values: Vec<toml::Value>,
+    list: &str,
+) -> Result<Vec<T>, (String, String)> {
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| {
+            value.try_into().map_err(|e: toml::de::Error| {
+                // toml puts the key of a wrongly typed value on a line of its own.
+                let message = e.to_string().trim_end().replace('\n', " ");
+                (format!("{list}[{i}]"), message)
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -863,5 +887,203 @@ mod tests {
         assert_eq!(c.log.queue, 10);
         let c = parse(&format!("{MINIMAL}\n[log]\ndecisions = \"off\"\n")).unwrap();
         assert_eq!(c.log.decisions, DecisionSink::Off);
+    }
+
+    /// MINIMAL and a route table `orders` of two actions and two routes (`routes[0]`,
+    /// `routes[1]`), then `more`.
+    fn orders(more: &str) -> String {
+        format!(
+            r#"{MINIMAL}
+            [upstreams.orders]
+            kind = "routes"
+            url = "http://127.0.0.1:9000"
+            service = "orders"
+            [[upstreams.orders.actions]]
+            name = "GetOrder"
+            resource_types = ["order"]
+            [[upstreams.orders.actions]]
+            name = "ListOrders"
+            resource_types = ["store"]
+            [[upstreams.orders.routes]]
+            method = "GET"
+            path = "/orders/{{id}}"
+            action = "GetOrder"
+            resource_type = "order"
+            resource = "arn:aws:orders:{{region}}:{{account}}:order/{{id}}"
+            [[upstreams.orders.routes]]
+            method = "GET"
+            path = "/orders"
+            action = "ListOrders"
+            resource_type = "store"
+            resource = "*"
+            {more}
+            "#
+        )
+    }
+
+    /// `routes[2]` of `orders`: a route with these values (TOML), to be made wrong.
+    fn third_route(method: &str, path: &str, action: &str, more: &str) -> String {
+        orders(&format!(
+            "[[upstreams.orders.routes]]\nmethod = \"{method}\"\npath = \"{path}\"\n\
+             action = \"{action}\"\nresource_type = \"order\"\nresource = \"*\"\n{more}"
+        ))
+    }
+
+    /// The error of `text`, which must be an `Invalid` one with this key.
+    fn invalid_at(text: &str, key: &str) -> String {
+        match parse(text) {
+            Err(e @ ConfigError::Invalid { .. }) => {
+                let ConfigError::Invalid { key: got, .. } = &e else {
+                    unreachable!()
+                };
+                assert_eq!(got, key, "{e}");
+                e.to_string()
+            }
+            other => panic!("expected an error at {key}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_route_table_is_compiled_when_the_configuration_is_read() {
+        let c = parse(&orders("")).unwrap();
+        let orders = c.upstreams.iter().find(|u| u.name == "orders").unwrap();
+        let UpstreamKind::Routes(table) = &orders.kind else {
+            panic!("{:?}", orders.kind)
+        };
+        assert_eq!(table.service(), "orders");
+        assert_eq!(
+            table.actions().collect::<Vec<_>>(),
+            ["GetOrder", "ListOrders"]
+        );
+        let routed = table
+            .route(
+                &http::Method::GET,
+                "/orders/42",
+                "us-east-1",
+                "111122223333",
+            )
+            .unwrap();
+        assert_eq!(routed.action, "orders:GetOrder");
+        assert_eq!(
+            routed.resource,
+            "arn:aws:orders:us-east-1:111122223333:order/42"
+        );
+        // The policy validator knows the table's actions, used by a route or not.
+        let catalog = c.catalog();
+        assert!(catalog.has_action("orders", "listorders"));
+        assert!(!catalog.has_action("orders", "deleteorder"));
+    }
+
+    #[test]
+    fn a_bad_route_table_is_a_configuration_error_naming_upstream_entry_and_key() {
+        // A key a route does not have.
+        let e = invalid_at(
+            &third_route("PUT", "/orders/{id}", "GetOrder", "weight = 3"),
+            "upstreams.orders.routes[2]",
+        );
+        assert!(e.contains("unknown field `weight`"), "{e}");
+
+        // A value of the wrong type: toml names the key.
+        let e = invalid_at(
+            &orders("[[upstreams.orders.routes]]\nmethod = \"PUT\"\npath = 3\n"),
+            "upstreams.orders.routes[2]",
+        );
+        assert!(e.contains("expected a string in `path`"), "{e}");
+        // A key missing.
+        let e = invalid_at(
+            &orders("[[upstreams.orders.routes]]\nmethod = \"PUT\"\npath = \"/x\"\n"),
+            "upstreams.orders.routes[2]",
+        );
+        assert!(e.contains("missing field `action`"), "{e}");
+        // An entry that is not a table.
+        let e = invalid_at(
+            &format!(
+                "{MINIMAL}\n[upstreams.orders]\nkind = \"routes\"\nurl = \"http://127.0.0.1:9000\"\n\
+                 service = \"orders\"\nactions = [\"GetOrder\"]\n"
+            ),
+            "upstreams.orders.actions[0]",
+        );
+        assert!(e.contains("invalid type: string"), "{e}");
+
+        // An action the table does not declare.
+        assert_eq!(
+            invalid_at(
+                &third_route("PUT", "/orders/{id}", "PutOrder", ""),
+                "upstreams.orders.routes[2].action"
+            ),
+            "/etc/iamgate/iamgate.toml: key `upstreams.orders.routes[2].action`: \
+             PUT /orders/{id}: the action 'PutOrder' is not declared in `actions`"
+        );
+        // A path template that does not parse.
+        let e = invalid_at(
+            &third_route("PUT", "/orders/x{id}", "GetOrder", ""),
+            "upstreams.orders.routes[2].path",
+        );
+        assert!(
+            e.ends_with("PUT /orders/x{id}: invalid path template: 'x{id}': a segment is either a literal or one whole {param}"),
+            "{e}"
+        );
+        // The same method and path shape as an earlier route.
+        let e = invalid_at(
+            &third_route("GET", "/orders/{oid}", "GetOrder", ""),
+            "upstreams.orders.routes[2].path",
+        );
+        assert!(
+            e.ends_with("GET /orders/{oid}: duplicates routes[0] (GET /orders/{id})"),
+            "{e}"
+        );
+        // The other checks of the compiler, each at its key.
+        let e = invalid_at(
+            &third_route("get", "/orders/{id}", "GetOrder", ""),
+            "upstreams.orders.routes[2].method",
+        );
+        assert!(e.ends_with("get /orders/{id}: invalid method 'get'"), "{e}");
+        let e = invalid_at(
+            &third_route("PUT", "/orders/{id}", "ListOrders", ""),
+            "upstreams.orders.routes[2].resource_type",
+        );
+        assert!(
+            e.contains("'ListOrders' does not apply to resource type 'order'"),
+            "{e}"
+        );
+        let e = invalid_at(
+            &orders(
+                "[[upstreams.orders.routes]]\nmethod = \"PUT\"\npath = \"/orders/{id}\"\n\
+                 action = \"GetOrder\"\nresource_type = \"order\"\n\
+                 resource = \"arn:aws:orders:::order/{oid}\"\n",
+            ),
+            "upstreams.orders.routes[2].resource",
+        );
+        assert!(e.contains("unknown parameter '{oid}'"), "{e}");
+        let e = invalid_at(
+            &orders("[[upstreams.orders.actions]]\nname = \"GetOrder\"\nresource_types = []\n"),
+            "upstreams.orders.actions[2].name",
+        );
+        assert!(e.ends_with("action 'GetOrder': declared twice"), "{e}");
+        let e = invalid_at(
+            &orders("").replace("service = \"orders\"", "service = \"Orders\""),
+            "upstreams.orders.service",
+        );
+        assert!(e.contains("invalid service name 'Orders'"), "{e}");
+
+        // No service at all.
+        let e = invalid_at(
+            &orders("").replace("service = \"orders\"", ""),
+            "upstreams.orders.service",
+        );
+        assert!(e.contains("needs its service name"), "{e}");
+
+        // A table on an upstream that has none.
+        let e = invalid_at(
+            &MINIMAL.replace(
+                "local = \"data\"",
+                "local = \"data\"\n[[upstreams.s3.routes]]\nmethod = \"GET\"",
+            ),
+            "upstreams.s3.routes",
+        );
+        assert!(
+            e.contains("only a routes upstream has a route table"),
+            "{e}"
+        );
     }
 }

@@ -1,15 +1,13 @@
 //! The documentation's examples and tables, checked against the product: what a user copies
 //! from them must work, and what they list must be complete.
 
-mod common;
-use common::{copy_dir, sign_official, Payload};
+mod support;
+use support::keys::BOB;
+use support::sign::Sign;
+use support::{send, GatewayConfig, Scratch};
 
 use std::path::Path;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use iamgate::config::Config;
 
 fn read(path: &str) -> String {
@@ -41,11 +39,8 @@ fn blocks_under(text: &str, heading: &str, lang: &str) -> Vec<String> {
     out
 }
 
-/// docs/ROUTING.md's route table, as given, in a gateway's configuration: the gateway starts,
-/// and the table routes `GET /orders/42` to `orders:GetOrder` on the order's ARN (which the
-/// refusal names, so nothing needs to answer at the example's `url`).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_route_table_example_of_routing_md_loads_and_routes() {
+/// docs/ROUTING.md's route table example.
+fn routing_md_example() -> String {
     let [example] = &blocks_under(
         &read("docs/ROUTING.md"),
         "## Route tables for other services",
@@ -53,47 +48,31 @@ async fn the_route_table_example_of_routing_md_loads_and_routes() {
     )[..] else {
         panic!("ROUTING.md should have one toml example under its route-table heading")
     };
-    let dir = std::env::temp_dir().join(format!("iamgate-docs-routing-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    copy_dir(&common::demo_policies(), &dir.join("policies"));
-    let text = format!(
-        "region = \"us-east-1\"\npolicies = \"policies\"\n[listen]\nhttp = \"127.0.0.1:0\"\n\
-         [log]\ndecisions = \"off\"\n{example}"
-    );
-    let config = Config::parse(&text, &dir.join("iamgate.toml"), &dir)
-        .unwrap_or_else(|e| panic!("the example does not load: {e}\n{example}"));
+    example.clone()
+}
+
+/// docs/ROUTING.md's route table, as given, in a gateway's configuration: the gateway starts,
+/// and the table routes `GET /orders/42` to `orders:GetOrder` on the order's ARN (which the
+/// refusal names, so nothing needs to answer at the example's `url`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_route_table_example_of_routing_md_loads_and_routes() {
+    let example = &routing_md_example();
+    let scratch = Scratch::gateway("routing");
+    let config = GatewayConfig::new().decisions("off").extra(example);
+    let config = Config::parse(
+        &config.text(),
+        &scratch.join("iamgate.toml"),
+        scratch.path(),
+    )
+    .unwrap_or_else(|e| panic!("the example does not load: {e}\n{example}"));
     let running = iamgate::proxy::start(config)
         .await
         .unwrap_or_else(|e| panic!("the example does not start: {e}\n{example}"));
 
-    let bob = (
-        "AKIAI44QH8DHBEXAMPLE",
-        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
-    );
-    let host = "orders.localhost";
-    let signed = sign_official(
-        "GET",
-        "/orders/42",
-        host,
-        "orders",
-        bob,
-        None,
-        Payload::Bytes(b""),
-        false,
-    );
-    let mut request =
-        hyper::Request::get(format!("http://{}{}", running.http.unwrap(), signed.uri));
-    for (name, value) in &signed.headers {
-        request = request.header(name, value);
-    }
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let response = client
-        .request(request.body(Full::default()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 403);
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let signed = Sign::new("GET", "/orders/42", "orders.localhost", "orders", BOB).request();
+    let response = send(running.http.unwrap(), signed).await;
+    assert_eq!(response.status, 403);
+    let body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
     let message = body["message"].as_str().unwrap();
     assert!(
         message.contains(
@@ -102,7 +81,26 @@ async fn the_route_table_example_of_routing_md_loads_and_routes() {
         "{message}"
     );
     running.stop().await;
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// docs/ROUTING.md's route table, in a configuration file, passes `iamgate validate` (which
+/// checks route tables).
+#[test]
+fn the_route_table_example_of_routing_md_validates() {
+    let example = routing_md_example();
+    let scratch = Scratch::gateway("routing-validate");
+    let config = GatewayConfig::new().decisions("off").extra(&example);
+    scratch.write("iamgate.toml", &config.text());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_iamgate"))
+        .args(["validate", "--config"])
+        .arg(scratch.join("iamgate.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{example}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The README's `[limits]` table names every key `[limits]` takes, and only those.

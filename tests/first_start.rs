@@ -4,7 +4,8 @@
 
 #![cfg(unix)]
 
-mod common;
+mod support;
+use support::{GatewayConfig, Scratch};
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -15,24 +16,18 @@ const WARNING: &str = "readable by group or others";
 
 /// A folder with the demo store checked out as git does (files 0644) and a configuration whose
 /// S3 upstream is `upstream` (TOML).
-fn folder(name: &str, upstream: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("iamgate-first-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    common::copy_dir(&common::demo_policies(), &dir.join("policies"));
+fn folder(name: &str, upstream: &str) -> Scratch {
+    let dir = Scratch::gateway(name);
     for account in std::fs::read_dir(dir.join("policies")).unwrap() {
         for file in std::fs::read_dir(account.unwrap().path()).unwrap() {
             let path = file.unwrap().path();
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
     }
-    std::fs::write(
-        dir.join("iamgate.toml"),
-        format!(
-            "region = \"us-east-1\"\npolicies = \"policies\"\n[listen]\nhttp = \"127.0.0.1:0\"\n\
-             [log]\ndecisions = \"off\"\n[upstreams.s3]\nkind = \"s3\"\nowner = \"111122223333\"\n{upstream}\n"
-        ),
-    )
-    .unwrap();
+    dir.write(
+        "iamgate.toml",
+        &GatewayConfig::new().decisions("off").s3(upstream).text(),
+    );
     dir
 }
 
@@ -93,7 +88,6 @@ fn the_demos_first_start_is_quiet_and_plain() {
     }
     // The next start finds its files private and seeds nothing: still no warning.
     assert!(!first_words(&dir).contains(WARNING));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -112,6 +106,4 @@ fn a_real_store_readable_by_others_is_warned_about_and_left_alone() {
     std::fs::create_dir_all(dir2.join("data/buckets")).unwrap();
     let said = first_words(&dir2);
     assert_eq!(said.matches(WARNING).count(), 2, "{said}");
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(&dir2);
 }

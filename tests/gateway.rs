@@ -1,228 +1,88 @@
 //! The gateway in process, end to end: real listeners, the built-in object store, an in-process
 //! HTTP upstream behind a route table, requests signed by the official `aws-sigv4` crate.
 
-mod common;
-use common::{copy_dir, sign_official, Payload};
+mod support;
+use support::keys::{ALICE, BOB};
+use support::sign::Sign;
+use support::upstream::{dead_address, Log, Upstream};
+use support::{send, Answer, GatewayConfig, Request, Route, Scratch};
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use iamgate::config::Config;
-use iamgate::proxy::{start, Running};
+use iamgate::proxy::Running;
 use sha2::{Digest, Sha256};
 
-const BOB: (&str, &str) = (
-    "AKIAI44QH8DHBEXAMPLE",
-    "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
-);
-const ALICE: (&str, &str) = (
-    "AKIAIOSFODNN7EXAMPLE",
-    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-);
-
-/// What the in-process upstream saw.
-#[derive(Default)]
-struct Seen {
-    requests: Vec<(String, http::HeaderMap)>,
-}
-
-/// A scratch folder with a copy of the demo store.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("iamgate-gw-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
-            &dir.join("policies"),
-        );
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Starts an upstream that records requests; `delay` holds each answer back.
-async fn upstream(seen: Arc<Mutex<Seen>>, delay: Duration) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let seen = Arc::clone(&seen);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let seen = Arc::clone(&seen);
-                        async move {
-                            tokio::time::sleep(delay).await;
-                            let target = req.uri().to_string();
-                            seen.lock()
-                                .unwrap()
-                                .requests
-                                .push((target.clone(), req.headers().clone()));
-                            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(
-                                format!("upstream saw {target}"),
-                            ))))
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
-fn config(scratch: &Scratch, orders: SocketAddr, extra: &str) -> Config {
-    let text = format!(
-        r#"
-        region = "us-east-1"
-        policies = "policies"
-        [listen]
-        http = "127.0.0.1:0"
-        admin = "127.0.0.1:0"
-        [log]
-        decisions = "off"
-        [limits]
-        upstream_response_timeout_secs = 1
-        {extra}
-        [upstreams.s3]
-        kind = "s3"
-        local = "data"
-        owner = "111122223333"
-        [upstreams.orders]
-        kind = "routes"
-        url = "http://{orders}"
-        hosts = ["orders.localhost"]
-        service = "orders"
-        [[upstreams.orders.actions]]
-        name = "GetOrder"
-        resource_types = ["order"]
-        [[upstreams.orders.actions]]
-        name = "UpdateOrder"
-        resource_types = ["order"]
-        [[upstreams.orders.routes]]
-        method = "POST"
-        path = "/orders/{{id}}"
-        action = "UpdateOrder"
-        resource_type = "order"
-        resource = "arn:aws:orders:{{region}}:{{account}}:order/{{id}}"
-        [[upstreams.orders.routes]]
-        method = "GET"
-        path = "/orders/{{id}}"
-        action = "GetOrder"
-        resource_type = "order"
-        resource = "arn:aws:orders:{{region}}:{{account}}:order/{{id}}"
-        "#
-    );
-    Config::parse(&text, &scratch.0.join("iamgate.toml"), &scratch.0).unwrap()
-}
-
-struct Signed {
-    method: &'static str,
-    uri: String,
-    headers: Vec<(String, String)>,
-    body: Bytes,
-}
-
-/// Signs with the official signer, as the SDKs do.
+/// Signs with the official signer, as the SDKs do (S3: with the body's hash, or
+/// `claimed_sha256`).
 fn signed(
-    method: &'static str,
+    method: &str,
     uri: &str,
     host: &str,
     service: &str,
     key: (&str, &str),
     body: &[u8],
     claimed_sha256: Option<&str>,
-) -> Signed {
-    let payload = if service == "s3" {
-        let hash = hex::encode(Sha256::digest(body));
-        Payload::Claimed(claimed_sha256.map_or(hash, str::to_owned))
-    } else {
-        Payload::Bytes(body)
-    };
-    let official = sign_official(method, uri, host, service, key, None, payload, false);
-    Signed {
-        method,
-        uri: official.uri,
-        headers: official.headers,
-        body: Bytes::copy_from_slice(body),
+) -> Request {
+    let sign = Sign::new(method, uri, host, service, key).body(body);
+    match claimed_sha256 {
+        Some(hash) => sign.claimed(hash),
+        None => sign.hashed(),
     }
+    .request()
 }
 
-struct Answer {
-    status: u16,
-    headers: http::HeaderMap,
-    body: String,
+/// An `orders` upstream that answers `upstream saw <target>`, after `delay`.
+async fn upstream(delay: Duration) -> (SocketAddr, Log) {
+    Upstream::new().echo().delay(delay).start().await
 }
 
-async fn send(gateway: SocketAddr, req: Signed) -> Answer {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut builder = hyper::Request::builder()
-        .method(req.method)
-        .uri(format!("http://{gateway}{}", req.uri));
-    for (k, v) in &req.headers {
-        builder = builder.header(k, v);
-    }
-    let response = client
-        .request(builder.body(Full::new(req.body)).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
-}
-
-fn unsigned(method: &'static str, uri: &str, host: &str) -> Signed {
-    Signed {
-        method,
-        uri: uri.to_owned(),
-        headers: vec![("host".into(), host.into())],
-        body: Bytes::new(),
-    }
-}
-
+/// The demo (the built-in S3 store) and the `orders` route table in front of `orders`, with an
+/// admin listener and a one-second upstream response timeout; its HTTP address.
 async fn gateway(scratch: &Scratch, orders: SocketAddr) -> (Running, SocketAddr) {
-    let running = start(config(scratch, orders, "")).await.unwrap();
+    let running = GatewayConfig::demo()
+        .admin()
+        .decisions("off")
+        .limits("upstream_response_timeout_secs = 1")
+        .orders_at(orders, &[Route::UpdateOrder, Route::GetOrder])
+        .start(scratch)
+        .await;
     let addr = running.http.unwrap();
     (running, addr)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s3_allowed_denied_and_authentication_errors() {
-    let scratch = Scratch::new("s3");
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let orders = upstream(Arc::clone(&seen), Duration::ZERO).await;
-    let (running, gw) = gateway(&scratch, orders).await;
-    let host = "127.0.0.1";
+/// A [`gateway`] on a scratch copy of the demo store, with what its upstream received.
+struct Demo {
+    _scratch: Scratch,
+    running: Running,
+    gw: SocketAddr,
+    seen: Log,
+}
 
-    let public = send(gw, unsigned("GET", "/public/index.html", host)).await;
+async fn demo(name: &str) -> Demo {
+    let scratch = Scratch::gateway(name);
+    let (orders, seen) = upstream(Duration::ZERO).await;
+    let (running, gw) = gateway(&scratch, orders).await;
+    Demo {
+        _scratch: scratch,
+        running,
+        gw,
+        seen,
+    }
+}
+
+const HOST: &str = "127.0.0.1";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_anonymous_reads_what_the_bucket_policy_allows_and_nothing_else() {
+    let d = demo("s3-anonymous").await;
+    let (gw, host) = (d.gw, HOST);
+
+    let public = send(gw, Request::unsigned("GET", "/public/index.html", host)).await;
     assert_eq!(public.status, 200);
     assert!(public.body.contains("public bucket"));
 
-    let denied = send(gw, unsigned("GET", "/reports/2026/q1.csv", host)).await;
+    let denied = send(gw, Request::unsigned("GET", "/reports/2026/q1.csv", host)).await;
     assert_eq!(denied.status, 403);
     assert!(
         denied.body.contains("<Code>AccessDenied</Code>"),
@@ -236,6 +96,13 @@ async fn s3_allowed_denied_and_authentication_errors() {
     assert!(denied
         .body
         .contains(&format!("<RequestId>{id}</RequestId>")));
+    d.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_signed_reads_are_allowed_and_denied_by_policy() {
+    let d = demo("s3-read").await;
+    let (gw, host) = (d.gw, HOST);
 
     let read = send(
         gw,
@@ -260,6 +127,13 @@ async fn s3_allowed_denied_and_authentication_errors() {
     .await;
     assert_eq!(secret.status, 403);
     assert!(secret.body.contains("AccessDenied"));
+    d.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_a_wrong_secret_or_an_unknown_key_is_refused() {
+    let d = demo("s3-authn").await;
+    let (gw, host) = (d.gw, HOST);
 
     let wrong = send(
         gw,
@@ -296,10 +170,14 @@ async fn s3_allowed_denied_and_authentication_errors() {
     .await;
     assert_eq!(unknown.status, 403);
     assert!(unknown.body.contains("InvalidAccessKeyId"));
+    d.running.stop().await;
+}
 
-    // Virtual-hosted style names the bucket in the host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_virtual_hosted_style_names_the_bucket_in_the_host() {
+    let d = demo("s3-vhost").await;
     let vhost = send(
-        gw,
+        d.gw,
         signed(
             "GET",
             "/2026/q1.csv",
@@ -312,8 +190,13 @@ async fn s3_allowed_denied_and_authentication_errors() {
     )
     .await;
     assert_eq!(vhost.status, 200, "{}", vhost.body);
+    d.running.stop().await;
+}
 
-    // A body that does not match its signed hash never lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_a_body_that_does_not_match_its_signed_hash_never_lands() {
+    let d = demo("s3-hash").await;
+    let (gw, host) = (d.gw, HOST);
     let lie = hex::encode(Sha256::digest(b"something else"));
     let put = send(
         gw,
@@ -340,29 +223,48 @@ async fn s3_allowed_denied_and_authentication_errors() {
     )
     .await;
     assert_eq!(after.status, 404, "{}", after.body);
+    d.running.stop().await;
+}
 
-    let ok = send(
+/// alice's PUT of `/reports/new.txt`.
+async fn alice_puts_new_txt(gw: SocketAddr) -> Answer {
+    send(
         gw,
         signed(
             "PUT",
             "/reports/new.txt",
-            host,
+            HOST,
             "s3",
             ALICE,
             b"payload",
             None,
         ),
     )
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_writes_are_allowed_and_denied_by_policy() {
+    let d = demo("s3-write").await;
+    let ok = alice_puts_new_txt(d.gw).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     let bob_put = send(
-        gw,
-        signed("PUT", "/reports/bob.txt", host, "s3", BOB, b"x", None),
+        d.gw,
+        signed("PUT", "/reports/bob.txt", HOST, "s3", BOB, b"x", None),
     )
     .await;
     assert_eq!(bob_put.status, 403);
+    d.running.stop().await;
+}
 
-    // DeleteObjects: every key is authorised; bob may delete none of them.
+/// DeleteObjects: every key is authorised; bob may delete none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_delete_objects_authorises_every_key() {
+    let d = demo("s3-delete").await;
+    let (gw, host) = (d.gw, HOST);
+    let ok = alice_puts_new_txt(gw).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+
     let xml = b"<Delete><Object><Key>new.txt</Key></Object><Object><Key>2026/q1.csv</Key></Object></Delete>";
     let bob_delete = send(
         gw,
@@ -403,18 +305,17 @@ async fn s3_allowed_denied_and_authentication_errors() {
         "{}",
         alice_delete.body
     );
-    running.stop().await;
+    d.running.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn route_table_upstream_sees_only_what_was_allowed() {
-    let scratch = Scratch::new("routes");
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let orders = upstream(Arc::clone(&seen), Duration::ZERO).await;
-    let (running, gw) = gateway(&scratch, orders).await;
-    let host = "orders.localhost";
+const ORDERS: &str = "orders.localhost";
 
-    let mut bob = signed("GET", "/orders/42", host, "orders", BOB, b"", None);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_table_refusals_never_reach_the_upstream() {
+    let d = demo("routes-refused").await;
+    let (gw, host, seen) = (d.gw, ORDERS, &d.seen);
+
+    let bob = signed("GET", "/orders/42", host, "orders", BOB, b"", None);
     let denied = send(gw, bob).await;
     assert_eq!(denied.status, 403);
     assert!(
@@ -423,11 +324,11 @@ async fn route_table_upstream_sees_only_what_was_allowed() {
         denied.body
     );
     assert!(
-        seen.lock().unwrap().requests.is_empty(),
+        seen.lock().unwrap().is_empty(),
         "a denied request never reaches the upstream"
     );
 
-    let anonymous = send(gw, unsigned("GET", "/orders/42", host)).await;
+    let anonymous = send(gw, Request::unsigned("GET", "/orders/42", host)).await;
     assert_eq!(anonymous.status, 403);
     assert!(
         anonymous.body.contains("MissingAuthenticationToken"),
@@ -474,7 +375,7 @@ async fn route_table_upstream_sees_only_what_was_allowed() {
         forged_body.body
     );
     assert!(
-        seen.lock().unwrap().requests.is_empty(),
+        seen.lock().unwrap().is_empty(),
         "a forged request never reaches the upstream"
     );
     let posted = send(
@@ -491,20 +392,27 @@ async fn route_table_upstream_sees_only_what_was_allowed() {
     )
     .await;
     assert_eq!(posted.status, 200, "{}", posted.body);
-    seen.lock().unwrap().requests.clear();
+    d.running.stop().await;
+}
 
-    let mut alice = signed("GET", "/orders/42", host, "orders", ALICE, b"", None);
-    alice.headers.push((
-        "x-iamgate-principal-arn".into(),
-        "arn:aws:iam::111122223333:root".into(),
-    ));
-    let allowed = send(gw, alice).await;
+/// alice's `GET /orders/42`, claiming to be the account's root in the gateway's identity header;
+/// what the upstream answers.
+async fn alice_gets_order_42(gw: SocketAddr) -> Answer {
+    let alice = signed("GET", "/orders/42", ORDERS, "orders", ALICE, b"", None)
+        .header("x-iamgate-principal-arn", "arn:aws:iam::111122223333:root");
+    send(gw, alice).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_table_upstream_sees_the_authenticated_caller_not_the_claimed_one() {
+    let d = demo("routes-allowed").await;
+    let allowed = alice_gets_order_42(d.gw).await;
     assert_eq!(allowed.status, 200, "{}", allowed.body);
     assert_eq!(allowed.body, "upstream saw /orders/42");
     {
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.requests.len(), 1);
-        let headers = &seen.requests[0].1;
+        let seen = d.seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        let headers = &seen[0].headers;
         let claimed: Vec<_> = headers.get_all("x-iamgate-principal-arn").iter().collect();
         assert_eq!(
             claimed,
@@ -514,6 +422,15 @@ async fn route_table_upstream_sees_only_what_was_allowed() {
         assert_eq!(headers["x-iamgate-action"], "orders:GetOrder");
         assert!(headers.get("authorization").is_none());
     }
+    d.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_table_no_route_and_a_wrong_service_are_refused() {
+    let d = demo("routes-no-route").await;
+    let (gw, host) = (d.gw, ORDERS);
+    let allowed = alice_gets_order_42(gw).await;
+    assert_eq!(allowed.status, 200, "{}", allowed.body);
 
     let no_route = send(
         gw,
@@ -522,7 +439,7 @@ async fn route_table_upstream_sees_only_what_was_allowed() {
     .await;
     assert_eq!(no_route.status, 404, "{}", no_route.body);
     // Signed for another service: refused before anything else, as AWS's services refuse it.
-    bob = signed("GET", "/orders/42", host, "s3", ALICE, b"", None);
+    let bob = signed("GET", "/orders/42", host, "s3", ALICE, b"", None);
     let wrong_service = send(gw, bob).await;
     assert_eq!(wrong_service.status, 403, "{}", wrong_service.body);
     assert!(
@@ -532,19 +449,14 @@ async fn route_table_upstream_sees_only_what_was_allowed() {
         "{}",
         wrong_service.body
     );
-    assert_eq!(seen.lock().unwrap().requests.len(), 1);
-    running.stop().await;
+    assert_eq!(d.seen.lock().unwrap().len(), 1);
+    d.running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upstream_failures_are_502_and_504() {
-    let scratch = Scratch::new("failures");
-    // Nothing listens on a port just freed.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
-    let (running, gw) = gateway(&scratch, dead).await;
+async fn an_upstream_that_refuses_connections_is_502() {
+    let scratch = Scratch::gateway("failures-502");
+    let (running, gw) = gateway(&scratch, dead_address()).await;
     let bad = send(
         gw,
         signed(
@@ -561,9 +473,12 @@ async fn upstream_failures_are_502_and_504() {
     assert_eq!(bad.status, 502, "{}", bad.body);
     assert!(bad.body.contains("BadGateway"));
     running.stop().await;
+}
 
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let slow = upstream(seen, Duration::from_secs(3)).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_slower_than_the_response_timeout_is_504() {
+    let scratch = Scratch::gateway("failures-504");
+    let (slow, _) = upstream(Duration::from_secs(3)).await;
     let (running, gw) = gateway(&scratch, slow).await;
     let late = send(
         gw,
@@ -584,18 +499,17 @@ async fn upstream_failures_are_502_and_504() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_reload_applies_changes_and_keeps_the_last_good_snapshot() {
-    let scratch = Scratch::new("reload");
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let orders = upstream(seen, Duration::ZERO).await;
+    let scratch = Scratch::gateway("reload");
+    let (orders, _) = upstream(Duration::ZERO).await;
     let (running, gw) = gateway(&scratch, orders).await;
     let host = "127.0.0.1";
     let read = || signed("GET", "/reports/2026/q1.csv", host, "s3", BOB, b"", None);
     assert_eq!(send(gw, read()).await.status, 200);
     let generation = running.gateway.store().generation();
     let admin = running.admin.unwrap();
-    let health = send(admin, unsigned("GET", "/healthz", "127.0.0.1")).await;
+    let health = send(admin, Request::unsigned("GET", "/healthz", "127.0.0.1")).await;
     assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
-    let ready = send(admin, unsigned("GET", "/readyz", "127.0.0.1")).await;
+    let ready = send(admin, Request::unsigned("GET", "/readyz", "127.0.0.1")).await;
     assert!(
         ready.body.contains(&format!("generation {generation}")),
         "{}",
@@ -603,7 +517,7 @@ async fn hot_reload_applies_changes_and_keeps_the_last_good_snapshot() {
     );
 
     // A broken change: the last good snapshot stays.
-    let iam = scratch.0.join("policies/111122223333/iam.json");
+    let iam = scratch.join("policies/111122223333/iam.json");
     let good = std::fs::read_to_string(&iam).unwrap();
     std::fs::write(&iam, "{ this is not json").unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -616,7 +530,7 @@ async fn hot_reload_applies_changes_and_keeps_the_last_good_snapshot() {
         "\"Resource\": [\"arn:aws:s3:::reports/confidential/*\", \"arn:aws:s3:::reports/2026/*\"]",
     );
     assert_ne!(denied, good);
-    let tmp = scratch.0.join("policies/111122223333/.iam.json.tmp");
+    let tmp = scratch.join("policies/111122223333/.iam.json.tmp");
     std::fs::write(&tmp, &denied).unwrap();
     std::fs::rename(&tmp, &iam).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(1);
@@ -649,7 +563,7 @@ const ERIN: (&str, &str) = (
 /// everything). `reports/2026/*` is for everyone except dora; `reports/shared/*` is denied to
 /// everyone but erin, bob and the account.
 fn not_principal_store(scratch: &Scratch) {
-    let account = scratch.0.join("policies/111122223333");
+    let account = scratch.join("policies/111122223333");
     let read = |name: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(account.join(name)).unwrap()).unwrap()
     };
@@ -699,10 +613,9 @@ fn not_principal_store(scratch: &Scratch) {
 
 /// The gateway on [`not_principal_store`].
 async fn not_principal_gateway(name: &str) -> (Scratch, Running, SocketAddr) {
-    let scratch = Scratch::new(name);
+    let scratch = Scratch::gateway(name);
     not_principal_store(&scratch);
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let orders = upstream(seen, Duration::ZERO).await;
+    let (orders, _) = upstream(Duration::ZERO).await;
     let (running, gw) = gateway(&scratch, orders).await;
     (scratch, running, gw)
 }
@@ -723,7 +636,11 @@ async fn allow_with_not_principal_through_the_gateway() {
         dora.body
     );
     // Everyone else, anonymous callers included.
-    let anonymous = send(gw, unsigned("GET", "/reports/2026/q1.csv", "127.0.0.1")).await;
+    let anonymous = send(
+        gw,
+        Request::unsigned("GET", "/reports/2026/q1.csv", "127.0.0.1"),
+    )
+    .await;
     assert_eq!(anonymous.status, 200, "{}", anonymous.body);
     assert!(anonymous.body.starts_with("month,revenue"));
     drop(running);
@@ -754,10 +671,8 @@ async fn deny_with_not_principal_and_a_boundary_through_the_gateway() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assume_role_needs_the_trust_policy_through_the_gateway() {
-    let scratch = Scratch::new("trust");
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let orders = upstream(Arc::clone(&seen), Duration::ZERO).await;
-    let (running, gw) = gateway(&scratch, orders).await;
+    let d = demo("trust").await;
+    let (running, gw) = (d.running, d.gw);
     let uri = "/?Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111122223333%3Arole%2Fauditor&RoleSessionName=s1";
     // alice's policies allow everything, but the trust policy names only bob.
     let alice = send(gw, signed("GET", uri, "127.0.0.1", "sts", ALICE, b"", None)).await;

@@ -3,8 +3,11 @@
 //! the total request timeout and the connection cap. Each limit is set small here, and each test
 //! asserts what the client and the upstream see, never how long something took.
 
-mod harness;
-use harness::*;
+mod support;
+use support::hardened::{self, Gateway};
+use support::raw::{get, parse_response, raw, signed_get, RawResponse};
+use support::upstream::{recording_upstream, stalling_upstream, Log};
+use support::Scratch;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,13 +17,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn gateway(name: &str, limits: &str) -> (Scratch, Running, SocketAddr, Log, Log) {
-    let scratch = Scratch::new(name);
-    let (s3_addr, s3) = recording_upstream().await;
-    let (orders_addr, orders) = recording_upstream().await;
-    let running = start(scratch.config(s3_addr, orders_addr, limits))
-        .await
-        .unwrap();
-    let gw = running.http.unwrap();
+    let Gateway {
+        scratch,
+        running,
+        gw,
+        s3,
+        orders,
+    } = hardened::gateway(name, limits).await;
     (scratch, running, gw, s3, orders)
 }
 
@@ -236,25 +239,13 @@ async fn a_connection_that_never_sends_a_byte_goes_at_the_idle_timeout() {
     running.stop().await;
 }
 
-/// An upstream that accepts and reads but never answers.
-async fn stalling_upstream() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    addr
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn total_request_timeout_answers_504() {
-    let scratch = Scratch::new("total");
+    let scratch = hardened::store("total");
     let stall = stalling_upstream().await;
     let (orders_addr, _orders) = recording_upstream().await;
-    let running = start(scratch.config(
+    let running = start(hardened::config(
+        &scratch,
         stall,
         orders_addr,
         "request_timeout_secs = 1\nupstream_response_timeout_secs = 60",

@@ -1,6 +1,10 @@
 //! The built-in local object store, driven in-process through `LocalStore::handle` with real
 //! request bodies: every operation, errors, ranges, ETags, atomicity, hostile keys and listings.
 
+mod support;
+use support::xml::unescape;
+use support::Scratch;
+
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -15,17 +19,8 @@ use md5::{Digest, Md5};
 
 // ---------- helpers ----------
 
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("local_store")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn store(name: &str) -> (LocalStore, PathBuf) {
-    let base = fresh_dir(name);
+fn store(name: &str) -> (LocalStore, Scratch) {
+    let base = Scratch::new(name);
     let root = base.join("store");
     (LocalStore::open(&root, "us-east-1").unwrap(), base)
 }
@@ -116,14 +111,6 @@ fn tags(xml: &str, tag: &str) -> Vec<String> {
         rest = &after[j + close.len()..];
     }
     out
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 fn md5_hex(data: &[u8]) -> String {
@@ -347,9 +334,10 @@ async fn unsupported_operations() {
 
 // ---------- objects ----------
 
-#[tokio::test]
-async fn put_get_head_with_metadata_and_etag() {
-    let (s, _base) = store("objects");
+/// A store with bucket `bkt` and `dir/hello.txt` (`hello`, text/plain, two metadata entries,
+/// cache-control); the PUT's answer.
+async fn store_with_hello(name: &str) -> (LocalStore, Scratch, Resp) {
+    let (s, base) = store(name);
     put(&s, "/bkt", "").await;
     let data = b"hello".to_vec();
     let r = send(
@@ -364,9 +352,17 @@ async fn put_get_head_with_metadata_and_etag() {
             ("content-length", "5"),
             ("content-md5", "XUFAKrxLKna5cZ2REBfFkg=="),
         ],
-        data.clone(),
+        data,
     )
     .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    (s, base, r)
+}
+
+#[tokio::test]
+async fn put_get_head_with_metadata_and_etag() {
+    let (s, _base, r) = store_with_hello("objects").await;
+    let data = b"hello".to_vec();
     assert_eq!(r.status, 200, "{}", r.text());
     // Independently known: MD5("hello").
     assert_eq!(
@@ -399,6 +395,11 @@ async fn put_get_head_with_metadata_and_etag() {
         r.header("etag"),
         Some("\"5d41402abc4b2a76b9719d911017c592\"")
     );
+}
+
+#[tokio::test]
+async fn conditional_requests_and_response_overrides() {
+    let (s, _base, _) = store_with_hello("conditional").await;
 
     // Conditional requests.
     let r = send(
@@ -427,6 +428,12 @@ async fn put_get_head_with_metadata_and_etag() {
     )
     .await;
     assert_eq!(r.header("content-type"), Some("application/json"));
+}
+
+#[tokio::test]
+async fn default_content_type_and_an_empty_object() {
+    let (s, _base) = store("empty");
+    put(&s, "/bkt", "").await;
 
     // Default content type, empty object.
     put(&s, "/bkt/empty", "").await;
@@ -438,12 +445,23 @@ async fn put_get_head_with_metadata_and_etag() {
         Some("\"d41d8cd98f00b204e9800998ecf8427e\"")
     );
     assert!(r.body.is_empty());
+}
+
+#[tokio::test]
+async fn an_overwrite_replaces_body_and_metadata() {
+    let (s, _base, _) = store_with_hello("overwrite").await;
 
     // Overwrite.
     put(&s, "/bkt/dir/hello.txt", "bye").await;
     let r = get(&s, "/bkt/dir/hello.txt").await;
     assert_eq!(&r.body[..], b"bye");
     assert_eq!(r.header("x-amz-meta-color"), None);
+}
+
+#[tokio::test]
+async fn object_errors() {
+    let (s, _base) = store("object-errors");
+    put(&s, "/bkt", "").await;
 
     // Errors.
     let r = get(&s, "/bkt/missing/key").await;
@@ -489,6 +507,11 @@ async fn put_get_head_with_metadata_and_etag() {
     )
     .await;
     assert_eq!(r.code(), "MetadataTooLarge");
+}
+
+#[tokio::test]
+async fn delete_is_idempotent() {
+    let (s, _base, _) = store_with_hello("delete").await;
 
     // Delete is idempotent.
     assert_eq!(
@@ -1158,9 +1181,19 @@ fn complete_doc(parts: &[(u32, &str)]) -> String {
     doc
 }
 
-#[tokio::test]
-async fn multipart_upload_end_to_end() {
-    let (s, base) = store("multipart");
+/// A store with bucket `bkt` and a multipart upload of `big/file.bin` (its content type and a
+/// metadata entry) whose three parts (5 MiB, 5 MiB, 1234 bytes) are uploaded.
+struct Upload {
+    s: LocalStore,
+    base: Scratch,
+    uri: &'static str,
+    id: String,
+    parts: [Vec<u8>; 3],
+    etags: [String; 3],
+}
+
+async fn three_part_upload(name: &str) -> Upload {
+    let (s, base) = store(name);
     put(&s, "/bkt", "").await;
     let uri = "/bkt/big/file.bin";
     let id = start_upload(
@@ -1172,14 +1205,36 @@ async fn multipart_upload_end_to_end() {
         ],
     )
     .await;
-    assert_eq!(id.len(), 32);
+    let parts = [
+        part_data(1, 5 * MIB),
+        part_data(2, 5 * MIB),
+        part_data(3, 1234),
+    ];
+    let mut etags = Vec::new();
+    for (n, part) in (1..).zip(&parts) {
+        etags.push(upload_part(&s, uri, &id, n, part).await);
+    }
+    Upload {
+        s,
+        base,
+        uri,
+        id,
+        parts,
+        etags: etags.try_into().unwrap(),
+    }
+}
 
-    let p1 = part_data(1, 5 * MIB);
-    let p2 = part_data(2, 5 * MIB);
-    let p3 = part_data(3, 1234);
-    let e1 = upload_part(&s, uri, &id, 1, &p1).await;
-    let e2 = upload_part(&s, uri, &id, 2, &p2).await;
-    let e3 = upload_part(&s, uri, &id, 3, &p3).await;
+#[tokio::test]
+async fn multipart_upload_parts_and_listings() {
+    let Upload {
+        s,
+        base: _base,
+        uri,
+        id,
+        parts: [p1, _, p3],
+        etags: [e1, _, e3],
+    } = three_part_upload("multipart").await;
+    assert_eq!(id.len(), 32);
     assert_eq!(e1, format!("\"{}\"", md5_hex(&p1)));
     // Re-uploading a part replaces it.
     let e3b = upload_part(&s, uri, &id, 3, &p3).await;
@@ -1204,6 +1259,18 @@ async fn multipart_upload_end_to_end() {
     let r = get(&s, "/bkt?uploads").await;
     assert_eq!(tags(&r.text(), "UploadId"), vec![id.clone()]);
     assert_eq!(tags(&r.text(), "Key"), vec!["big/file.bin"]);
+}
+
+#[tokio::test]
+async fn multipart_completion_errors() {
+    let Upload {
+        s,
+        base: _base,
+        uri,
+        id,
+        etags: [e1, e2, e3],
+        ..
+    } = three_part_upload("multipart-errors-at-completion").await;
 
     // Errors at completion.
     let r = send(
@@ -1279,6 +1346,18 @@ async fn multipart_upload_end_to_end() {
     .await;
     assert_eq!(r.code(), "NoSuchUpload");
     assert_eq!(get(&s, uri).await.status, 404);
+}
+
+#[tokio::test]
+async fn multipart_completion_and_after() {
+    let Upload {
+        s,
+        base,
+        uri,
+        id,
+        parts: [p1, p2, p3],
+        etags: [e1, e2, e3],
+    } = three_part_upload("multipart-completion").await;
 
     // Completion: ETag = MD5 of the concatenated binary part MD5s, "-" part count.
     let r = send(
@@ -1460,7 +1539,7 @@ async fn multipart_small_parts_abort_and_bad_ids() {
 
 #[tokio::test]
 async fn seed_demo_only_on_first_start() {
-    let base = fresh_dir("seed");
+    let base = Scratch::new("seed");
     let root = base.join("store");
     let s = LocalStore::open(&root, "eu-west-1").unwrap();
     assert!(s.seed_demo().await.unwrap(), "a fresh store is seeded");

@@ -1,229 +1,73 @@
 //! Operability, in process with real listeners: the decision log line of each demo case parsed
-//! field by field (and no secret in it), metrics scraped and parsed, readiness, dry-run,
-//! graceful shutdown with its deadline, TLS certificate reload, and the Kubernetes ConfigMap
-//! `..data` swap reloading a running gateway.
+//! field by field (and no secret in it), metrics scraped and parsed, readiness, dry-run, a full
+//! decision-log queue, and the Kubernetes ConfigMap `..data` swap reloading a running gateway.
 
-mod common;
-use common::{copy_dir, sign_official, Payload};
+mod support;
+use support::config::DECISIONS;
+use support::keys::{ALICE, BOB, TOKEN};
+use support::observe::{metrics, parse_metrics, records};
+use support::scratch::{copy_dir, demo_policies};
+use support::sign::Sign;
+use support::upstream::{dead_address, Upstream};
+use support::{send, Answer, GatewayConfig, Request, Route, Scratch};
 
-use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use iamgate::config::Config;
-use iamgate::proxy::{start, Running, Stopped};
+use iamgate::proxy::{start, Running};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, Semaphore};
 
-const ALICE: (&str, &str) = (
-    "AKIAIOSFODNN7EXAMPLE",
-    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-);
-const BOB: (&str, &str) = (
-    "AKIAI44QH8DHBEXAMPLE",
-    "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
-);
-const TOKEN: &str = "FQoGZXIvYXdzEXAMPLESESSIONTOKENVALUE0123456789";
-
-/// A scratch folder with a copy of the demo store.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("iamgate-ops-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(&common::demo_policies(), &dir.join("policies"));
-        Scratch(dir)
-    }
-
-    fn log(&self) -> PathBuf {
-        self.0.join("decisions.jsonl")
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// An upstream that answers `upstream saw <target>`. Every request is announced on `arrived`
-/// and then waits for a permit of `gate` (none: it answers at once).
-async fn upstream(
-    arrived: Option<mpsc::UnboundedSender<String>>,
-    gate: Option<Arc<Semaphore>>,
-) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let arrived = arrived.clone();
-            let gate = gate.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| {
-                        let arrived = arrived.clone();
-                        let gate = gate.clone();
-                        async move {
-                            let target = req.uri().to_string();
-                            if let Some(a) = &arrived {
-                                let _ = a.send(target.clone());
-                            }
-                            if let Some(gate) = &gate {
-                                // One permit lets one request through, once.
-                                if let Ok(permit) = gate.acquire().await {
-                                    permit.forget();
-                                }
-                            }
-                            Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(
-                                format!("upstream saw {target}"),
-                            ))))
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
-/// The demo S3 upstream (local store) plus a route-table upstream `orders` at `orders`.
-fn config(scratch: &Scratch, orders: SocketAddr, s3_extra: &str, extra: &str) -> Config {
-    let text = format!(
-        r#"
-        region = "us-east-1"
-        policies = "policies"
-        {extra}
-        [listen]
-        http = "127.0.0.1:0"
-        admin = "127.0.0.1:0"
-        [log]
-        decisions = "decisions.jsonl"
-        [upstreams.s3]
-        kind = "s3"
-        local = "data"
-        owner = "111122223333"
-        {s3_extra}
-        [upstreams.orders]
-        kind = "routes"
-        url = "http://{orders}"
-        hosts = ["orders.localhost"]
-        service = "orders"
-        [[upstreams.orders.actions]]
-        name = "GetOrder"
-        resource_types = ["order"]
-        [[upstreams.orders.routes]]
-        method = "GET"
-        path = "/orders/{{id}}"
-        action = "GetOrder"
-        resource_type = "order"
-        resource = "arn:aws:orders:{{region}}:{{account}}:order/{{id}}"
-        "#
-    );
-    Config::parse(&text, &scratch.0.join("iamgate.toml"), &scratch.0).unwrap()
-}
-
-struct Req {
-    method: &'static str,
-    uri: String,
-    headers: Vec<(String, String)>,
-}
+const HOST: &str = "127.0.0.1";
 
 /// Signs a bodiless request with the official signer, in the header or (presigned) the query.
 fn signed(
-    method: &'static str,
+    method: &str,
     uri: &str,
     host: &str,
     service: &str,
     key: (&str, &str),
     token: Option<&str>,
     presigned: bool,
-) -> Req {
-    let payload = if service == "s3" {
-        Payload::Unsigned
-    } else {
-        Payload::Bytes(b"")
-    };
-    let official = sign_official(method, uri, host, service, key, token, payload, presigned);
-    Req {
-        method,
-        uri: official.uri,
-        headers: official.headers,
-    }
+) -> Request {
+    Sign::new(method, uri, host, service, key)
+        .token(token)
+        .presigned(presigned)
+        .request()
 }
 
-fn unsigned(method: &'static str, uri: &str, host: &str) -> Req {
-    Req {
-        method,
-        uri: uri.to_owned(),
-        headers: vec![("host".into(), host.into())],
-    }
+/// The demo S3 upstream (local store) plus a route-table upstream `orders` at `orders`, an
+/// admin listener, the decision log in [`DECISIONS`].
+fn config(orders: SocketAddr) -> GatewayConfig {
+    GatewayConfig::demo()
+        .admin()
+        .decisions_file()
+        .orders_at(orders, &[Route::GetOrder])
 }
 
-struct Answer {
-    status: u16,
-    request_id: String,
-    body: String,
+/// A gateway on a scratch copy of the demo store, in front of an `orders` upstream that answers
+/// `upstream saw <target>`.
+struct Ops {
+    scratch: Scratch,
+    running: Running,
+    gw: SocketAddr,
 }
 
-async fn send(to: SocketAddr, req: Req) -> Answer {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut builder = hyper::Request::builder()
-        .method(req.method)
-        .uri(format!("http://{to}{}", req.uri));
-    for (k, v) in &req.headers {
-        builder = builder.header(k, v);
+async fn gateway(name: &str, config: impl FnOnce(SocketAddr) -> GatewayConfig) -> Ops {
+    let scratch = Scratch::gateway(name);
+    let (orders, _) = Upstream::new().echo().start().await;
+    let running = config(orders).start(&scratch).await;
+    let gw = running.http.unwrap();
+    Ops {
+        scratch,
+        running,
+        gw,
     }
-    let response = client
-        .request(builder.body(Full::new(Bytes::new())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let request_id = response
-        .headers()
-        .get("x-amz-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        request_id,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
-}
-
-/// Every record of the decision log, by request id (after a flush).
-async fn records(running: &Running, path: &Path) -> HashMap<String, Value> {
-    running.gateway.decision_log().flush().await;
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-            (v["requestID"].as_str().unwrap().to_owned(), v)
-        })
-        .collect()
 }
 
 /// Every secret access key of the demo store.
 fn demo_secrets() -> Vec<String> {
     let mut secrets = Vec::new();
-    for account in std::fs::read_dir(common::demo_policies()).unwrap() {
+    for account in std::fs::read_dir(demo_policies()).unwrap() {
         let file = account.unwrap().path().join("credentials.json");
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
@@ -238,7 +82,7 @@ fn demo_secrets() -> Vec<String> {
 }
 
 /// The signature values a request carries (header or query).
-fn signatures_of(req: &Req) -> Vec<String> {
+fn signatures_of(req: &Request) -> Vec<String> {
     let mut out = Vec::new();
     for (name, value) in &req.headers {
         if name.eq_ignore_ascii_case("authorization") {
@@ -254,68 +98,68 @@ fn signatures_of(req: &Req) -> Vec<String> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn decision_log_line_of_each_demo_case() {
-    let scratch = Scratch::new("log");
-    let orders = upstream(None, None).await;
-    let running = start(config(&scratch, orders, "", "")).await.unwrap();
-    let gw = running.http.unwrap();
-    let host = "127.0.0.1";
-    let mut signatures = Vec::new();
-    let mut go = |req: Req| {
-        if req.headers.iter().any(|(n, _)| n == "authorization") || req.uri.contains("X-Amz-") {
-            signatures.extend(signatures_of(&req));
-        }
-        send(gw, req)
-    };
+// The demo cases of the decision log, one request each.
 
-    let alice = go(signed(
+/// alice reads a report.
+fn alice_reads() -> Request {
+    signed(
         "GET",
         "/reports/2026/q1.csv",
-        host,
+        HOST,
         "s3",
         ALICE,
         None,
         false,
-    ))
-    .await;
-    assert_eq!(alice.status, 200, "{}", alice.body);
-    let bob = go(signed(
+    )
+}
+
+/// bob reads a confidential report.
+fn bob_reads_confidential() -> Request {
+    signed(
         "GET",
         "/reports/confidential/salaries.csv",
-        host,
+        HOST,
         "s3",
         BOB,
         None,
         false,
-    ))
-    .await;
-    assert_eq!(bob.status, 403);
-    let anonymous = go(unsigned("GET", "/public/index.html", host)).await;
-    assert_eq!(anonymous.status, 200);
-    let forged = go(signed(
+    )
+}
+
+/// An anonymous caller reads the public page.
+fn anonymous_reads_public() -> Request {
+    Request::unsigned("GET", "/public/index.html", HOST)
+}
+
+/// alice's key with a wrong secret.
+fn forged() -> Request {
+    signed(
         "GET",
         "/reports/2026/q1.csv",
-        host,
+        HOST,
         "s3",
         (ALICE.0, "not-the-secret"),
         None,
         false,
-    ))
-    .await;
-    assert_eq!(forged.status, 403);
-    assert!(forged.body.contains("SignatureDoesNotMatch"));
-    let presigned = go(signed(
+    )
+}
+
+/// bob, presigned, with a session token.
+fn presigned() -> Request {
+    signed(
         "GET",
         "/reports/2026/q1.csv?versionId=null",
-        host,
+        HOST,
         "s3",
         BOB,
         Some(TOKEN),
         true,
-    ))
-    .await;
-    let order = go(signed(
+    )
+}
+
+/// alice reads an order through the route table.
+fn order() -> Request {
+    signed(
         "GET",
         "/orders/42",
         "orders.localhost",
@@ -323,43 +167,45 @@ async fn decision_log_line_of_each_demo_case() {
         ALICE,
         None,
         false,
-    ))
-    .await;
-    assert_eq!(order.status, 200, "{}", order.body);
+    )
+}
 
-    // A malformed header that carries a signature where the parser does not look for one: the
-    // error message quotes it to the client, the log must not.
+/// A malformed header that carries a signature where the parser does not look for one: the
+/// error message quotes it to the client, the log must not. The request, and the signature.
+fn malformed() -> (Request, String) {
     let quoted = "5c".repeat(32);
-    let mut malformed = unsigned("GET", "/reports/2026/q1.csv", host);
-    malformed.headers.push((
-        "authorization".into(),
-        format!(
-            "AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature {quoted}",
-            BOB.0
-        ),
-    ));
-    malformed
-        .headers
-        .push(("x-amz-date".into(), "20260101T000000Z".into()));
-    malformed
-        .headers
-        .push(("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()));
-    let malformed = send(gw, malformed).await;
-    assert_eq!(malformed.status, 400, "{}", malformed.body);
-    assert!(malformed.body.contains(&quoted), "{}", malformed.body);
-    signatures.push(quoted);
+    let malformed = Request::unsigned("GET", "/reports/2026/q1.csv", HOST)
+        .header(
+            "authorization",
+            &format!(
+                "AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature {quoted}",
+                BOB.0
+            ),
+        )
+        .header("x-amz-date", "20260101T000000Z")
+        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
+    (malformed, quoted)
+}
 
-    let log = records(&running, &scratch.log()).await;
-    assert_eq!(log.len(), 7, "one line per request: {log:#?}");
-    let r = &log[&malformed.request_id];
-    assert_eq!(r["errorCode"], "AuthorizationHeaderMalformed");
-    assert!(r["errorMessage"]
-        .as_str()
-        .unwrap()
-        .contains("'Signature [REDACTED]'"));
+/// Sends `req` to a gateway of its own; the answer and the decision log's one record of it.
+async fn logged(name: &str, req: Request) -> (Answer, Value) {
+    let ops = gateway(name, config).await;
+    let answer = send(ops.gw, req).await;
+    let mut log = records(&ops.running, &ops.scratch.join(DECISIONS)).await;
+    assert_eq!(log.len(), 1, "one line per request: {log:#?}");
+    let record = log
+        .remove(&answer.request_id)
+        .unwrap_or_else(|| panic!("no record of {}: {log:#?}", answer.request_id));
+    ops.running.stop().await;
+    (answer, record)
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_log_of_an_allowed_request() {
+    let (alice, record) = logged("log-alice", alice_reads()).await;
+    assert_eq!(alice.status, 200, "{}", alice.body);
+    let r = &record;
     // alice: allowed by her group's managed policy.
-    let r = &log[&alice.request_id];
     assert_eq!(r["eventVersion"], "1.09");
     assert_eq!(r["eventType"], "AwsApiCall");
     assert_eq!(r["eventSource"], "s3.amazonaws.com");
@@ -382,7 +228,7 @@ async fn decision_log_line_of_each_demo_case() {
     assert_eq!(who["userName"], "alice");
     assert_eq!(r["requestParameters"]["bucketName"], "reports");
     assert_eq!(r["requestParameters"]["key"], "2026/q1.csv");
-    assert_eq!(r["requestParameters"]["Host"], host);
+    assert_eq!(r["requestParameters"]["Host"], HOST);
     assert_eq!(
         r["resources"],
         serde_json::json!([{"accountId": "111122223333", "type": "AWS::S3::Object",
@@ -422,9 +268,14 @@ async fn decision_log_line_of_each_demo_case() {
     ] {
         assert!(g["micros"][stage].is_u64(), "{stage}: {g}");
     }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_log_of_an_explicit_deny() {
+    let (bob, record) = logged("log-bob", bob_reads_confidential()).await;
+    assert_eq!(bob.status, 403);
+    let r = &record;
     // bob on confidential: his own Deny statement, by policy name and Sid.
-    let r = &log[&bob.request_id];
     assert_eq!(r["userIdentity"]["userName"], "bob");
     assert_eq!(r["errorCode"], "AccessDenied");
     assert_eq!(
@@ -448,9 +299,14 @@ async fn decision_log_line_of_each_demo_case() {
         g["micros"]["upstream"].is_null(),
         "a refused request never reaches the upstream"
     );
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_log_of_an_anonymous_request() {
+    let (anonymous, record) = logged("log-anonymous", anonymous_reads_public()).await;
+    assert_eq!(anonymous.status, 200);
+    let r = &record;
     // Anonymous: CloudTrail's anonymous identity, allowed by the bucket policy.
-    let r = &log[&anonymous.request_id];
     assert_eq!(
         r["userIdentity"],
         serde_json::json!({"type": "AWSAccount", "principalId": "", "accountId": "anonymous"})
@@ -460,10 +316,16 @@ async fn decision_log_line_of_each_demo_case() {
     assert_eq!(r["iamgate"]["decision"], "allowed");
     assert_eq!(matched["sid"], "PublicRead");
     assert_eq!(matched["source"], "Resource Policy");
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_log_of_a_bad_signature() {
+    let (forged, record) = logged("log-forged", forged()).await;
+    assert_eq!(forged.status, 403);
+    assert!(forged.body.contains("SignatureDoesNotMatch"));
+    let r = &record;
     // A bad signature: refused at authentication, before any decision; the claimed key is
     // logged (as CloudTrail does), the route still names the operation.
-    let r = &log[&forged.request_id];
     assert_eq!(r["errorCode"], "SignatureDoesNotMatch");
     assert_eq!(r["eventName"], "GetObject");
     assert_eq!(r["userIdentity"]["type"], "Unknown");
@@ -475,9 +337,13 @@ async fn decision_log_line_of_each_demo_case() {
     assert_eq!(g["checks"], serde_json::json!([]));
     assert!(g["micros"]["authenticate"].is_null());
     assert!(g["micros"]["total"].is_u64());
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_log_of_a_presigned_request_with_a_session_token() {
+    let (_presigned, record) = logged("log-presigned", presigned()).await;
+    let r = &record;
     // Presigned with a session token: the query's authentication parameters are left out.
-    let r = &log[&presigned.request_id];
     assert_eq!(
         r["additionalEventData"]["AuthenticationMethod"],
         "QueryString"
@@ -486,9 +352,14 @@ async fn decision_log_line_of_each_demo_case() {
     for name in r["requestParameters"].as_object().unwrap().keys() {
         assert!(!name.to_ascii_lowercase().starts_with("x-amz-"), "{name}");
     }
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_log_of_a_route_table_request() {
+    let (order, record) = logged("log-order", order()).await;
+    assert_eq!(order.status, 200, "{}", order.body);
+    let r = &record;
     // A route table: the service's event source, the action, the route's parameters.
-    let r = &log[&order.request_id];
     assert_eq!(r["eventSource"], "orders.amazonaws.com");
     assert_eq!(r["eventName"], "GetOrder");
     assert_eq!(r["requestParameters"], serde_json::json!({"id": "42"}));
@@ -498,9 +369,46 @@ async fn decision_log_line_of_each_demo_case() {
     );
     assert_eq!(r["resources"][0]["type"], "AWS::Orders::Order");
     assert_eq!(r["iamgate"]["upstream"], "orders");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_log_of_a_malformed_authorization_header_redacts_its_signature() {
+    let (request, quoted) = malformed();
+    let (malformed, record) = logged("log-malformed", request).await;
+    assert_eq!(malformed.status, 400, "{}", malformed.body);
+    assert!(malformed.body.contains(&quoted), "{}", malformed.body);
+    let r = &record;
+    assert_eq!(r["errorCode"], "AuthorizationHeaderMalformed");
+    assert!(r["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("'Signature [REDACTED]'"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_log_has_one_line_per_request_and_no_secret() {
+    let ops = gateway("log-secrets", config).await;
+    let (malformed, quoted) = malformed();
+    let mut signatures = vec![quoted];
+    for req in [
+        alice_reads(),
+        bob_reads_confidential(),
+        anonymous_reads_public(),
+        forged(),
+        presigned(),
+        order(),
+    ] {
+        if req.headers.iter().any(|(n, _)| n == "authorization") || req.uri.contains("X-Amz-") {
+            signatures.extend(signatures_of(&req));
+        }
+        send(ops.gw, req).await;
+    }
+    send(ops.gw, malformed).await;
+    let log = records(&ops.running, &ops.scratch.join(DECISIONS)).await;
+    assert_eq!(log.len(), 7, "one line per request: {log:#?}");
 
     // No secret, signature or session token anywhere in the log.
-    let text = std::fs::read_to_string(scratch.log()).unwrap();
+    let text = std::fs::read_to_string(ops.scratch.join(DECISIONS)).unwrap();
     for secret in demo_secrets()
         .iter()
         .chain(&signatures)
@@ -510,57 +418,26 @@ async fn decision_log_line_of_each_demo_case() {
     }
     assert!(!text.to_ascii_lowercase().contains("x-amz-signature"));
     assert!(!text.to_ascii_lowercase().contains("x-amz-security-token"));
-
-    // Both upstreams answer: ready.
-    let admin = running.admin.unwrap();
-    let ready = send(admin, unsigned("GET", "/readyz", host)).await;
-    assert_eq!(ready.status, 200, "{}", ready.body);
-    running.stop().await;
-}
-
-/// `name{labels}` -> value, for every sample of a scrape; panics on a malformed line.
-fn parse_metrics(text: &str) -> HashMap<String, f64> {
-    let mut samples = HashMap::new();
-    for line in text.lines() {
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(comment) = line.strip_prefix("# ") {
-            assert!(
-                comment.starts_with("HELP ") || comment.starts_with("TYPE "),
-                "{line}"
-            );
-            continue;
-        }
-        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
-        let name_end = series.find('{').unwrap_or(series.len());
-        assert!(
-            series[..name_end]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_'),
-            "{line}"
-        );
-        if name_end < series.len() {
-            assert!(series.ends_with('}'), "{line}");
-        }
-        let value: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
-        assert!(samples.insert(series.to_owned(), value).is_none(), "{line}");
-    }
-    samples
+    ops.running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_scraped_and_readiness_of_a_dead_upstream() {
-    let scratch = Scratch::new("metrics");
-    // Nothing listens on a port just freed.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let running = start(config(&scratch, dead, "", "")).await.unwrap();
+async fn ready_when_both_upstreams_answer() {
+    let ops = gateway("ready", config).await;
+    // Both upstreams answer: ready.
+    let admin = ops.running.admin.unwrap();
+    let ready = send(admin, Request::unsigned("GET", "/readyz", HOST)).await;
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    ops.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_scraped_and_parsed() {
+    let scratch = Scratch::gateway("metrics");
+    let running = config(dead_address()).start(&scratch).await;
     let gw = running.http.unwrap();
     let admin = running.admin.unwrap();
-    let host = "127.0.0.1";
+    let host = HOST;
     let ok = signed("GET", "/reports/2026/q1.csv", host, "s3", BOB, None, false);
     assert_eq!(send(gw, ok).await.status, 200);
     let no = signed(
@@ -594,7 +471,7 @@ async fn metrics_scraped_and_readiness_of_a_dead_upstream() {
     );
     assert_eq!(send(gw, order).await.status, 502);
 
-    let scrape = send(admin, unsigned("GET", "/metrics", host)).await;
+    let scrape = send(admin, Request::unsigned("GET", "/metrics", host)).await;
     assert_eq!(scrape.status, 200);
     let m = parse_metrics(&scrape.body);
     let get = |series: &str| {
@@ -657,9 +534,18 @@ async fn metrics_scraped_and_readiness_of_a_dead_upstream() {
     assert_eq!(get("iamgate_upstream_waits_total"), 0.0);
     assert_eq!(get("iamgate_decision_log_dropped_total"), 0.0);
 
-    let health = send(admin, unsigned("GET", "/healthz", host)).await;
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_of_a_dead_upstream() {
+    let scratch = Scratch::gateway("dead-upstream");
+    let running = config(dead_address()).start(&scratch).await;
+    let admin = running.admin.unwrap();
+    let host = HOST;
+    let health = send(admin, Request::unsigned("GET", "/healthz", host)).await;
     assert_eq!(health.status, 200);
-    let ready = send(admin, unsigned("GET", "/readyz", host)).await;
+    let ready = send(admin, Request::unsigned("GET", "/readyz", host)).await;
     assert_eq!(ready.status, 503, "{}", ready.body);
     assert!(
         ready.body.contains("upstream orders does not answer"),
@@ -671,13 +557,9 @@ async fn metrics_scraped_and_readiness_of_a_dead_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_forwards_what_enforcement_refuses_and_says_so() {
-    let scratch = Scratch::new("dryrun");
-    let orders = upstream(None, None).await;
-    let running = start(config(&scratch, orders, "dry_run = true", ""))
-        .await
-        .unwrap();
-    let gw = running.http.unwrap();
-    let host = "127.0.0.1";
+    let ops = gateway("dryrun", |orders| config(orders).s3("dry_run = true")).await;
+    let (running, gw) = (ops.running, ops.gw);
+    let host = HOST;
     let secret = send(
         gw,
         signed(
@@ -700,7 +582,7 @@ async fn dry_run_forwards_what_enforcement_refuses_and_says_so() {
     .await;
     assert_eq!(allowed.status, 200);
 
-    let log = records(&running, &scratch.log()).await;
+    let log = records(&running, &ops.scratch.join(DECISIONS)).await;
     let g = &log[&secret.request_id]["iamgate"];
     assert_eq!(g["dryRun"], true);
     assert_eq!(g["decision"], "explicitDeny");
@@ -710,8 +592,7 @@ async fn dry_run_forwards_what_enforcement_refuses_and_says_so() {
     let g = &log[&allowed.request_id]["iamgate"];
     assert_eq!(g["enforcement"], "would allow");
 
-    let scrape = send(running.admin.unwrap(), unsigned("GET", "/metrics", host)).await;
-    let m = parse_metrics(&scrape.body);
+    let m = metrics(&running).await;
     assert_eq!(
         m[r#"iamgate_dry_run_requests_total{upstream="s3",action="GetObject",enforcement="would_deny"}"#],
         1.0
@@ -721,69 +602,6 @@ async fn dry_run_forwards_what_enforcement_refuses_and_says_so() {
         1.0
     );
     running.stop().await;
-}
-
-/// Whether a new TCP connection to `addr` is refused.
-async fn refused(addr: SocketAddr) -> bool {
-    tokio::net::TcpStream::connect(addr).await.is_err()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graceful_shutdown_finishes_in_flight_requests_and_refuses_new_ones() {
-    let scratch = Scratch::new("shutdown");
-    let (arrived_tx, mut arrived) = mpsc::unbounded_channel();
-    let gate = Arc::new(Semaphore::new(0));
-    let orders = upstream(Some(arrived_tx), Some(Arc::clone(&gate))).await;
-    let order = || {
-        signed(
-            "GET",
-            "/orders/7",
-            "orders.localhost",
-            "orders",
-            ALICE,
-            None,
-            false,
-        )
-    };
-
-    let running = start(config(&scratch, orders, "", "")).await.unwrap();
-    let gw = running.http.unwrap();
-    let slow = tokio::spawn(send(gw, order()));
-    assert_eq!(arrived.recv().await.unwrap(), "/orders/7");
-    let stopping = tokio::spawn(running.stop());
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !refused(gw).await {
-        assert!(
-            Instant::now() < deadline,
-            "new connections are still accepted"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(
-        !stopping.is_finished(),
-        "stop waits for the request in flight"
-    );
-    gate.add_permits(1);
-    let answer = slow.await.unwrap();
-    assert_eq!(answer.status, 200);
-    assert_eq!(answer.body, "upstream saw /orders/7");
-    assert_eq!(stopping.await.unwrap(), Stopped::Drained);
-    // The request was recorded before the log was flushed at the end of stop.
-    let text = std::fs::read_to_string(scratch.log()).unwrap();
-    assert!(text.contains(&answer.request_id));
-
-    // A request that does not finish within the grace period is abandoned.
-    let running = start(config(&scratch, orders, "", "")).await.unwrap();
-    let gw = running.http.unwrap();
-    let stuck = tokio::spawn(send(gw, order()));
-    assert_eq!(arrived.recv().await.unwrap(), "/orders/7");
-    assert_eq!(
-        running.stop_within(Duration::from_millis(200)).await,
-        Stopped::DeadlinePassed { open: 1 }
-    );
-    assert!(refused(gw).await);
-    gate.add_permits(1);
-    stuck.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -809,242 +627,23 @@ async fn a_full_decision_log_queue_drops_and_counts() {
     drop(release);
 }
 
-/// A client that accepts any certificate and reports which one the server presented.
-#[derive(Debug)]
-struct AnyCert;
-
-impl rustls::client::danger::ServerCertVerifier for AnyCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &rustls::pki_types::CertificateDer<'_>,
-        _dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &rustls::pki_types::CertificateDer<'_>,
-        _dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::ring::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-type TlsStream = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
-
-async fn tls_connect(addr: SocketAddr) -> TlsStream {
-    tls_connect_alpn(addr, &[]).await
-}
-
-/// A TLS connection offering `alpn` (none: no ALPN extension).
-async fn tls_connect_alpn(addr: SocketAddr, alpn: &[&[u8]]) -> TlsStream {
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .dangerous()
-    .with_custom_certificate_verifier(Arc::new(AnyCert))
-    .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    connector.connect(name, tcp).await.unwrap()
-}
-
-fn presented(stream: &TlsStream) -> Vec<u8> {
-    stream.get_ref().1.peer_certificates().unwrap()[0].to_vec()
-}
-
-fn pem_cert(path: &Path) -> Vec<u8> {
-    use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::CertificateDer::from_pem_file(path)
-        .unwrap()
-        .to_vec()
-}
-
-/// One HTTP/1.1 GET of the public page on an open connection; its status line.
-async fn get_public(stream: &mut TlsStream) -> String {
-    stream
-        .write_all(b"GET /public/index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        .await
-        .unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !seen.ends_with(b"</html>\n") {
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
-    let text = String::from_utf8_lossy(&seen);
-    text.lines().next().unwrap_or("").to_owned()
-}
-
-/// A gateway with an HTTPS listener, its certificate and key the repository's development pair
-/// copied to `tls/server.crt` and `tls/server.key` in `scratch`; its HTTPS address.
-async fn tls_gateway(scratch: &Scratch) -> (Running, SocketAddr) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = scratch.0.join("tls");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(root.join("certs/dev.crt"), dir.join("server.crt")).unwrap();
-    std::fs::copy(root.join("certs/dev.key"), dir.join("server.key")).unwrap();
-    let orders = upstream(None, None).await;
-    let tls = r#"
-        [tls]
-        cert = "tls/server.crt"
-        key = "tls/server.key"
-        "#;
-    let mut config = config(scratch, orders, "", tls);
-    config.https = Some("127.0.0.1:0".parse().unwrap());
-    let running = start(config).await.unwrap();
-    let https = running.https.unwrap();
-    (running, https)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_certificate_reloads_and_open_connections_keep_going() {
-    let scratch = Scratch::new("tls");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (running, https) = tls_gateway(&scratch).await;
-    let dir = scratch.0.join("tls");
-    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
-    let reloads = running.gateway.tls.clone().unwrap();
-
-    let first = pem_cert(&root.join("certs/dev.crt"));
-    let rotated = pem_cert(&root.join("tests/data/tls/rotated.crt"));
-    let mut open = tls_connect(https).await;
-    assert_eq!(presented(&open), first);
-    assert_eq!(get_public(&mut open).await, "HTTP/1.1 200 OK");
-
-    // Rotate as cert-manager or an operator does: new files renamed over the old ones.
-    for (from, to) in [("rotated.key", &key), ("rotated.crt", &cert)] {
-        let tmp = dir.join(format!(".{from}.tmp"));
-        std::fs::copy(root.join("tests/data/tls").join(from), &tmp).unwrap();
-        std::fs::rename(&tmp, to).unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while presented(&tls_connect(https).await) != rotated {
-        assert!(
-            Instant::now() < deadline,
-            "the new certificate is not served"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // The connection made before the rotation keeps going, on its certificate.
-    assert_eq!(presented(&open), first);
-    assert_eq!(get_public(&mut open).await, "HTTP/1.1 200 OK");
-
-    // A broken certificate keeps the one in force.
-    let failed = || {
-        reloads
-            .stats
-            .failed
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
-    let failed_before = failed();
-    std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while failed() == failed_before {
-        assert!(
-            Instant::now() < deadline,
-            "the broken certificate was not tried"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut after = tls_connect(https).await;
-    assert_eq!(presented(&after), rotated);
-    assert_eq!(get_public(&mut after).await, "HTTP/1.1 200 OK");
-    let scrape = send(
-        running.admin.unwrap(),
-        unsigned("GET", "/metrics", "127.0.0.1"),
-    )
-    .await;
-    let m = parse_metrics(&scrape.body);
-    assert!(m[r#"iamgate_tls_reloads_total{outcome="failure"}"#] >= 1.0);
-    assert!(m[r#"iamgate_tls_reloads_total{outcome="success"}"#] >= 1.0);
-    drop(open);
-    drop(after);
-    running.stop().await;
-}
-
-/// Over TLS the gateway serves the protocol ALPN agreed on (and, without ALPN, either, told by
-/// the first bytes).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_serves_the_protocol_alpn_agreed_on() {
-    let scratch = Scratch::new("tls-alpn");
-    let (running, https) = tls_gateway(&scratch).await;
-
-    /// One HTTP/2 GET of the public page; its status.
-    async fn h2_get(stream: TlsStream) -> u16 {
-        let (mut sender, conn) = hyper::client::conn::http2::handshake(
-            hyper_util::rt::TokioExecutor::new(),
-            hyper_util::rt::TokioIo::new(stream),
-        )
-        .await
-        .unwrap();
-        tokio::spawn(conn);
-        let request = http::Request::get("https://127.0.0.1/public/index.html")
-            .body(http_body_util::Empty::<bytes::Bytes>::new())
-            .unwrap();
-        sender
-            .send_request(request)
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    }
-
-    let h2 = tls_connect_alpn(https, &[b"h2", b"http/1.1"]).await;
-    assert_eq!(h2.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    assert_eq!(h2_get(h2).await, 200);
-
-    let mut h1 = tls_connect_alpn(https, &[b"http/1.1"]).await;
-    assert_eq!(h1.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
-    assert_eq!(get_public(&mut h1).await, "HTTP/1.1 200 OK");
-    assert_eq!(get_public(&mut h1).await, "HTTP/1.1 200 OK");
-
-    // Without ALPN, both still work: the first bytes tell.
-    assert_eq!(h2_get(tls_connect(https).await).await, 200);
-    let mut plain_h1 = tls_connect(https).await;
-    assert_eq!(get_public(&mut plain_h1).await, "HTTP/1.1 200 OK");
-    running.stop().await;
-}
-
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubernetes_configmap_swap_reloads_the_gateway() {
     use std::os::unix::fs::symlink;
     // The store as a projected volume mounts it: the files live in a timestamped folder,
     // `..data` points at it, and each account folder is a link through `..data`.
-    let scratch = Scratch::new("configmap");
-    let store = scratch.0.join("policies");
+    let scratch = Scratch::gateway("configmap");
+    let store = scratch.join("policies");
     std::fs::remove_dir_all(&store).unwrap();
     let first = store.join("..2026_11_28_02_00_00.000000001");
-    copy_dir(&common::demo_policies(), &first);
+    copy_dir(&demo_policies(), &first);
     symlink("..2026_11_28_02_00_00.000000001", store.join("..data")).unwrap();
     for account in ["111122223333", "444455556666"] {
         symlink(format!("..data/{account}"), store.join(account)).unwrap();
     }
-    let orders = upstream(None, None).await;
-    let running = start(config(&scratch, orders, "", "")).await.unwrap();
+    let (orders, _) = Upstream::new().echo().start().await;
+    let running = start(config(orders).parse(&scratch)).await.unwrap();
     let gw = running.http.unwrap();
     let read = || {
         signed(
@@ -1081,12 +680,7 @@ async fn kubernetes_configmap_swap_reloads_the_gateway() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(running.gateway.store().generation() >= 2);
-    let scrape = send(
-        running.admin.unwrap(),
-        unsigned("GET", "/metrics", "127.0.0.1"),
-    )
-    .await;
-    let m = parse_metrics(&scrape.body);
+    let m = metrics(&running).await;
     assert!(m[r#"iamgate_policy_reloads_total{outcome="success"}"#] >= 1.0);
     assert!(m["iamgate_policy_generation"] >= 2.0);
     running.stop().await;

@@ -2,8 +2,9 @@
 //! (tests/data/access-analyzer), the `validate-policy` command's output, `iamgate validate` on a
 //! store with a typo, and the gateway's reload log.
 
-mod common;
-use common::copy_dir;
+mod support;
+use support::scratch::demo_policies as demo;
+use support::{GatewayConfig, Route, Scratch};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,10 +17,6 @@ fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/access-analyzer")
         .join(name)
-}
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
 }
 
 fn iamgate(args: &[&str]) -> std::process::Output {
@@ -143,42 +140,21 @@ fn validate_policy_prints_what_the_aws_cli_prints() {
     );
 }
 
-/// A scratch copy of the demo store.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("iamgate-validation-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        copy_dir(&demo(), &dir);
-        Scratch(dir)
-    }
-
-    fn iam(&self) -> PathBuf {
-        self.0.join("111122223333/iam.json")
-    }
-
-    /// Misspells bob's `s3:GetObject` (his inline ReadReports policy).
-    fn misspell(&self) -> String {
-        let text = fs::read_to_string(self.iam()).unwrap();
-        let at = text
-            .find("\"s3:GetObject\"")
-            .expect("the demo grants s3:GetObject");
-        let text = format!(
-            "{}\"s3:GetObjects\"{}",
-            &text[..at],
-            &text[at + "\"s3:GetObject\"".len()..]
-        );
-        fs::write(self.iam(), &text).unwrap();
-        text
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+/// Misspells bob's `s3:GetObject` (his inline ReadReports policy) in a copy of the demo store;
+/// the new text of its `iam.json`.
+fn misspell(store: &Scratch) -> String {
+    let iam = store.join("111122223333/iam.json");
+    let text = fs::read_to_string(&iam).unwrap();
+    let at = text
+        .find("\"s3:GetObject\"")
+        .expect("the demo grants s3:GetObject");
+    let text = format!(
+        "{}\"s3:GetObjects\"{}",
+        &text[..at],
+        &text[at + "\"s3:GetObject\"".len()..]
+    );
+    fs::write(iam, &text).unwrap();
+    text
 }
 
 #[test]
@@ -197,11 +173,11 @@ fn validate_reports_a_typo_in_the_store_and_fails() {
     );
     assert!(stderr.contains("(0 error(s))"), "{stderr}");
 
-    let s = Scratch::new("typo");
-    let text = s.misspell();
+    let s = Scratch::demo_store("typo");
+    let text = misspell(&s);
     // It still loads: the gateway would serve it, with bob's read access quietly gone.
-    assert!(iamgate::store::load(&s.0).is_ok());
-    let out = iamgate(&["validate", "--policies", s.0.to_str().unwrap()]);
+    assert!(iamgate::store::load(s.path()).is_ok());
+    let out = iamgate(&["validate", "--policies", s.to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -264,12 +240,12 @@ fn a_reload_logs_the_findings_it_brings_and_still_loads() {
         }
     };
 
-    let s = Scratch::new("reload");
-    let store = iamgate::store::LiveStore::open_validated(&s.0, Catalog::aws()).unwrap();
+    let s = Scratch::demo_store("reload");
+    let store = iamgate::store::LiveStore::open_validated(s.path(), Catalog::aws()).unwrap();
     // At start: the demo's findings, on a thread of their own.
     wait_for("issue=PUBLIC_ACCESS");
     let _watch = store.watch().unwrap();
-    s.misspell();
+    misspell(&s);
     wait_for("issue=INVALID_ACTION");
     let log = log();
     let line = log
@@ -300,31 +276,13 @@ fn a_reload_logs_the_findings_it_brings_and_still_loads() {
 
 #[test]
 fn route_table_actions_are_known_from_the_configuration() {
-    let dir =
-        std::env::temp_dir().join(format!("iamgate-validation-routes-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("routes");
     let config = dir.join("iamgate.toml");
     fs::write(
         &config,
-        r#"region = "us-east-1"
-policies = "policies"
-[listen]
-http = "127.0.0.1:0"
-[upstreams.orders]
-kind = "routes"
-url = "http://127.0.0.1:9"
-service = "orders"
-[[upstreams.orders.actions]]
-name = "GetOrder"
-resource_types = ["order"]
-[[upstreams.orders.routes]]
-method = "GET"
-path = "/orders/{id}"
-action = "GetOrder"
-resource_type = "order"
-resource = "arn:aws:orders:{region}:{account}:order/{id}"
-"#,
+        GatewayConfig::new()
+            .orders("http://127.0.0.1:9", &[Route::GetOrder])
+            .text(),
     )
     .unwrap();
     let policy = r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow",
@@ -340,7 +298,7 @@ resource = "arn:aws:orders:{region}:{account}:order/{id}"
         args.extend_from_slice(extra);
         let out = Command::new(env!("CARGO_BIN_EXE_iamgate"))
             .args(&args)
-            .current_dir(&dir)
+            .current_dir(dir.path())
             .output()
             .unwrap();
         assert!(
@@ -388,5 +346,4 @@ resource = "arn:aws:orders:{region}:{account}:order/{id}"
         2,
         "{text}"
     );
-    fs::remove_dir_all(&dir).unwrap();
 }

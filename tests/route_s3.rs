@@ -746,7 +746,7 @@ fn err(method: &str, host: &str, path: &str, query: &str, hdrs: &[(&str, &str)])
 }
 
 #[test]
-fn refusals() {
+fn refusals_of_unmapped_methods_and_subresources() {
     let h = HOST;
     // Methods and subresources that are not mapped.
     assert_eq!(err("POST", h, "/reports/k", "", &[]), "MethodNotAllowed");
@@ -780,6 +780,11 @@ fn refusals() {
         err("GET", h, "/reports/k", "uploads", &[]),
         "MethodNotAllowed"
     );
+}
+
+#[test]
+fn query_parameter_names_are_case_sensitive() {
+    let h = HOST;
     // Query parameter names are case-sensitive: ?ACL is not ?acl, and is ignored.
     assert_eq!(
         route("GET", h, "/reports/k", "ACL", &[]).unwrap().operation,
@@ -791,6 +796,11 @@ fn refusals() {
             .operation,
         "ListObjects"
     );
+}
+
+#[test]
+fn refusals_of_ambiguous_requests() {
+    let h = HOST;
     // Ambiguity.
     assert_eq!(
         err("GET", h, "/reports/k", "acl&tagging", &[]),
@@ -880,6 +890,11 @@ fn refusals() {
         err("PUT", h, "/reports/k", "", &[("x-amz-tagging", "a=1&a=2")]),
         "InvalidArgument"
     );
+}
+
+#[test]
+fn refusals_of_bad_bucket_names_and_keys() {
+    let h = HOST;
     // Bucket names.
     assert_eq!(err("GET", h, "/Reports/k", "", &[]), "InvalidBucketName");
     assert_eq!(err("GET", h, "/ab/k", "", &[]), "InvalidBucketName");

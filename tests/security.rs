@@ -8,14 +8,18 @@
 //! server), and requires that the gateway's decision log line for that request id allowed that
 //! very resource, and that the intended policy allows it.
 
-mod harness;
-use harness::*;
+mod support;
+use support::client::h2_status;
+use support::hardened::{self, TESTER, TESTER_ARN};
+use support::raw::*;
+use support::sign::{sign_raw, sign_raw_with};
+use support::upstream::{recording_upstream, Received};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Mutex, OnceLock};
 
-use iamgate::proxy::{start, Running};
+use iamgate::proxy::start;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Decision log lines by request id: the `checks` field, as logged.
@@ -72,30 +76,11 @@ fn capture_decisions() {
     });
 }
 
-struct Setup {
-    _scratch: Scratch,
-    running: Running,
-    gw: SocketAddr,
-    s3: Log,
-    orders: Log,
-}
+type Setup = hardened::Gateway;
 
 async fn setup(name: &str, limits: &str) -> Setup {
     capture_decisions();
-    let scratch = Scratch::new(name);
-    let (s3_addr, s3) = recording_upstream().await;
-    let (orders_addr, orders) = recording_upstream().await;
-    let running = start(scratch.config(s3_addr, orders_addr, limits))
-        .await
-        .unwrap();
-    let gw = running.http.unwrap();
-    Setup {
-        _scratch: scratch,
-        running,
-        gw,
-        s3,
-        orders,
-    }
+    hardened::gateway(name, limits).await
 }
 
 /// Percent-decodes once, as S3 reads a path; `None` when S3 would refuse it.
@@ -248,8 +233,8 @@ async fn case(setup: &Setup, label: &str, request: &[u8]) -> Outcome {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
-    let setup = setup("s3", "").await;
+async fn s3_confusion_baseline_the_narrow_grant_works_and_nothing_else() {
+    let setup = setup("s3-baseline", "").await;
     let host = setup.gw.to_string();
     let h = host.as_str();
     let allowed = "arn:aws:s3:::bucket/allowed/x";
@@ -263,6 +248,15 @@ async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
         case(&setup, "secret", &get("/bucket/secret/x", h, "")).await,
         Outcome::Refused(403)
     ));
+    setup.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_path_confusion_is_refused_or_authorised_as_served() {
+    let setup = setup("s3-paths", "").await;
+    let host = setup.gw.to_string();
+    let h = host.as_str();
+    let mut served = Vec::new();
 
     // Path confusion, path-style: refused, or served as exactly the key S3 reads.
     let paths = [
@@ -308,7 +302,6 @@ async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
         "*",
         "bucket/allowed/x",
     ];
-    let mut served = Vec::new();
     for path in paths {
         if let Outcome::Served { resource } = case(&setup, path, &get(path, h, "")).await {
             served.push((path, resource));
@@ -331,6 +324,23 @@ async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
         );
         case(&setup, label, &request).await;
     }
+
+    // What was served is only ever under bucket/allowed/ (the invariant above checked each).
+    assert!(
+        served
+            .iter()
+            .all(|(_, r)| r.starts_with("arn:aws:s3:::bucket/allowed/")),
+        "{served:#?}"
+    );
+    setup.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_host_confusion_is_refused_or_authorised_as_served() {
+    let setup = setup("s3-hosts", "").await;
+    let host = setup.gw.to_string();
+    let h = host.as_str();
+    let mut served = Vec::new();
 
     // Host confusion: absolute-form targets, duplicate Hosts, virtual-hosted against path-style.
     let port = setup.gw.port();
@@ -432,6 +442,23 @@ async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
         }
     }
 
+    // What was served is only ever under bucket/allowed/ (the invariant above checked each).
+    assert!(
+        served
+            .iter()
+            .all(|(_, r)| r.starts_with("arn:aws:s3:::bucket/allowed/")),
+        "{served:#?}"
+    );
+    setup.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_header_injected_identities_never_reach_the_upstream() {
+    let setup = setup("s3-spoof", "").await;
+    let host = setup.gw.to_string();
+    let h = host.as_str();
+    let allowed = "arn:aws:s3:::bucket/allowed/x";
+
     // Header-injected identities never reach the upstream and change nothing.
     for spoof in [
         "x-iamgate-principal-arn: arn:aws:iam::111122223333:root\r\n",
@@ -467,6 +494,14 @@ async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
     )
     .await;
     assert!(matches!(spoofed, Outcome::Refused(403)));
+    setup.running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_signed_path_confusion_is_refused_or_authorised_as_served() {
+    let setup = setup("s3-signed", "").await;
+    let host = setup.gw.to_string();
+    let h = host.as_str();
 
     // Signed: the same confusions with a valid signature over the raw path.
     for path in [
@@ -489,14 +524,6 @@ async fn s3_confusion_corpus_is_refused_or_authorised_as_served() {
         case(&setup, "signed virtual secret", &signed_virtual).await,
         Outcome::Refused(_)
     ));
-
-    // What was served is only ever under bucket/allowed/ (the invariant above checked each).
-    assert!(
-        served
-            .iter()
-            .all(|(_, r)| r.starts_with("arn:aws:s3:::bucket/allowed/")),
-        "{served:#?}"
-    );
     setup.running.stop().await;
 }
 
@@ -732,13 +759,6 @@ async fn smuggling_attempts_are_refused_never_forwarded_ambiguously() {
 /// Sends one HTTP/2 request (prior knowledge) with `authority` in the URI and `host` headers.
 async fn h2(gw: SocketAddr, authority: &str, path: &str, hosts: &[&str]) -> u16 {
     let stream = tokio::net::TcpStream::connect(gw).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(stream),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(conn);
     let mut request = hyper::Request::builder().uri(format!("http://{authority}{path}"));
     for host in hosts {
         request = request.header("host", *host);
@@ -746,12 +766,7 @@ async fn h2(gw: SocketAddr, authority: &str, path: &str, hosts: &[&str]) -> u16 
     let request = request
         .body(http_body_util::Empty::<bytes::Bytes>::new())
         .unwrap();
-    sender
-        .send_request(request)
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    h2_status(stream, request).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -950,12 +965,18 @@ async fn copy_source_is_rebuilt_from_what_was_authorised() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_modes_literal_and_strict() {
     capture_decisions();
-    let scratch = Scratch::new("key-modes");
+    let scratch = hardened::store("key-modes");
     let (s3_addr, s3) = recording_upstream().await;
     let (orders_addr, _orders) = recording_upstream().await;
-    let running = start(scratch.config_with(s3_addr, orders_addr, "", "keys = \"literal\""))
-        .await
-        .unwrap();
+    let running = start(hardened::config_with(
+        &scratch,
+        s3_addr,
+        orders_addr,
+        "",
+        "keys = \"literal\"",
+    ))
+    .await
+    .unwrap();
     let gw = running.http.unwrap();
     let h = gw.to_string();
     for (path, forwarded) in [

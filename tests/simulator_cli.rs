@@ -1,6 +1,8 @@
 //! `iamgate simulate-custom-policy` as a user runs it: arguments, output and refusals.
 
-mod common;
+mod support;
+use support::scratch::demo_policies;
+use support::Scratch;
 
 use std::process::{Command, Output};
 
@@ -149,8 +151,7 @@ fn resource_policy_needs_a_caller_and_bad_context_is_refused() {
 
 #[test]
 fn policies_from_files() {
-    let dir = std::env::temp_dir().join(format!("iamgate-sim-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("files");
     let path = dir.join("p.json");
     std::fs::write(&path, READ).unwrap();
     let arg = format!("file://{}", path.display());
@@ -173,7 +174,6 @@ fn policies_from_files() {
         "s3:GetObject",
     ]);
     assert!(!out.status.success());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn decisions(out: &Output) -> Vec<String> {
@@ -415,13 +415,8 @@ fn get_caller_identity_needs_no_permission() {
 
 /// A copy of the demo store where `auditor` has a boundary that allows EC2 only (when
 /// `boundary`), and the `reports` bucket lets the role put objects under `drop/`.
-fn store_with_role_grant(boundary: bool) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "iamgate-sim-role-{boundary}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    common::copy_dir(&common::demo_policies(), &dir);
+fn store_with_role_grant(boundary: bool) -> Scratch {
+    let dir = Scratch::demo_store(&format!("role-{boundary}"));
     let account = dir.join("111122223333");
     let read = |name: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(account.join(name)).unwrap()).unwrap()
@@ -489,13 +484,11 @@ fn simulate_principal_policy_evaluates_a_role_as_one_of_its_sessions() {
             "{source}: the boundary caps a grant to the role"
         );
     }
-    std::fs::remove_dir_all(free).unwrap();
-    std::fs::remove_dir_all(capped).unwrap();
 }
 
 #[test]
 fn simulate_principal_policy_asks_the_roles_trust_policy() {
-    let store = common::demo_policies();
+    let store = demo_policies();
     let auditor = "arn:aws:iam::111122223333:role/auditor";
     // bob is named in the trust policy; alice may do anything by her policies, but is not.
     assert_eq!(

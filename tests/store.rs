@@ -1,41 +1,22 @@
 //! Loading the policy store: the demo, real-export shapes, and every kind of broken file named
 //! with its file, line and column.
 
-mod common;
-use common::copy_dir;
+mod support;
+#[cfg(unix)]
+use support::scratch::configmap_account;
+use support::scratch::demo_policies as demo;
+use support::Scratch;
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use iamgate::policy::PolicyKind;
 use iamgate::store::{load, KeyOwner};
 
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
-}
-
-/// A scratch copy of the demo store.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("iamgate-store-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        copy_dir(&demo(), &dir);
-        Scratch(dir)
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        let path = self.0.join(rel);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-
-    fn errors(&self) -> Vec<String> {
-        match load(&self.0) {
-            Ok(_) => Vec::new(),
-            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
-        }
+/// The problems loading the store in `scratch` reports.
+fn load_errors(scratch: &Scratch) -> Vec<String> {
+    match load(scratch.path()) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
     }
 }
 
@@ -47,12 +28,6 @@ fn assert_placed_at(error: &str, text: &str, needle: &str) {
         error.contains(&format!("iam.json:{line}:{column}:")),
         "expected line {line} column {column}: {error}"
     );
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]
@@ -100,12 +75,12 @@ fn the_demo_loads() {
 
 #[test]
 fn json_syntax_errors_name_file_line_and_column() {
-    let s = Scratch::new("syntax");
+    let s = Scratch::demo_store("syntax");
     s.write(
         "111122223333/resources.json",
         "{\n  \"arn:aws:s3:::x\": {\n    \"Tags\": {\"a\": }\n  }\n}\n",
     );
-    let errors = s.errors();
+    let errors = load_errors(&s);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(
         errors[0].contains("111122223333/resources.json:3:"),
@@ -116,14 +91,14 @@ fn json_syntax_errors_name_file_line_and_column() {
 
 #[test]
 fn policy_errors_point_at_the_element() {
-    let s = Scratch::new("element");
-    let path = s.0.join("111122223333/iam.json");
+    let s = Scratch::demo_store("element");
+    let path = s.join("111122223333/iam.json");
     let text = fs::read_to_string(&path).unwrap().replace(
         "\"Sid\": \"NoConfidential\",\n                \"Effect\": \"Deny\"",
         "\"Sid\": \"NoConfidential\",\n                \"Effect\": \"Denied\"",
     );
     fs::write(&path, &text).unwrap();
-    let errors = s.errors();
+    let errors = load_errors(&s);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_placed_at(&errors[0], &text, "\"Denied\"");
     assert!(
@@ -136,7 +111,7 @@ fn policy_errors_point_at_the_element() {
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let s = Scratch::new("many");
+    let s = Scratch::demo_store("many");
     s.write(
         "111122223333/credentials.json",
         r#"[{"AccessKeyId": "AKIA1", "SecretAccessKey": "s", "UserName": "nobody"},
@@ -147,7 +122,7 @@ fn every_problem_is_reported_at_once() {
         r#"{"arn:aws:s3:::reports": {"Tags": {}}, "bucket": {}}"#,
     );
     s.write("not-an-account/iam.json", "{}");
-    let errors = s.errors();
+    let errors = load_errors(&s);
     assert_eq!(errors.len(), 5, "{errors:#?}");
     let all = errors.join("\n");
     for fragment in [
@@ -163,8 +138,8 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn references_must_resolve() {
-    let s = Scratch::new("refs");
-    let path = s.0.join("111122223333/iam.json");
+    let s = Scratch::demo_store("refs");
+    let path = s.join("111122223333/iam.json");
     let mut doc: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     doc["UserDetailList"][0]["GroupList"] = serde_json::json!(["admins", "ghosts"]);
@@ -172,7 +147,7 @@ fn references_must_resolve() {
         serde_json::json!("arn:aws:iam::111122223333:policy/Missing");
     let text = serde_json::to_string_pretty(&doc).unwrap();
     fs::write(&path, text).unwrap();
-    let all = s.errors().join("\n");
+    let all = load_errors(&s).join("\n");
     assert!(all.contains("group 'ghosts'"), "{all}");
     assert!(
         all.contains("policy/Missing is not among the exported Policies"),
@@ -182,13 +157,13 @@ fn references_must_resolve() {
 
 #[test]
 fn url_encoded_documents_as_aws_prints_them() {
-    let s = Scratch::new("encoded");
+    let s = Scratch::demo_store("encoded");
     s.write(
         "555555555555/iam.json",
         r#"{"UserDetailList": [{"UserName": "dave", "Arn": "arn:aws:iam::555555555555:user/dave",
             "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3A%2A%22%2C%22Resource%22%3A%22%2A%22%7D%7D"}]}]}"#,
     );
-    let snapshot = load(&s.0).unwrap();
+    let snapshot = load(s.path()).unwrap();
     let dave = snapshot
         .identity("arn:aws:iam::555555555555:user/dave")
         .unwrap();
@@ -199,18 +174,10 @@ fn url_encoded_documents_as_aws_prints_them() {
 #[test]
 fn kubernetes_configmap_layout_loads() {
     // A ConfigMap volume: visible names are links into `..data`, itself a link to a timestamped folder.
-    let dir = std::env::temp_dir().join(format!("iamgate-store-k8s-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    let account = dir.join("111122223333");
-    let stamp = account.join("..2026_11_27_00_00_00.1");
-    copy_dir(&demo().join("111122223333"), &stamp);
-    std::os::unix::fs::symlink("..2026_11_27_00_00_00.1", account.join("..data")).unwrap();
-    for f in ["iam.json", "credentials.json", "resources.json"] {
-        std::os::unix::fs::symlink(format!("..data/{f}"), account.join(f)).unwrap();
-    }
-    let snapshot = load(&dir).unwrap();
+    let dir = Scratch::new("k8s");
+    configmap_account(&dir, "..2026_11_27_00_00_00.1");
+    let snapshot = load(dir.path()).unwrap();
     assert_eq!(snapshot.summary().principals, 3);
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -223,11 +190,11 @@ fn validate_command_exit_codes() {
         .unwrap();
     assert!(ok.status.success());
     assert!(String::from_utf8_lossy(&ok.stdout).contains("2 accounts, 4 principals"));
-    let s = Scratch::new("validate");
+    let s = Scratch::demo_store("validate");
     s.write("111122223333/credentials.json", "[{]");
     let bad = std::process::Command::new(bin)
         .args(["validate", "--policies"])
-        .arg(&s.0)
+        .arg(s.path())
         .output()
         .unwrap();
     assert!(!bad.status.success());
@@ -268,9 +235,9 @@ fn large_export(users: usize, broken_user: Option<usize>) -> String {
 
 #[test]
 fn a_large_store_compiled_in_parallel_loads_as_a_small_one() {
-    let s = Scratch::new("large");
+    let s = Scratch::demo_store("large");
     s.write("555555555555/iam.json", &large_export(400, None));
-    let snapshot = load(&s.0).unwrap();
+    let snapshot = load(s.path()).unwrap();
     for i in [0, 137, 399] {
         let user = snapshot
             .identity(&format!("arn:aws:iam::555555555555:user/u{i}"))
@@ -298,10 +265,10 @@ fn a_large_store_compiled_in_parallel_loads_as_a_small_one() {
 
 #[test]
 fn an_error_in_a_large_store_is_named_with_its_place() {
-    let s = Scratch::new("large-broken");
+    let s = Scratch::demo_store("large-broken");
     let text = large_export(400, Some(250));
     s.write("555555555555/iam.json", &text);
-    let errors = s.errors();
+    let errors = load_errors(&s);
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert_placed_at(&errors[0], &text, "\"Maybe\"");
     assert!(errors[0].contains("Effect"), "{}", errors[0]);
@@ -309,15 +276,15 @@ fn an_error_in_a_large_store_is_named_with_its_place() {
 
 #[test]
 fn a_syntax_error_is_named_at_the_character_at_fault_without_a_cascade() {
-    let s = Scratch::new("comma");
-    let path = s.0.join("111122223333/iam.json");
+    let s = Scratch::demo_store("comma");
+    let path = s.join("111122223333/iam.json");
     let text = fs::read_to_string(&path).unwrap().replacen(
         "\"Value\": \"platform\"\n",
         "\"Value\": \"platform\",\n",
         1,
     );
     fs::write(&path, &text).unwrap();
-    let errors = s.errors();
+    let errors = load_errors(&s);
     // credentials.json and mfa.json name users of this iam.json: they are not reported as
     // missing because the file that defines them does not read.
     assert_eq!(errors.len(), 1, "{errors:#?}");
@@ -365,8 +332,8 @@ fn a_syntax_error_is_named_at_the_character_at_fault_without_a_cascade() {
 
 #[test]
 fn a_policy_that_does_not_load_is_reported_once() {
-    let s = Scratch::new("managed");
-    let path = s.0.join("111122223333/iam.json");
+    let s = Scratch::demo_store("managed");
+    let path = s.join("111122223333/iam.json");
     let text = fs::read_to_string(&path).unwrap().replacen(
         "\"Effect\": \"Allow\",\n                \"Action\": \"*\"",
         "\"Effect\": \"Alow\",\n                \"Action\": \"*\"",
@@ -374,7 +341,7 @@ fn a_policy_that_does_not_load_is_reported_once() {
     );
     assert!(text.contains("\"Alow\""));
     fs::write(&path, &text).unwrap();
-    let errors = s.errors();
+    let errors = load_errors(&s);
     // The admins group attaches AdminAll: it is not also reported as missing.
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert!(errors[0].contains("policy/AdminAll"), "{}", errors[0]);

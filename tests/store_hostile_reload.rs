@@ -2,54 +2,29 @@
 //! in a burst, symlink swaps in a loop; and memory across 10,000 reloads. The store must always
 //! serve a snapshot that loaded whole: the last good one until a good one replaces it.
 
-mod common;
-use common::copy_dir;
+mod support;
+use support::scratch::{copy_dir, demo_policies as demo, with_key};
+use support::Scratch;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use iamgate::store::LiveStore;
 
 const BOB_KEY: &str = "AKIAI44QH8DHBEXAMPLE";
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("iamgate-hostile-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    dir
-}
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
-}
 
 /// Lets the watcher see a change and its debounce pass, so that "nothing changed" means it.
 fn settle() {
     std::thread::sleep(iamgate::store::DEBOUNCE * 4);
 }
 
-fn within(seconds: u64, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
-}
-
-fn with_key(original: &str, key: &str) -> String {
-    original.replacen(
-        '[',
-        &format!("[\n  {{\"AccessKeyId\": \"{key}\", \"SecretAccessKey\": \"s\", \"UserName\": \"bob\"}},"),
-        1,
-    )
+fn within(seconds: u64, done: impl FnMut() -> bool) -> bool {
+    support::within(Duration::from_secs(seconds), done)
 }
 
 #[test]
 fn partial_truncated_and_deleted_files_keep_the_last_good_snapshot() {
-    let dir = scratch("partial");
+    let dir = Scratch::new("partial");
     copy_dir(&demo(), &dir);
     let store = LiveStore::open(&dir).unwrap();
     let _watch = store.watch().unwrap();
@@ -112,7 +87,7 @@ fn partial_truncated_and_deleted_files_keep_the_last_good_snapshot() {
 
 #[test]
 fn a_thousand_changes_in_a_burst_end_in_the_last_state() {
-    let dir = scratch("burst");
+    let dir = Scratch::new("burst");
     copy_dir(&demo(), &dir);
     let store = LiveStore::open(&dir).unwrap();
     let _watch = store.watch().unwrap();
@@ -144,7 +119,7 @@ fn symlink_swaps_in_a_loop_end_in_the_last_target() {
     use std::os::unix::fs::symlink;
 
     // Kubernetes' layout: policies/..data -> ..2026_..., and every account a link through it.
-    let dir = scratch("swaps");
+    let dir = Scratch::new("swaps");
     fs::create_dir_all(&dir).unwrap();
     let original = fs::read_to_string(demo().join("111122223333/credentials.json")).unwrap();
     let version = |i: usize| {
@@ -207,7 +182,7 @@ fn resident_kib() -> u64 {
 #[cfg(target_os = "linux")]
 #[test]
 fn memory_stays_flat_across_ten_thousand_reloads() {
-    let dir = scratch("memory");
+    let dir = Scratch::new("memory");
     copy_dir(&demo(), &dir);
     let store = LiveStore::open(&dir).unwrap();
     let start = store.generation();

@@ -1,35 +1,18 @@
 //! Hot reload of the policy store through the watcher: editors' save patterns, Kubernetes'
 //! ConfigMap swap, bursts, and broken changes.
 
-mod common;
-use common::copy_dir;
+mod support;
+use support::scratch::{configmap_account, copy_dir, demo_policies as demo, with_key};
+use support::{within, Scratch};
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use iamgate::store::LiveStore;
 
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("iamgate-reload-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    dir
-}
-
 /// Waits up to a second for `done`.
-fn within_a_second(mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    done()
+fn within_a_second(done: impl FnMut() -> bool) -> bool {
+    within(Duration::from_secs(1), done)
 }
 
 fn has_key(store: &LiveStore, key: &str) -> bool {
@@ -39,16 +22,12 @@ fn has_key(store: &LiveStore, key: &str) -> bool {
 const EXTRA_KEY: &str = "AKIAEXTRAKEY00000001";
 
 fn credentials_with_extra(original: &str) -> String {
-    original.replacen(
-        '[',
-        &format!("[\n  {{\"AccessKeyId\": \"{EXTRA_KEY}\", \"SecretAccessKey\": \"s\", \"UserName\": \"bob\"}},"),
-        1,
-    )
+    with_key(original, EXTRA_KEY)
 }
 
 #[test]
 fn truncate_and_write_and_rename_over_both_reload() {
-    let dir = scratch("editors");
+    let dir = Scratch::new("editors");
     copy_dir(&demo(), &dir);
     let store = LiveStore::open(&dir).unwrap();
     let _watch = store.watch().unwrap();
@@ -71,14 +50,9 @@ fn truncate_and_write_and_rename_over_both_reload() {
 #[test]
 fn kubernetes_configmap_swap_reloads() {
     use std::os::unix::fs::symlink;
-    let dir = scratch("configmap");
-    let account = dir.join("111122223333");
+    let dir = Scratch::new("configmap");
+    let account = configmap_account(&dir, "..2026_11_27_00_00_00.1");
     let first = account.join("..2026_11_27_00_00_00.1");
-    copy_dir(&demo().join("111122223333"), &first);
-    symlink("..2026_11_27_00_00_00.1", account.join("..data")).unwrap();
-    for f in ["iam.json", "credentials.json", "resources.json"] {
-        symlink(format!("..data/{f}"), account.join(f)).unwrap();
-    }
     let store = LiveStore::open(&dir).unwrap();
     let _watch = store.watch().unwrap();
     assert!(!has_key(&store, EXTRA_KEY));
@@ -101,7 +75,7 @@ fn kubernetes_configmap_swap_reloads() {
 
 #[test]
 fn a_burst_of_changes_is_one_reload_and_a_broken_one_keeps_the_last_good() {
-    let dir = scratch("burst");
+    let dir = Scratch::new("burst");
     copy_dir(&demo(), &dir);
     let store = LiveStore::open(&dir).unwrap();
     let _watch = store.watch().unwrap();
@@ -149,7 +123,7 @@ fn a_burst_of_changes_is_one_reload_and_a_broken_one_keeps_the_last_good() {
 
 #[test]
 fn the_reload_thread_frees_the_replaced_snapshot_once_requests_let_go() {
-    let dir = scratch("retire");
+    let dir = Scratch::new("retire");
     copy_dir(&demo(), &dir);
     let store = LiveStore::open(&dir).unwrap();
 

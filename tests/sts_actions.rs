@@ -2,8 +2,10 @@
 //! decisions, session tags and their transitivity, role chaining, external ids, managed session
 //! policies, MFA facts, and how a session's requests are then decided.
 
+mod support;
+use support::Scratch;
+
 use std::fs;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use iamgate::caller::Caller;
@@ -14,14 +16,6 @@ use iamgate::sts::{Call, Params, Sts, StsError, StsResponse, TokenKeys};
 
 const NOW: i64 = 1_800_000_000;
 const ACCOUNT: &str = "111122223333";
-
-struct Store(PathBuf);
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 fn role(name: &str, trust: serde_json::Value, policy: serde_json::Value) -> serde_json::Value {
     serde_json::json!({
@@ -56,9 +50,8 @@ fn allow(action: &str, resource: &str, condition: serde_json::Value) -> serde_js
 
 /// dana may assume roles; `tagged` needs session tags and lets them decide; `chain` may be assumed
 /// by `tagged`'s sessions; `partner` needs an external id; `mfa` needs MFA.
-fn store(name: &str) -> (Store, Snapshot) {
-    let dir = std::env::temp_dir().join(format!("iamgate-sts-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
+fn store(name: &str) -> (Scratch, Snapshot) {
+    let dir = Scratch::new(name);
     let account = dir.join(ACCOUNT);
     fs::create_dir_all(&account).unwrap();
     let dana = format!("arn:aws:iam::{ACCOUNT}:user/dana");
@@ -110,8 +103,8 @@ fn store(name: &str) -> (Store, Snapshot) {
         .to_string(),
     )
     .unwrap();
-    let snapshot = iamgate::store::load(&dir).unwrap();
-    (Store(dir), snapshot)
+    let snapshot = iamgate::store::load(dir.path()).unwrap();
+    (dir, snapshot)
 }
 
 fn sts() -> Sts {

@@ -5,8 +5,11 @@
 //! the runtime's live tasks and the gateway's connection count return to where they were. A
 //! client that leaves while the upstream thinks cancels the upstream request.
 
-mod harness;
-use harness::*;
+mod support;
+use support::hardened;
+use support::raw::{open_fds, raw};
+use support::upstream::recording_upstream;
+use support::Scratch;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -120,9 +123,11 @@ async fn gateway_before(
     s3: SocketAddr,
     limits: &str,
 ) -> (Scratch, Running, SocketAddr) {
-    let scratch = Scratch::new(name);
+    let scratch = hardened::store(name);
     let (orders, _) = recording_upstream().await;
-    let running = start(scratch.config(s3, orders, limits)).await.unwrap();
+    let running = start(hardened::config(&scratch, s3, orders, limits))
+        .await
+        .unwrap();
     let gw = running.http.unwrap();
     (scratch, running, gw)
 }

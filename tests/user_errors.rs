@@ -4,84 +4,26 @@
 //! which clock is ahead, refusals that name the caller, the action, the resource and why, and
 //! the decision log naming the STS operation of a call refused before authentication.
 
-mod common;
-use common::{copy_dir, sign_official_at, Payload, SignedAt};
+mod support;
+use support::config::DECISIONS;
+use support::keys::{BOB, CAROL};
+use support::observe::records;
+use support::sign::{Sign, SignedAt};
+use support::xml::{element, unescape};
+use support::{send, Answer, GatewayConfig, Request, Route, Scratch};
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use iamgate::config::Config;
-use iamgate::proxy::{start, Running};
+use iamgate::proxy::Running;
 use serde_json::Value;
-
-const BOB: (&str, &str) = (
-    "AKIAI44QH8DHBEXAMPLE",
-    "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
-);
-const CAROL: (&str, &str) = (
-    "AKIACAROLEXAMPLE0001",
-    "EXAMPLEcarolKey/Rv1JWUiiGvjlpBLpWTUqys47",
-);
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("iamgate-errors-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(&common::demo_policies(), &dir.join("policies"));
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The demo (local S3, the STS) and a route table `orders` whose upstream is never reached.
 async fn gateway(scratch: &Scratch) -> Running {
-    let text = r#"
-        region = "us-east-1"
-        policies = "policies"
-        [listen]
-        http = "127.0.0.1:0"
-        [log]
-        decisions = "decisions.jsonl"
-        [upstreams.s3]
-        kind = "s3"
-        local = "data"
-        owner = "111122223333"
-        [upstreams.orders]
-        kind = "routes"
-        url = "http://127.0.0.1:9"
-        hosts = ["orders.localhost"]
-        service = "orders"
-        [[upstreams.orders.actions]]
-        name = "GetOrder"
-        resource_types = ["order"]
-        [[upstreams.orders.routes]]
-        method = "GET"
-        path = "/orders/{id}"
-        action = "GetOrder"
-        resource_type = "order"
-        resource = "arn:aws:orders:{region}:{account}:order/{id}"
-    "#;
-    let config = Config::parse(text, &scratch.0.join("iamgate.toml"), &scratch.0).unwrap();
-    start(config).await.unwrap()
-}
-
-struct Answer {
-    status: u16,
-    request_id: String,
-    body: String,
+    GatewayConfig::demo()
+        .decisions_file()
+        .orders("http://127.0.0.1:9", &[Route::GetOrder])
+        .start(scratch)
+        .await
 }
 
 /// Sends `method uri` to `host`, signed by `key` for `service` in `region` at `time`, with
@@ -112,43 +54,17 @@ async fn call_as(
     at: SignedAt<'_>,
     body: &[u8],
 ) -> Answer {
-    let payload = if service == "s3" {
-        Payload::Unsigned
-    } else {
-        Payload::Bytes(body)
-    };
-    let signed = sign_official_at(method, uri, host, service, key, token, payload, false, at);
-    let mut builder = hyper::Request::builder().method(method).uri(format!(
-        "http://{}{}",
-        running.http.unwrap(),
-        signed.uri
-    ));
-    for (k, v) in &signed.headers {
-        builder = builder.header(k, v);
-    }
+    let mut request = Sign::new(method, uri, host, service, key)
+        .token(token)
+        .body(body)
+        .at(at)
+        .request();
     if !body.is_empty() {
-        builder = builder.header("content-type", "application/x-www-form-urlencoded");
+        request = request.header("content-type", "application/x-www-form-urlencoded");
     }
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let response = client
-        .request(
-            builder
-                .body(Full::new(Bytes::copy_from_slice(body)))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let request_id = response.headers()["x-amz-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        request_id,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    let answer = send(running.http.unwrap(), request).await;
+    assert!(answer.headers.contains_key("x-amz-request-id"));
+    answer
 }
 
 fn now() -> SignedAt<'static> {
@@ -168,39 +84,11 @@ fn elsewhere() -> SignedAt<'static> {
     SignedAt("eu-west-1", SystemTime::now())
 }
 
-/// The text of an XML element (S3's and STS's errors).
-fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
-    let open = format!("<{name}>");
-    let start = xml.find(&open)? + open.len();
-    let end = start + xml[start..].find(&format!("</{name}>"))?;
-    Some(&xml[start..end])
-}
-
-fn unescape(xml: &str) -> String {
-    xml.replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-async fn records(running: &Running, path: &Path) -> HashMap<String, Value> {
-    running.gateway.decision_log().flush().await;
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|line| {
-            let v: Value = serde_json::from_str(line).unwrap();
-            (v["requestID"].as_str().unwrap().to_owned(), v)
-        })
-        .collect()
-}
-
 const GET_CALLER_IDENTITY: &[u8] = b"Action=GetCallerIdentity&Version=2011-06-15";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clock_ahead_is_not_called_expired_and_the_log_names_the_operation() {
-    let scratch = Scratch::new("clock");
+    let scratch = Scratch::gateway("clock");
     let running = gateway(&scratch).await;
 
     // S3: RequestTimeTooSkewed, with both times and the skew allowed.
@@ -278,7 +166,7 @@ async fn a_clock_ahead_is_not_called_expired_and_the_log_names_the_operation() {
         .starts_with("Signature not yet current: "));
 
     // The decision log names the STS operation, not `unknown`.
-    let log = records(&running, &scratch.0.join("decisions.jsonl")).await;
+    let log = records(&running, &scratch.join(DECISIONS)).await;
     let r = &log[&sts.request_id];
     assert_eq!(r["eventSource"], "sts.amazonaws.com");
     assert_eq!(r["eventName"], "GetCallerIdentity", "{r}");
@@ -288,7 +176,7 @@ async fn a_clock_ahead_is_not_called_expired_and_the_log_names_the_operation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_region_or_service_gets_each_services_own_answer() {
-    let scratch = Scratch::new("region");
+    let scratch = Scratch::gateway("region");
     let running = gateway(&scratch).await;
 
     // S3: AuthorizationHeaderMalformed, naming the region to use (SDKs redirect on <Region>).
@@ -377,7 +265,7 @@ async fn a_wrong_region_or_service_gets_each_services_own_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_name_the_caller_the_action_the_resource_and_why() {
-    let scratch = Scratch::new("denied");
+    let scratch = Scratch::gateway("denied");
     let running = gateway(&scratch).await;
     let s3_message = |answer: &Answer| {
         assert_eq!(answer.status, 403, "{}", answer.body);
@@ -460,24 +348,17 @@ async fn refusals_name_the_caller_the_action_the_resource_and_why() {
     )
     .await;
     assert_eq!(s3_message(&carol), "Access Denied");
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let anonymous = client
-        .get(
-            format!("http://{}/reports/2026/q1.csv", running.http.unwrap())
-                .parse()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), 403);
-    let body = anonymous.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(
-        element(&String::from_utf8_lossy(&body), "Message"),
-        Some("Access Denied")
-    );
+    let http = running.http.unwrap();
+    let anonymous = send(
+        http,
+        Request::unsigned("GET", "/reports/2026/q1.csv", &http.to_string()),
+    )
+    .await;
+    assert_eq!(anonymous.status, 403);
+    assert_eq!(element(&anonymous.body, "Message"), Some("Access Denied"));
 
     // The decision log carries the same message.
-    let log = records(&running, &scratch.0.join("decisions.jsonl")).await;
+    let log = records(&running, &scratch.join(DECISIONS)).await;
     let r = &log[&orders.request_id];
     assert_eq!(r["errorCode"], "AccessDeniedException");
     assert_eq!(r["errorMessage"], json["message"]);
@@ -486,7 +367,7 @@ async fn refusals_name_the_caller_the_action_the_resource_and_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_policy_that_refuses_is_named() {
-    let scratch = Scratch::new("session");
+    let scratch = Scratch::gateway("session");
     let running = gateway(&scratch).await;
     // bob becomes the auditor (who reads all of `reports`) with a session policy that allows
     // listing only, and denies the confidential reports outright.
@@ -558,9 +439,9 @@ async fn a_session_policy_that_refuses_is_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permissions_boundary_that_refuses_is_named() {
-    let scratch = Scratch::new("boundary");
+    let scratch = Scratch::gateway("boundary");
     // bob's boundary lets him list, nothing more: his own policy's reads are capped.
-    let iam_path = scratch.0.join("policies/111122223333/iam.json");
+    let iam_path = scratch.join("policies/111122223333/iam.json");
     let mut iam: Value =
         serde_json::from_str(&std::fs::read_to_string(&iam_path).unwrap()).unwrap();
     let list_only = "arn:aws:iam::111122223333:policy/ListOnly";

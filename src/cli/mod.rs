@@ -22,8 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway (the default when no subcommand is given).
     Serve(ServeArgs),
-    /// Load the policy store and validate its policies: print every problem and finding, exit
-    /// non-zero on a problem or an ERROR finding.
+    /// Check the configuration (route tables included), load the policy store and validate its
+    /// policies: print every problem and finding, exit non-zero on a problem or an ERROR finding.
     Validate(ValidateArgs),
     /// Validate a policy as `aws accessanalyzer validate-policy` does.
     ValidatePolicy(validate_policy::ValidatePolicyArgs),
@@ -210,7 +210,7 @@ fn log_summary(running: &crate::proxy::Running, took: std::time::Duration) {
         };
         let kind = match &u.kind {
             crate::config::UpstreamKind::S3 { .. } => "s3".to_owned(),
-            crate::config::UpstreamKind::Routes { service, .. } => format!("routes ({service})"),
+            crate::config::UpstreamKind::Routes(table) => format!("routes ({})", table.service()),
         };
         tracing::info!(
             upstream = %u.name,
@@ -329,10 +329,17 @@ fn validate(args: &ValidateArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        (None, None) => match crate::config::Config::load(std::path::Path::new("iamgate.toml")) {
-            Ok(c) => (c.policies.clone(), c.catalog()),
-            Err(_) => (PathBuf::from("policies"), crate::analyzer::Catalog::aws()),
-        },
+        // ./iamgate.toml when there is one (and then it must load), else the defaults.
+        (None, None) if std::path::Path::new("iamgate.toml").exists() => {
+            match crate::config::Config::load(std::path::Path::new("iamgate.toml")) {
+                Ok(c) => (c.policies.clone(), c.catalog()),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        (None, None) => (PathBuf::from("policies"), crate::analyzer::Catalog::aws()),
     };
     let loaded = crate::store::load(&policies);
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;

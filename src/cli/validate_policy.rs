@@ -104,17 +104,17 @@ pub enum ValidatePolicyError {
 }
 
 /// The catalog for a command: AWS's reference plus the route tables of `config` (or of
-/// ./iamgate.toml when it is there and loads).
+/// ./iamgate.toml when there is one: then it must load).
 pub fn catalog(config: Option<&std::path::Path>) -> Result<Catalog, String> {
+    let default = std::path::Path::new("iamgate.toml");
     match config {
         Some(path) => crate::config::Config::load(path)
             .map(|c| c.catalog())
             .map_err(|e| e.to_string()),
-        None => Ok(
-            crate::config::Config::load(std::path::Path::new("iamgate.toml"))
-                .map(|c| c.catalog())
-                .unwrap_or_default(),
-        ),
+        None if default.exists() => crate::config::Config::load(default)
+            .map(|c| c.catalog())
+            .map_err(|e| e.to_string()),
+        None => Ok(Catalog::aws()),
     }
 }
 

@@ -2,7 +2,9 @@
 //! out and on the way back. Bodies stream both ways and are never buffered.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +18,9 @@ use super::pool::{self, Checkout, Handoff, Pool, PoolLoad, PooledBody};
 
 /// The error type of every body that goes through the gateway.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a body of the gateway's yields when polled.
+type PolledFrame = Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>>;
 
 /// A body the gateway forwards or answers with.
 pub type ProxyBody = BoxBody<Bytes, BoxError>;
@@ -69,26 +74,23 @@ impl http_body::Body for LimitedBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> PolledFrame {
         use std::sync::atomic::Ordering::Relaxed;
-        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
-            std::task::Poll::Ready(Some(Ok(frame))) => {
+            Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     self.seen = self.seen.saturating_add(data.len() as u64);
                     if self.seen > self.limit {
                         self.watch.too_large.store(true, Relaxed);
                         self.watch.failed.store(true, Relaxed);
-                        return std::task::Poll::Ready(Some(Err(box_error(BodyTooLarge {
+                        return Poll::Ready(Some(Err(box_error(BodyTooLarge {
                             limit: self.limit,
                         }))));
                     }
                 }
             }
-            std::task::Poll::Ready(Some(Err(_))) => self.watch.failed.store(true, Relaxed),
+            Poll::Ready(Some(Err(_))) => self.watch.failed.store(true, Relaxed),
             _ => {}
         }
         polled
@@ -106,7 +108,7 @@ impl http_body::Body for LimitedBody {
 /// A response body cut at a deadline (the total request timeout).
 pub struct DeadlineBody {
     inner: ProxyBody,
-    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl DeadlineBody {
@@ -128,14 +130,11 @@ impl http_body::Body for DeadlineBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BoxError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> PolledFrame {
         if self.deadline.as_mut().poll(cx).is_ready() {
-            return std::task::Poll::Ready(Some(Err(box_error(RequestTimedOut))));
+            return Poll::Ready(Some(Err(box_error(RequestTimedOut))));
         }
-        std::pin::Pin::new(&mut self.inner).poll_frame(cx)
+        Pin::new(&mut self.inner).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -399,23 +399,7 @@ async fn serve<I>(
         let response: std::pin::Pin<
             Box<dyn std::future::Future<Output = Result<hyper::Response<Body>, ClientLeft>> + Send>,
         > = Box::pin(async move {
-            let response = async {
-                match gateway.config.limits.request_timeout() {
-                    None => gateway.handle(req, conn).await,
-                    Some(total) => {
-                        let deadline = tokio::time::Instant::now() + total;
-                        match tokio::time::timeout_at(deadline, gateway.handle(req, conn)).await {
-                            Ok(response) => response.map(|body| {
-                                super::forward::DeadlineBody::new(body, deadline).boxed()
-                            }),
-                            Err(_) => {
-                                tracing::info!(peer = %conn.peer, "request timed out ({total:?} in all)");
-                                request_timed_out(&gateway)
-                            }
-                        }
-                    }
-                }
-            };
+            let response = gateway.handle(req, conn);
             let response = match &watch {
                 None => response.await,
                 // A client that leaves drops the request, and with it its upstream exchange; the
@@ -469,23 +453,6 @@ async fn serve<I>(
             }
         }
     }
-}
-
-/// The answer to a request that went past the total request timeout before its response head:
-/// 504 with the gateway's body, the connection closed.
-fn request_timed_out(gateway: &Gateway) -> hyper::Response<Body> {
-    let request_id = gateway.ids.next();
-    let mut response = super::respond::Reject::Invalid {
-        status: hyper::StatusCode::GATEWAY_TIMEOUT,
-        code: "RequestTimeout",
-        message: "The request took longer than the gateway allows for one request.".into(),
-    }
-    .render(super::respond::Dialect::S3Xml, &request_id, false);
-    response.headers_mut().insert(
-        hyper::header::CONNECTION,
-        hyper::header::HeaderValue::from_static("close"),
-    );
-    response
 }
 
 /// The response body type of every response.

@@ -5,15 +5,21 @@
 
 pub mod admin;
 mod delete_objects;
+mod exchange;
 pub mod forward;
+mod front;
 pub mod listener;
+mod model;
 mod pipeline;
 mod plain;
 mod pool;
 pub use pool::PoolLoad;
+mod proxied;
 pub mod ratelimit;
 mod record;
 pub mod respond;
+mod s3;
+mod service;
 mod sts;
 pub mod tls;
 pub mod workers;
@@ -27,7 +33,6 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Target, UpstreamKind};
 use crate::route::s3::S3Model;
-use crate::route::table::{RouteTable, RouteTableConfig};
 use crate::sigv4;
 use crate::store::{KeyOwner, LiveStore, Snapshot};
 use crate::upstream::local::LocalStore;
@@ -47,14 +52,6 @@ pub enum StartError {
     /// TLS material is unusable.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    /// A route table is invalid.
-    #[error("upstream {upstream}: {message}")]
-    Routes {
-        /// The upstream.
-        upstream: String,
-        /// What is wrong.
-        message: String,
-    },
     /// The STS cannot start (its token keys are unusable).
     #[error("sts: {0}")]
     Sts(String),
@@ -161,16 +158,10 @@ pub(crate) enum Destination {
     Remote(http::Uri),
 }
 
-/// How an upstream's requests are understood.
-pub(crate) enum Model {
-    S3(S3Model),
-    Routes(RouteTable),
-}
-
 /// One configured upstream, ready to serve.
 pub(crate) struct UpstreamRuntime {
     pub(crate) name: String,
-    pub(crate) model: Model,
+    pub(crate) model: Box<dyn model::Model>,
     pub(crate) destination: Destination,
     pub(crate) hosts: Vec<String>,
     pub(crate) owner: Option<String>,
@@ -186,7 +177,8 @@ pub struct Gateway {
     pub(crate) store: Arc<LiveStore>,
     pub(crate) verifier: sigv4::Verifier<StoreKeys>,
     pub(crate) upstreams: Vec<UpstreamRuntime>,
-    pub(crate) sts: Option<Arc<crate::sts::Sts>>,
+    /// The services the gateway answers itself, asked in order whether a request is theirs.
+    pub(crate) services: Vec<Box<dyn service::Service>>,
     /// One upstream client per worker thread, so that a request's upstream connection lives on
     /// the thread that serves it.
     pub(crate) forwarders: Vec<forward::Forwarder>,
@@ -203,7 +195,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Loads the store, opens the local object stores and compiles the route tables.
+    /// Loads the store and opens the local object stores.
     pub async fn new(config: Config) -> Result<Arc<Gateway>, StartError> {
         let tls = match &config.tls {
             Some((cert, key)) if config.https.is_some() => Some(tls::ReloadingTls::new(cert, key)?),
@@ -214,34 +206,10 @@ impl Gateway {
         for u in &config.upstreams {
             let model = match &u.kind {
                 UpstreamKind::S3 { keys } => {
-                    Model::S3(S3Model::new(config.s3_domain.clone()).with_keys(*keys))
+                    Box::new(S3Model::new(config.s3_domain.clone()).with_keys(*keys))
+                        as Box<dyn model::Model>
                 }
-                UpstreamKind::Routes {
-                    service,
-                    actions,
-                    routes,
-                } => {
-                    let err = |message: String| StartError::Routes {
-                        upstream: u.name.clone(),
-                        message,
-                    };
-                    let table_config = RouteTableConfig {
-                        service: service.clone(),
-                        actions: actions
-                            .iter()
-                            .map(|a| a.clone().try_into())
-                            .collect::<Result<_, _>>()
-                            .map_err(|e: toml::de::Error| err(e.to_string()))?,
-                        routes: routes
-                            .iter()
-                            .map(|r| r.clone().try_into())
-                            .collect::<Result<_, _>>()
-                            .map_err(|e: toml::de::Error| err(e.to_string()))?,
-                    };
-                    Model::Routes(
-                        RouteTable::compile(&table_config).map_err(|e| err(e.to_string()))?,
-                    )
-                }
+                UpstreamKind::Routes(table) => Box::new(table.clone()),
             };
             let destination = match &u.target {
                 Target::Local(dir) => {
@@ -277,23 +245,23 @@ impl Gateway {
             });
         }
         // The default upstream (no host matched) is the first S3 one.
-        upstreams.sort_by_key(|u| !matches!(u.model, Model::S3(_)));
+        upstreams.sort_by_key(|u| u.model.service() != "s3");
         let mut sigv4_config = sigv4::Config::new(config.region.clone());
-        sigv4_config.services = upstreams
-            .iter()
-            .map(|u| match &u.model {
-                Model::S3(_) => sigv4::ServiceRules::s3(),
-                Model::Routes(t) => sigv4::ServiceRules::other(t.service()),
-            })
-            .collect();
+        sigv4_config.services = upstreams.iter().map(|u| u.model.signing_rules()).collect();
         let sts = if config.sts.enabled {
-            sigv4_config
-                .services
-                .push(sigv4::ServiceRules::other("sts"));
             Some(Arc::new(crate::sts::Sts::new(token_keys(&config)?)))
         } else {
             None
         };
+        // Every service of the gateway's is signed for under its own name: a request to a
+        // disabled one is still authenticated, then told the service is off.
+        let services: Vec<Box<dyn service::Service>> =
+            vec![Box::new(sts::StsService { sts: sts.clone() })];
+        for service in &services {
+            sigv4_config
+                .services
+                .push(sigv4::ServiceRules::other(service.name()));
+        }
         let verifier = sigv4::Verifier::new(
             sigv4_config,
             StoreKeys {
@@ -329,7 +297,7 @@ impl Gateway {
             store,
             verifier,
             upstreams,
-            sts,
+            services,
             forwarders,
             ids: respond::RequestIds::new(),
             rates,
@@ -552,30 +520,29 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 source,
             })
     };
-    let mut bound_http = None;
-    if let Some(addr) = http_addr {
+    // The plain and the TLS listener: the same loop, with or without an acceptor.
+    let mut bound = [None, None];
+    let listeners = [
+        http_addr.map(|addr| (addr, None)),
+        https_addr
+            .zip(tls)
+            .map(|(addr, acceptor)| (addr, Some(acceptor))),
+    ];
+    for (slot, listener) in bound.iter_mut().zip(listeners) {
+        let Some((addr, acceptor)) = listener else {
+            continue;
+        };
         let listener = bind(addr).await?;
-        bound_http = listener.local_addr().ok();
+        *slot = listener.local_addr().ok();
         tasks.push(tokio::spawn(listener::accept_loop(
             Arc::clone(&gateway),
             listener,
-            None,
+            acceptor,
             Arc::clone(&workers),
             shutdown_rx.clone(),
         )));
     }
-    let mut bound_https = None;
-    if let (Some(addr), Some(acceptor)) = (https_addr, tls) {
-        let listener = bind(addr).await?;
-        bound_https = listener.local_addr().ok();
-        tasks.push(tokio::spawn(listener::accept_loop(
-            Arc::clone(&gateway),
-            listener,
-            Some(acceptor),
-            Arc::clone(&workers),
-            shutdown_rx.clone(),
-        )));
-    }
+    let [bound_http, bound_https] = bound;
     let mut bound_admin = None;
     if let Some(addr) = admin_addr {
         let listener = bind(addr).await?;

@@ -18,6 +18,11 @@ pub enum Dialect {
     S3Xml,
     /// The JSON protocols (`json`, `rest-json`): `{"__type": "...", "message": "..."}`.
     Json,
+    /// The query protocol (IAM, STS, SNS, ...): `<ErrorResponse><Error><Type/><Code/>
+    /// <Message/></Error><RequestId/></ErrorResponse>`.
+    QueryXml,
+    /// EC2's: `<Response><Errors><Error><Code/><Message/></Error></Errors><RequestID/></Response>`.
+    Ec2Xml,
 }
 
 impl Dialect {
@@ -25,7 +30,7 @@ impl Dialect {
     pub fn codes(self) -> CodeFamily {
         match self {
             Dialect::S3Xml => CodeFamily::S3,
-            Dialect::Json => CodeFamily::Common,
+            Dialect::Json | Dialect::QueryXml | Dialect::Ec2Xml => CodeFamily::Common,
         }
     }
 }
@@ -59,6 +64,27 @@ pub enum Reject {
     /// The caller is over its request rate (`[limits] principal_rate`).
     #[error("request rate exceeded")]
     Throttled,
+}
+
+impl From<crate::route::RouteError> for Reject {
+    fn from(e: crate::route::RouteError) -> Reject {
+        Reject::Invalid {
+            status: e.status(),
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Reject {
+    /// The answer to a request that went past the total request timeout (504).
+    pub fn timed_out() -> Reject {
+        Reject::Invalid {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            code: "RequestTimeout",
+            message: "The request took longer than the gateway allows for one request.".into(),
+        }
+    }
 }
 
 /// How AWS's access-denied messages name a kind of policy: with its article, and bare.
@@ -152,7 +178,8 @@ impl Reject {
             Reject::Upstream(UpstreamError::Timeout) => "GatewayTimeout",
             Reject::Upstream(UpstreamError::Unavailable(_)) => "BadGateway",
             Reject::Throttled if dialect == Dialect::Json => "ThrottlingException",
-            Reject::Throttled => "SlowDown",
+            Reject::Throttled if dialect == Dialect::S3Xml => "SlowDown",
+            Reject::Throttled => "Throttling",
         }
     }
 
@@ -160,11 +187,11 @@ impl Reject {
     pub fn message(&self, dialect: Dialect) -> String {
         match self {
             Reject::Auth(e) => e.message_for(dialect.codes()),
-            Reject::AccessDenied if dialect == Dialect::Json => {
+            Reject::AccessDenied if dialect != Dialect::S3Xml => {
                 "User is not authorized to perform this action".into()
             }
             Reject::AccessDenied => "Access Denied".into(),
-            Reject::Denied(d) if dialect == Dialect::Json || d.same_account => d.message(dialect),
+            Reject::Denied(d) if dialect != Dialect::S3Xml || d.same_account => d.message(dialect),
             Reject::Denied(_) => "Access Denied".into(),
             Reject::Invalid { message, .. } => message.clone(),
             Reject::Upstream(UpstreamError::Timeout) => {
@@ -174,8 +201,10 @@ impl Reject {
             Reject::Upstream(UpstreamError::Unavailable(_)) => {
                 "The upstream service is unavailable.".into()
             }
-            Reject::Throttled if dialect == Dialect::Json => "Rate exceeded".into(),
-            Reject::Throttled => "Please reduce your request rate.".into(),
+            Reject::Throttled if dialect == Dialect::S3Xml => {
+                "Please reduce your request rate.".into()
+            }
+            Reject::Throttled => "Rate exceeded".into(),
         }
     }
 
@@ -188,8 +217,8 @@ impl Reject {
             Reject::AccessDenied | Reject::Denied(_) => StatusCode::FORBIDDEN,
             Reject::Invalid { status, .. } => *status,
             Reject::Upstream(e) => e.status(),
-            Reject::Throttled if dialect == Dialect::Json => StatusCode::BAD_REQUEST,
-            Reject::Throttled => StatusCode::SERVICE_UNAVAILABLE,
+            Reject::Throttled if dialect == Dialect::S3Xml => StatusCode::SERVICE_UNAVAILABLE,
+            Reject::Throttled => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -216,6 +245,31 @@ impl Reject {
             (_, Dialect::Json) => (
                 "application/x-amz-json-1.1",
                 serde_json::json!({"__type": code, "message": message}).to_string(),
+            ),
+            (_, Dialect::QueryXml) => {
+                let kind = if status.is_server_error() {
+                    "Receiver"
+                } else {
+                    "Sender"
+                };
+                (
+                    "text/xml",
+                    format!(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ErrorResponse><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+                        xml_escape(code),
+                        xml_escape(&message),
+                        xml_escape(request_id)
+                    ),
+                )
+            }
+            (_, Dialect::Ec2Xml) => (
+                "text/xml",
+                format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{}</Code><Message>{}</Message></Error></Errors><RequestID>{}</RequestID></Response>",
+                    xml_escape(code),
+                    xml_escape(&message),
+                    xml_escape(request_id)
+                ),
             ),
         };
         (status, content_type, body)

@@ -3,9 +3,9 @@
 //! Each worker is a thread with a single-threaded tokio runtime of its own. A connection is
 //! handed to one worker when it is accepted and stays there: its requests, their upstream
 //! connections (each worker has its own pool, see [`super::forward::Forwarder`]) and their
-//! timers all live on that thread. With one multi-threaded runtime, a request's server and
-//! client halves woke each other across threads several times per request; measured in
-//! `docs/PERFORMANCE.md`, that cost about a third of the CPU time per request.
+//! timers all live on that thread, so that a request's server and client halves never wake each
+//! other across threads (each such wake-up is a cross-core hand-off and a cache miss, several
+//! times per request on a shared multi-threaded runtime).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -69,28 +69,30 @@ pub struct RouteConfig {
     pub resource: String,
 }
 
-/// Why a route table does not compile. Every variant names the route (`routes[2] (GET
-/// /orders/{id})`) or the action at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a route table does not compile. [`TableError::key`] says where in the table (`service`,
+/// `actions[1].name`, `routes[2].path`); the message says what is wrong and names the route
+/// (`routes[2] (GET /orders/{id})`) or the action at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableError {
     /// The service name is empty or not lower-case letters, digits and hyphens.
-    #[error("invalid service name '{0}'")]
     InvalidService(String),
-    /// An action name is invalid or declared twice.
-    #[error("action '{0}': {1}")]
-    InvalidAction(String, String),
+    /// An action name is invalid or declared twice: the name, what is wrong, and the action's
+    /// index in `actions`.
+    InvalidAction(String, String, usize),
     /// A route names an action the table does not declare.
-    #[error("{route}: the action '{action}' is not declared")]
     UnknownAction {
-        /// The route.
+        /// The route's index in `routes`.
+        index: usize,
+        /// The route's method and path.
         route: String,
         /// The action it names.
         action: String,
     },
     /// A route's action does not apply to the route's resource type.
-    #[error("{route}: the action '{action}' does not apply to resource type '{resource_type}'")]
     ResourceTypeMismatch {
-        /// The route.
+        /// The route's index in `routes`.
+        index: usize,
+        /// The route's method and path.
         route: String,
         /// The action it names.
         action: String,
@@ -98,37 +100,122 @@ pub enum TableError {
         resource_type: String,
     },
     /// The method is neither `*` nor an upper-case HTTP method.
-    #[error("{route}: invalid method '{method}'")]
     InvalidMethod {
-        /// The route.
+        /// The route's index in `routes`.
+        index: usize,
+        /// The route's method and path.
         route: String,
         /// The method given.
         method: String,
     },
     /// The path template is malformed.
-    #[error("{route}: invalid path template: {message}")]
     InvalidPath {
-        /// The route.
+        /// The route's index in `routes`.
+        index: usize,
+        /// The route's method and path.
         route: String,
         /// What is wrong.
         message: String,
     },
     /// The resource template is malformed or names a parameter the path does not have.
-    #[error("{route}: invalid resource template: {message}")]
     InvalidResource {
-        /// The route.
+        /// The route's index in `routes`.
+        index: usize,
+        /// The route's method and path.
         route: String,
         /// What is wrong.
         message: String,
     },
     /// Two routes have the same method and the same path shape.
-    #[error("{route} duplicates {other}")]
     DuplicateRoute {
-        /// The later route.
+        /// The later route's index in `routes`.
+        index: usize,
+        /// The later route's method and path.
         route: String,
-        /// The earlier one.
+        /// The earlier one's label, `routes[i] (METHOD /path)`.
         other: String,
     },
+}
+
+impl TableError {
+    /// Where the fault is, as a key of the table: `service`, `actions[1].name`, `routes[2].path`.
+    pub fn key(&self) -> String {
+        match self {
+            TableError::InvalidService(_) => "service".to_owned(),
+            TableError::InvalidAction(_, _, index) => format!("actions[{index}].name"),
+            TableError::UnknownAction { index, .. } => format!("routes[{index}].action"),
+            TableError::ResourceTypeMismatch { index, .. } => {
+                format!("routes[{index}].resource_type")
+            }
+            TableError::InvalidMethod { index, .. } => format!("routes[{index}].method"),
+            TableError::InvalidPath { index, .. } | TableError::DuplicateRoute { index, .. } => {
+                format!("routes[{index}].path")
+            }
+            TableError::InvalidResource { index, .. } => format!("routes[{index}].resource"),
+        }
+    }
+
+    /// The route at fault, as its method and path (`GET /orders/{id}`), if a route is.
+    pub fn route(&self) -> Option<&str> {
+        match self {
+            TableError::InvalidService(_) | TableError::InvalidAction(..) => None,
+            TableError::UnknownAction { route, .. }
+            | TableError::ResourceTypeMismatch { route, .. }
+            | TableError::InvalidMethod { route, .. }
+            | TableError::InvalidPath { route, .. }
+            | TableError::InvalidResource { route, .. }
+            | TableError::DuplicateRoute { route, .. } => Some(route),
+        }
+    }
+
+    /// What is wrong, without where.
+    pub fn problem(&self) -> String {
+        match self {
+            TableError::InvalidService(service) => {
+                format!("invalid service name '{service}' (lower-case letters, digits and '-')")
+            }
+            TableError::InvalidAction(name, message, _) => format!("action '{name}': {message}"),
+            TableError::UnknownAction { action, .. } => {
+                format!("the action '{action}' is not declared in `actions`")
+            }
+            TableError::ResourceTypeMismatch {
+                action,
+                resource_type,
+                ..
+            } => format!("the action '{action}' does not apply to resource type '{resource_type}'"),
+            TableError::InvalidMethod { method, .. } => format!("invalid method '{method}'"),
+            TableError::InvalidPath { message, .. } => format!("invalid path template: {message}"),
+            TableError::InvalidResource { message, .. } => {
+                format!("invalid resource template: {message}")
+            }
+            TableError::DuplicateRoute { other, .. } => format!("duplicates {other}"),
+        }
+    }
+}
+
+impl fmt::Display for TableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TableError::UnknownAction { index, route, .. }
+            | TableError::ResourceTypeMismatch { index, route, .. }
+            | TableError::InvalidMethod { index, route, .. }
+            | TableError::InvalidPath { index, route, .. }
+            | TableError::InvalidResource { index, route, .. }
+            | TableError::DuplicateRoute { index, route, .. } => {
+                write!(f, "{}: {}", label(*index, route), self.problem())
+            }
+            TableError::InvalidService(_) | TableError::InvalidAction(..) => {
+                f.write_str(&self.problem())
+            }
+        }
+    }
+}
+
+impl std::error::Error for TableError {}
+
+/// How a route is named in messages: `routes[2] (GET /orders/{id})`.
+fn label(index: usize, route: &str) -> String {
+    format!("routes[{index}] ({route})")
 }
 
 /// What a request that matched a route is authorised as.
@@ -163,7 +250,7 @@ enum Piece {
     Param(usize, bool),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct CompiledRoute {
     method: Option<Method>,
     segments: Vec<Segment>,
@@ -174,7 +261,7 @@ struct CompiledRoute {
 }
 
 /// A node of the matching trie.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Node {
     literals: HashMap<String, Node>,
     param: Option<Box<Node>>,
@@ -185,9 +272,11 @@ struct Node {
 }
 
 /// A compiled route table.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteTable {
     service: String,
+    /// The declared actions' names, without the service prefix, in configuration order.
+    actions: Vec<String>,
     routes: Vec<CompiledRoute>,
     root: Node,
 }
@@ -368,11 +457,12 @@ impl RouteTable {
             return Err(TableError::InvalidService(service.clone()));
         }
         let mut actions: HashMap<&str, &[String]> = HashMap::new();
-        for action in &config.actions {
+        for (i, action) in config.actions.iter().enumerate() {
             if action.name.is_empty() || !action.name.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(TableError::InvalidAction(
                     action.name.clone(),
                     "an action name is letters and digits".to_owned(),
+                    i,
                 ));
             }
             if actions
@@ -382,6 +472,7 @@ impl RouteTable {
                 return Err(TableError::InvalidAction(
                     action.name.clone(),
                     "declared twice".to_owned(),
+                    i,
                 ));
             }
         }
@@ -389,39 +480,46 @@ impl RouteTable {
         let mut seen: HashMap<(Option<Method>, Vec<String>), String> = HashMap::new();
         let mut root = Node::default();
         for (i, route) in config.routes.iter().enumerate() {
-            let label = format!("routes[{i}] ({} {})", route.method, route.path);
+            let name = format!("{} {}", route.method, route.path);
+            let label = label(i, &name);
             let types =
                 actions
                     .get(route.action.as_str())
                     .ok_or_else(|| TableError::UnknownAction {
-                        route: label.clone(),
+                        index: i,
+                        route: name.clone(),
                         action: route.action.clone(),
                     })?;
             if !types.contains(&route.resource_type) {
                 return Err(TableError::ResourceTypeMismatch {
-                    route: label,
+                    index: i,
+                    route: name,
                     action: route.action.clone(),
                     resource_type: route.resource_type.clone(),
                 });
             }
             let method = parse_method(&route.method).ok_or_else(|| TableError::InvalidMethod {
-                route: label.clone(),
+                index: i,
+                route: name.clone(),
                 method: route.method.clone(),
             })?;
             let segments = parse_path(&route.path).map_err(|message| TableError::InvalidPath {
-                route: label.clone(),
+                index: i,
+                route: name.clone(),
                 message,
             })?;
             let resource = parse_resource(&route.resource, &segments).map_err(|message| {
                 TableError::InvalidResource {
-                    route: label.clone(),
+                    index: i,
+                    route: name.clone(),
                     message,
                 }
             })?;
             let key = (method.clone(), shape(&segments));
             if let Some(other) = seen.get(&key) {
                 return Err(TableError::DuplicateRoute {
-                    route: label,
+                    index: i,
+                    route: name,
                     other: other.clone(),
                 });
             }
@@ -452,6 +550,7 @@ impl RouteTable {
         }
         Ok(RouteTable {
             service: service.clone(),
+            actions: config.actions.iter().map(|a| a.name.clone()).collect(),
             routes,
             root,
         })
@@ -460,6 +559,11 @@ impl RouteTable {
     /// The service name.
     pub fn service(&self) -> &str {
         &self.service
+    }
+
+    /// The declared actions' names, without the service prefix (`GetOrder`).
+    pub fn actions(&self) -> impl Iterator<Item = &str> {
+        self.actions.iter().map(String::as_str)
     }
 
     /// The number of routes.

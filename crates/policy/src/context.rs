@@ -8,9 +8,31 @@ use std::sync::Arc;
 /// operator reads them as its own type.
 ///
 /// A context holds a few dozen keys at most, so a flat list scanned in order beats a hash map.
+///
+/// ```
+/// use std::sync::Arc;
+/// use iamgate_policy::Context;
+///
+/// // Keys shared by every request of a caller, built once.
+/// let mut caller = Context::new();
+/// caller.insert("aws:username", "bob");
+/// caller.insert_values("aws:PrincipalTag/teams", vec!["ops".into(), "web".into()]);
+/// let caller = Arc::new(caller);
+///
+/// // One request's keys, layered over them.
+/// let mut request = Context::on(caller);
+/// request.insert("aws:SecureTransport", "true");
+/// request.insert("aws:SourceIp", "192.0.2.7");
+///
+/// assert_eq!(request.single("aws:securetransport"), Some("true")); // lower-case to read
+/// assert_eq!(request.single("aws:username"), Some("bob"));
+/// assert_eq!(request.get("aws:principaltag/teams").unwrap(), ["ops", "web"]);
+/// assert_eq!(request.keys().count(), 4);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Context {
-    /// Keys lower-cased; the gateway's own keys borrowed from literals, not allocated per request.
+    /// Keys lower-cased; those named by literals (`insert_known`) borrowed, not allocated per
+    /// request.
     entries: Vec<(Cow<'static, str>, Values)>,
     /// Keys shared by many requests (a principal's, built once per snapshot), read after
     /// `entries`: a request's own keys shadow them.

@@ -23,6 +23,39 @@ type StatementRef = (u32, u32);
 
 /// Policies compiled together, with their statements indexed by action so that a decision only
 /// looks at statements that can concern its action.
+///
+/// Build one per role the policies play in a decision (the caller's identity policies, its
+/// permissions boundary, the resource's policy) and keep it for as long as the policies do:
+/// indexing costs about as much as parsing, deciding reads it only.
+///
+/// ```
+/// use std::sync::Arc;
+/// use iamgate_policy::{evaluate, Action, Context, Outcome, Policies, Policy, PolicyKind,
+///     PolicySet, Principal, Request};
+///
+/// let doc = |action: &str| format!(r#"{{"Version": "2012-10-17", "Statement":
+///     {{"Effect": "Allow", "Action": "{action}", "Resource": "*"}}}}"#);
+/// let parse = |name: &str, action: &str| {
+///     Arc::new(Policy::parse(name, PolicyKind::Identity, &doc(action)).unwrap())
+/// };
+/// // Two identity policies, and a permissions boundary that caps them to reading.
+/// let identity = PolicySet::new(vec![parse("S3Full", "s3:*"), parse("Queues", "sqs:*")]);
+/// let boundary = PolicySet::new(vec![parse("ReadOnly", "s3:Get*")]);
+/// let policies = Policies { identity: Some(&identity), boundary: Some(&boundary),
+///     ..Policies::default() };
+///
+/// let carol = Principal::from_arn("arn:aws:iam::111122223333:user/carol").unwrap();
+/// let decide = |action: &str| evaluate(&policies, &Request {
+///     principal: &carol,
+///     action: &Action::new(action),
+///     resource: "arn:aws:s3:::reports/q1.csv",
+///     context: &Context::new(),
+/// }).outcome;
+/// assert_eq!(decide("s3:GetObject"), Outcome::Allowed);
+/// assert_eq!(decide("s3:PutObject"), Outcome::ImplicitDeny); // the boundary does not allow it
+/// assert_eq!(decide("sqs:SendMessage"), Outcome::ImplicitDeny);
+/// assert_eq!(identity.policies().len(), 2);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
     policies: Vec<Arc<Policy>>,
@@ -192,7 +225,9 @@ pub struct Request<'a> {
     pub context: &'a Context,
 }
 
-/// The policies that bear on a request.
+/// The policies that bear on a request. Leave out (`None`) the kinds that do not apply: no
+/// boundary means the identity side is not capped, no resource policy means only the identity
+/// side decides (within the caller's account).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Policies<'a> {
     /// The caller's identity-based policies.
@@ -270,7 +305,33 @@ pub struct MatchedStatement {
     pub effect: Effect,
 }
 
-/// A decision and why.
+/// A decision and why: the outcome, the statements that decided it and the condition keys a
+/// statement asked for that the request did not have (useful to tell "denied" from "denied
+/// because the request lacked `aws:MultiFactorAuthPresent`").
+///
+/// ```
+/// use iamgate_policy::{evaluate, Action, Context, Outcome, Policies, Policy, PolicyKind,
+///     PolicySet, Principal, Request};
+///
+/// let policy = Policy::parse("Mfa", PolicyKind::Identity, r#"{"Version": "2012-10-17",
+///     "Statement": {"Sid": "WithMfa", "Effect": "Allow", "Action": "s3:DeleteObject",
+///         "Resource": "*", "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}}"#)
+///     .unwrap();
+/// let identity = PolicySet::single(policy);
+/// let dave = Principal::from_arn("arn:aws:iam::111122223333:user/dave").unwrap();
+/// let decision = evaluate(
+///     &Policies { identity: Some(&identity), ..Policies::default() },
+///     &Request {
+///         principal: &dave,
+///         action: &Action::new("s3:DeleteObject"),
+///         resource: "arn:aws:s3:::reports/q1.csv",
+///         context: &Context::new(),
+///     },
+/// );
+/// assert_eq!(decision.outcome, Outcome::ImplicitDeny);
+/// assert!(decision.matched.is_empty());
+/// assert_eq!(decision.missing_context, ["aws:MultiFactorAuthPresent"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     /// Allowed, or denied and how.

@@ -55,7 +55,7 @@ pub struct Principal {
     name: Option<String>,
 }
 
-/// A caller ARN that iamgate does not understand.
+/// A caller ARN that [`Principal::from_arn`] does not understand.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("'{0}' is not a principal ARN (a user, role, assumed-role session, federated user or account root ARN, or 'anonymous')")]
 pub struct PrincipalArnError(pub String);

@@ -49,7 +49,7 @@ const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 
 /// Lower-case hex of 32 bytes, without allocating.
 #[inline]
-pub fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
+pub(crate) fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
     let mut out = [0u8; 64];
     for (i, b) in bytes.iter().enumerate() {
         out[2 * i] = HEX_LOWER[(b >> 4) as usize];
@@ -60,7 +60,7 @@ pub fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
 
 /// Appends the lower-case hex of 32 bytes to a string.
 #[inline]
-pub fn push_hex32(out: &mut String, bytes: &[u8; 32]) {
+pub(crate) fn push_hex32(out: &mut String, bytes: &[u8; 32]) {
     for b in bytes {
         out.push(HEX_LOWER[(b >> 4) as usize] as char);
         out.push(HEX_LOWER[(b & 15) as usize] as char);

@@ -1,4 +1,5 @@
-//! Authentication errors, with the status, code and message AWS gives, and their renderers.
+//! Authentication errors, with the status, code, message and extra elements AWS gives; the
+//! server renders them in its protocol.
 
 use crate::timestamp::{amz_date, iso8601};
 
@@ -69,14 +70,14 @@ impl ChecksumAlgorithm {
 pub struct RequestTimes {
     /// When the request says it was signed (`x-amz-date`, `X-Amz-Date`).
     pub request: i64,
-    /// The gateway's clock when it looked.
+    /// The verifier's clock when it looked.
     pub server: i64,
     /// The difference allowed either way, seconds (AWS: 900).
     pub max_skew_secs: i64,
 }
 
 impl RequestTimes {
-    /// Whether the request is dated after the gateway's clock.
+    /// Whether the request is dated after the verifier's clock.
     pub fn in_the_future(&self) -> bool {
         self.request > self.server
     }
@@ -128,12 +129,12 @@ pub enum AuthError {
     /// The request time is more than the allowed skew away from the clock.
     #[error("request time too skewed")]
     RequestTimeTooSkewed(RequestTimes),
-    /// The credential scope names another region than the gateway's.
+    /// The credential scope names another region than the configured one.
     #[error("credential scoped to region '{region}', expecting '{expected}'")]
     WrongRegion {
         /// The scope's region.
         region: String,
-        /// The gateway's.
+        /// The configured region ([`Config::region`](crate::Config::region)).
         expected: String,
         /// Presigned (`X-Amz-Credential`) rather than the `Authorization` header.
         query: bool,

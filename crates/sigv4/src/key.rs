@@ -7,7 +7,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 /// HMAC-SHA256.
-pub type HmacSha256 = Hmac<Sha256>;
+pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// HMAC-SHA256 of `data` under `key`.
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -22,7 +22,7 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 }
 
 /// An HMAC-SHA256 state keyed with `key`.
-pub fn keyed_mac(key: &[u8; 32]) -> HmacSha256 {
+pub(crate) fn keyed_mac(key: &[u8; 32]) -> HmacSha256 {
     // HMAC accepts keys of any length; a 32-byte key cannot fail.
     <HmacSha256 as hmac::digest::KeyInit>::new_from_slice(key)
         .unwrap_or_else(|_| <HmacSha256 as hmac::digest::KeyInit>::new(&Default::default()))
@@ -171,7 +171,7 @@ impl SigningKeyCache {
     }
 
     /// The signing key and an HMAC state keyed with it, derived or from the cache.
-    pub fn get_keyed(
+    pub(crate) fn get_keyed(
         &self,
         access_key_id: &str,
         secret: &SecretKey,

@@ -28,7 +28,7 @@ impl RequestSignature {
 }
 
 /// Decodes a SigV4A signature: an even number of hex digits, 8 to 144 of them.
-pub fn decode_ecdsa_signature(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_ecdsa_signature(s: &str) -> Option<Vec<u8>> {
     if !(8..=144).contains(&s.len()) {
         return None;
     }
@@ -279,7 +279,7 @@ pub fn parse_presigned_query(raw_query: &[u8]) -> Result<Option<PresignedQuery>,
 }
 
 /// [`parse_presigned_query`] over already split parameters.
-pub fn presigned_from_params(
+pub(crate) fn presigned_from_params(
     params: &[QueryParam<'_>],
 ) -> Result<Option<PresignedQuery>, AuthError> {
     let mut found: [Option<&[u8]>; 7] = [None; 7];

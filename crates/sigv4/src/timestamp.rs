@@ -1,7 +1,14 @@
 //! AWS's timestamps: ISO 8601 extended (`2026-11-27T12:00:00Z`, `aws:CurrentTime`, STS's
 //! `Expiration`) and basic (`20261127T120000Z`, `x-amz-date`), from Unix seconds.
+//!
+//! ```
+//! use iamgate_sigv4::timestamp::{amz_date, iso8601};
+//!
+//! assert_eq!(iso8601(1_440_938_160), "2015-08-30T12:36:00Z");
+//! assert_eq!(amz_date(1_440_938_160), "20150830T123600Z");
+//! ```
 
-/// `2026-11-27T12:00:00Z`.
+/// `2026-11-27T12:00:00Z`: ISO 8601 extended, UTC, whole seconds (for years 0 to 9999).
 pub fn iso8601(epoch: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(epoch)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);

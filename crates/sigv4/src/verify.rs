@@ -509,6 +509,53 @@ impl<S: CredentialStore, C: Clock> Verifier<S, C> {
     /// parameter is [`Outcome::Anonymous`] (the caller decides whether the service allows it, and
     /// answers [`AuthError::MissingAuthenticationToken`] otherwise); anything else is either
     /// authenticated or an error.
+    ///
+    /// A presigned URL (the AWS SigV4 test suite's `get-vanilla` case, presigned for an hour):
+    ///
+    /// ```
+    /// use iamgate_sigv4::{AuthError, AuthType, Config, Credential, CredentialStore, FixedClock,
+    ///     KeyStatus, Outcome, RequestHead, SecretKey, ServiceRules, Verifier};
+    ///
+    /// struct Keys;
+    /// impl CredentialStore for Keys {
+    ///     type Principal = u32;
+    ///     fn lookup(&self, access_key_id: &str) -> Option<Credential<u32>> {
+    ///         (access_key_id == "AKIDEXAMPLE").then(|| Credential {
+    ///             secret: SecretKey::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+    ///             status: KeyStatus::Active,
+    ///             principal: 42,
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// let query = "X-Amz-Algorithm=AWS4-HMAC-SHA256\
+    ///     &X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request\
+    ///     &X-Amz-Date=20150830T123600Z&X-Amz-SignedHeaders=host&X-Amz-Expires=3600\
+    ///     &X-Amz-Signature=e93c787ed7f371d5c6b165c1b38ede9550f4dce4144713e844b25b7192d3865d";
+    /// let head = RequestHead::new("GET", b"/", query.as_bytes(),
+    ///     vec![("host", b"example.amazonaws.com".as_slice())]);
+    /// let verifier_at = |now: i64| {
+    ///     let mut config = Config::new("us-east-1");
+    ///     config.services.push(ServiceRules::other("service"));
+    ///     Verifier::with_clock(config, Keys, FixedClock(now))
+    /// };
+    /// let signed_at = 1_440_938_160; // 2015-08-30T12:36:00Z
+    ///
+    /// // Ten minutes later the URL is valid.
+    /// let Ok(Outcome::Authenticated(auth)) = verifier_at(signed_at + 600).verify(&head) else {
+    ///     panic!("valid")
+    /// };
+    /// assert_eq!(auth.principal, 42);
+    /// assert_eq!(auth.auth_type, AuthType::Query);
+    /// assert_eq!(auth.expires_secs, Some(3600));
+    /// assert_eq!(auth.signature_age_secs, 600);
+    ///
+    /// // After an hour it has expired.
+    /// let err = verifier_at(signed_at + 3601).verify(&head).unwrap_err();
+    /// assert_eq!(err, AuthError::RequestExpired);
+    /// assert_eq!((err.status(), err.code(), err.message().as_str()),
+    ///     (403, "AccessDenied", "Request has expired"));
+    /// ```
     pub fn verify(&self, head: &RequestHead<'_>) -> Result<Outcome<S::Principal>, AuthError> {
         self.verify_inner(head, None)
     }
@@ -961,17 +1008,17 @@ fn unsigned_amz_headers(head: &RequestHead<'_>, signed: &str, presigned: bool, s
 
 /// What the body-related headers announce.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BodyHeaders {
+pub(crate) struct BodyHeaders {
     /// `x-amz-decoded-content-length`.
-    pub decoded_content_length: Option<u64>,
+    pub(crate) decoded_content_length: Option<u64>,
     /// The checksums named by `x-amz-trailer`.
-    pub trailer_checksums: Vec<ChecksumAlgorithm>,
+    pub(crate) trailer_checksums: Vec<ChecksumAlgorithm>,
     /// An `x-amz-checksum-*` header (algorithm, base64 value).
-    pub checksum_header: Option<(ChecksumAlgorithm, String)>,
+    pub(crate) checksum_header: Option<(ChecksumAlgorithm, String)>,
 }
 
 /// Reads `x-amz-decoded-content-length`, `x-amz-trailer` and `x-amz-checksum-*`.
-pub fn body_headers(head: &RequestHead<'_>) -> Result<BodyHeaders, AuthError> {
+pub(crate) fn body_headers(head: &RequestHead<'_>) -> Result<BodyHeaders, AuthError> {
     let decoded_content_length = match head.header_str("x-amz-decoded-content-length") {
         Some(v) => Some(
             v.parse::<u64>()

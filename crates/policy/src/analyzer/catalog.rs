@@ -1,6 +1,7 @@
-//! What exists: the actions and condition keys of the services the gateway knows, from the
-//! Service Authorization Reference (vendored in `data/`, see `scripts/vendor-iam-definition.py`),
-//! AWS's global condition keys, and the actions the configuration's route tables declare.
+//! What exists: the actions and condition keys of the services the catalog knows, from the
+//! Service Authorization Reference (vendored in `data/`, see `scripts/vendor-iam-definition.py`
+//! in the repository), AWS's global condition keys, and the actions of services declared by the
+//! user of the catalog.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -154,7 +155,8 @@ impl Reference {
 }
 
 /// What a policy's actions and condition keys are checked against: AWS's reference for S3, IAM,
-/// STS and KMS, plus services declared by the gateway's route tables.
+/// STS and KMS (and the prefixes of every AWS service), plus services of your own declared with
+/// [`Catalog::add_service`].
 #[derive(Debug, Default, Clone)]
 pub struct Catalog {
     /// Route-table services: lower-cased service → lower-cased action names → action as declared.

