@@ -371,8 +371,7 @@ impl Redactor {
         for value in headers.get_all("x-amz-security-token") {
             secrets.push(String::from_utf8_lossy(value.as_bytes()).into_owned());
         }
-        for pair in query.unwrap_or("").split('&') {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        for (name, value) in crate::query::raw_pairs(query.unwrap_or("")) {
             if is_auth_param(name) && !name.eq_ignore_ascii_case("x-amz-credential") {
                 secrets.push(value.to_owned());
                 let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
@@ -446,11 +445,7 @@ pub fn truncate(s: &str, max: usize) -> String {
 
 /// `2026-11-28T02:17:35Z` for now.
 pub fn event_time_now() -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    time::OffsetDateTime::now_utc()
-        .format(&format)
-        .unwrap_or_default()
+    crate::context::iso8601(time::OffsetDateTime::now_utc().unix_timestamp())
 }
 
 /// A UUID-shaped event id, unique per request id within a process.
@@ -459,7 +454,7 @@ pub fn event_id(request_id: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
-    let b = mix(a ^ nanos.rotate_left(17));
+    let b = crate::ids::splitmix(a ^ nanos.rotate_left(17));
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
         a >> 32,
@@ -468,13 +463,6 @@ pub fn event_id(request_id: &str) -> String {
         0x8000 | (b >> 48 & 0x3fff),
         b & 0xffff_ffff_ffff
     )
-}
-
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 enum Message {

@@ -30,7 +30,8 @@ pub enum Command {
     /// Evaluate policies given on the command line, as `aws iam simulate-custom-policy` does.
     SimulateCustomPolicy(simulate::CustomPolicyArgs),
     /// Evaluate what a user, group or role of the store may do, as
-    /// `aws iam simulate-principal-policy` does.
+    /// `aws iam simulate-principal-policy` does: the resources' policies come from the store,
+    /// and context entries add to (and override) the keys the principal brings.
     SimulatePrincipalPolicy(simulate::PrincipalPolicyArgs),
 }
 
@@ -73,10 +74,10 @@ pub fn main() -> ExitCode {
             }
         },
         Some(Command::SimulateCustomPolicy(args)) => {
-            print_simulation(simulate::simulate_custom(&args), args.output)
+            print_simulation(simulate::simulate_custom(&args), args.evaluate.output)
         }
         Some(Command::SimulatePrincipalPolicy(args)) => {
-            print_simulation(simulate::simulate_principal(&args), args.output)
+            print_simulation(simulate::simulate_principal(&args), args.evaluate.output)
         }
         None => serve(&ServeArgs {
             config: PathBuf::from("iamgate.toml"),

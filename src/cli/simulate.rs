@@ -32,12 +32,6 @@ pub struct CustomPolicyArgs {
     /// The caller's permissions boundary: inline JSON or file://PATH.
     #[arg(long, num_args = 1.., value_name = "POLICY")]
     pub permissions_boundary_policy_input_list: Vec<String>,
-    /// The actions to evaluate, such as s3:GetObject.
-    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
-    pub action_names: Vec<String>,
-    /// The resources to evaluate; `*` by default.
-    #[arg(long, num_args = 1.., value_name = "ARN")]
-    pub resource_arns: Vec<String>,
     /// A resource-based policy: inline JSON or file://PATH.
     #[arg(long, value_name = "POLICY")]
     pub resource_policy: Option<String>,
@@ -52,12 +46,54 @@ pub struct CustomPolicyArgs {
     /// policies as the `Policy` and `PolicyArns` of `AssumeRole` do. Inline JSON or file://PATH.
     #[arg(long, num_args = 1.., value_name = "POLICY")]
     pub session_policy_input_list: Vec<String>,
+    /// What to evaluate.
+    #[command(flatten)]
+    pub evaluate: EvaluationArgs,
+}
+
+/// The options both simulators take, as the AWS CLI's do: what to evaluate and how to print it.
+#[derive(Debug, Args)]
+pub struct EvaluationArgs {
+    /// The actions to evaluate, such as s3:GetObject.
+    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
+    pub action_names: Vec<String>,
+    /// The resources to evaluate; `*` by default.
+    #[arg(long, num_args = 1.., value_name = "ARN")]
+    pub resource_arns: Vec<String>,
     /// Context entries: `ContextKeyName=k,ContextKeyValues=v,ContextKeyType=t`, or JSON.
     #[arg(long, num_args = 1.., value_name = "ENTRY")]
     pub context_entries: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     pub output: OutputFormat,
+}
+
+impl EvaluationArgs {
+    /// Evaluates every action on every resource for `caller` with `context`, under the policies
+    /// `policies` names for each pair.
+    fn simulate<'p>(
+        &self,
+        caller: &Principal,
+        context: &Context,
+        mut policies: impl FnMut(&Action, &str) -> Policies<'p>,
+    ) -> Result<Simulation, SimulateError> {
+        let resources = resource_list(&self.resource_arns);
+        let results = matrix(
+            &self.action_names,
+            &resources,
+            caller,
+            |action, resource| {
+                let request = Request {
+                    principal: caller,
+                    action,
+                    resource,
+                    context,
+                };
+                evaluate(&policies(action, resource), &request)
+            },
+        )?;
+        Ok(Simulation { results })
+    }
 }
 
 /// A problem with the command line or its inputs.
@@ -106,12 +142,13 @@ pub(crate) fn read_argument(arg: &str) -> Result<String, SimulateError> {
     }
 }
 
-fn load(list_name: &str, args: &[String], kind: PolicyKind) -> Result<PolicySet, SimulateError> {
+/// Identity-based policies given as a list (`--policy-input-list` and the like).
+fn load(list_name: &str, args: &[String]) -> Result<PolicySet, SimulateError> {
     let mut policies = Vec::with_capacity(args.len());
     for (i, arg) in args.iter().enumerate() {
         let name = format!("{list_name}.{}", i + 1);
         let text = read_argument(arg)?;
-        policies.push(Arc::new(Policy::parse(&name, kind, &text)?));
+        policies.push(Arc::new(Policy::parse(&name, PolicyKind::Identity, &text)?));
     }
     Ok(PolicySet::new(policies))
 }
@@ -126,15 +163,10 @@ pub struct Simulation {
 
 /// Runs the simulation the arguments describe.
 pub fn simulate_custom(args: &CustomPolicyArgs) -> Result<Simulation, SimulateError> {
-    let identity = load(
-        "PolicyInputList",
-        &args.policy_input_list,
-        PolicyKind::Identity,
-    )?;
+    let identity = load("PolicyInputList", &args.policy_input_list)?;
     let boundary = load(
         "PermissionsBoundaryPolicyInputList",
         &args.permissions_boundary_policy_input_list,
-        PolicyKind::Identity,
     )?;
     let resource_policy = match &args.resource_policy {
         None => None,
@@ -167,12 +199,8 @@ pub fn simulate_custom(args: &CustomPolicyArgs) -> Result<Simulation, SimulateEr
                 .map_err(|e| SimulateError::Invalid(e.to_string()))?
         }
     };
-    let session = load(
-        "SessionPolicyInputList",
-        &args.session_policy_input_list,
-        PolicyKind::Identity,
-    )?;
-    let context = parse_context(&args.context_entries)?;
+    let session = load("SessionPolicyInputList", &args.session_policy_input_list)?;
+    let context = parse_context(&args.evaluate.context_entries)?;
     let policies = Policies {
         identity: Some(&identity),
         boundary: (!boundary.is_empty()).then_some(&boundary),
@@ -180,24 +208,7 @@ pub fn simulate_custom(args: &CustomPolicyArgs) -> Result<Simulation, SimulateEr
         resource: resource_policy.as_ref(),
         resource_owner: owner.as_deref(),
     };
-    let resources = resource_list(&args.resource_arns);
-    let results = matrix(
-        &args.action_names,
-        &resources,
-        &caller,
-        |action, resource| {
-            evaluate(
-                &policies,
-                &Request {
-                    principal: &caller,
-                    action,
-                    resource,
-                    context: &context,
-                },
-            )
-        },
-    )?;
-    Ok(Simulation { results })
+    args.evaluate.simulate(&caller, &context, |_, _| policies)
 }
 
 fn resource_list(arns: &[String]) -> Vec<String> {
@@ -267,19 +278,10 @@ pub struct PrincipalPolicyArgs {
     /// More identity-based policies to include: inline JSON or file://PATH.
     #[arg(long, num_args = 1.., value_name = "POLICY")]
     pub policy_input_list: Vec<String>,
-    /// The actions to evaluate, such as s3:GetObject.
-    #[arg(long, num_args = 1.., required = true, value_name = "ACTION")]
-    pub action_names: Vec<String>,
-    /// The resources to evaluate; `*` by default. Their resource policies come from the store.
-    #[arg(long, num_args = 1.., value_name = "ARN")]
-    pub resource_arns: Vec<String>,
-    /// Context entries: `ContextKeyName=k,ContextKeyValues=v,ContextKeyType=t`, or JSON. They
-    /// add to (and override) the keys the principal brings (aws:username, aws:PrincipalTag/*, ...).
-    #[arg(long, num_args = 1.., value_name = "ENTRY")]
-    pub context_entries: Vec<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "json")]
-    pub output: OutputFormat,
+    /// What to evaluate. The resources' policies come from the store; context entries add to
+    /// (and override) the keys the principal brings (aws:username, aws:PrincipalTag/*, ...).
+    #[command(flatten)]
+    pub evaluate: EvaluationArgs,
 }
 
 /// Evaluates what a principal of the store may do: its policies, groups and boundary, with the
@@ -287,16 +289,8 @@ pub struct PrincipalPolicyArgs {
 pub fn simulate_principal(args: &PrincipalPolicyArgs) -> Result<Simulation, SimulateError> {
     let snapshot = crate::store::load(&args.policies)
         .map_err(|e| SimulateError::Invalid(format!("the policy store does not load:\n{e}")))?;
-    let extra = load(
-        "PolicyInputList",
-        &args.policy_input_list,
-        PolicyKind::Identity,
-    )?;
-    let session = load(
-        "SessionPolicyInputList",
-        &args.session_policy_input_list,
-        PolicyKind::Identity,
-    )?;
+    let extra = load("PolicyInputList", &args.policy_input_list)?;
+    let session = load("SessionPolicyInputList", &args.session_policy_input_list)?;
     let source = &args.policy_source_arn;
     let session_of_role = Principal::from_arn(source)
         .ok()
@@ -360,40 +354,26 @@ pub fn simulate_principal(args: &PrincipalPolicyArgs) -> Result<Simulation, Simu
     };
     policies.extend(extra.policies().iter().cloned());
     let identity = PolicySet::new(policies);
-    context.merge(parse_context(&args.context_entries)?);
-    let resources = resource_list(&args.resource_arns);
-    let results = matrix(
-        &args.action_names,
-        &resources,
-        &caller,
-        |action, resource| {
+    context.merge(parse_context(&args.evaluate.context_entries)?);
+    args.evaluate
+        .simulate(&caller, &context, |action, resource| {
             let entry = snapshot.resource(resource);
             // A role of the store is, for STS, a resource whose policy is its trust policy.
             let role = snapshot
                 .identity(resource)
                 .filter(|r| r.principal.kind() == PrincipalKind::Role && action.service() == "sts");
-            evaluate(
-                &Policies {
-                    identity: Some(&identity),
-                    boundary: boundary.as_ref(),
-                    session: (!session.is_empty()).then_some(&session),
-                    resource: entry
-                        .and_then(|r| r.policy.as_ref())
-                        .or_else(|| role.and_then(|r| r.trust.as_ref())),
-                    resource_owner: entry
-                        .map(|r| r.owner.as_str())
-                        .or_else(|| role.and_then(|r| r.principal.account())),
-                },
-                &Request {
-                    principal: &caller,
-                    action,
-                    resource,
-                    context: &context,
-                },
-            )
-        },
-    )?;
-    Ok(Simulation { results })
+            Policies {
+                identity: Some(&identity),
+                boundary: boundary.as_ref(),
+                session: (!session.is_empty()).then_some(&session),
+                resource: entry
+                    .and_then(|r| r.policy.as_ref())
+                    .or_else(|| role.and_then(|r| r.trust.as_ref())),
+                resource_owner: entry
+                    .map(|r| r.owner.as_str())
+                    .or_else(|| role.and_then(|r| r.principal.account())),
+            }
+        })
 }
 
 fn owner_account(arg: &str) -> Result<String, SimulateError> {

@@ -126,55 +126,16 @@ pub(crate) fn query_decode(raw: &str) -> Result<String, RouteError> {
     decode(raw, true)
 }
 
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
+fn decode(raw: &str, plus_is_space: bool) -> Result<String, RouteError> {
+    crate::query::strict_decode(raw, plus_is_space)
+        .map(std::borrow::Cow::into_owned)
+        .map_err(RouteError::from)
 }
 
-fn decode(raw: &str, plus_is_space: bool) -> Result<String, RouteError> {
-    let bytes = raw.as_bytes();
-    // Most paths and values hold no escape: a copy, already known to be UTF-8.
-    let special = if plus_is_space {
-        memchr::memchr2(b'%', b'+', bytes)
-    } else {
-        memchr::memchr(b'%', bytes)
-    };
-    if special.is_none() {
-        return Ok(raw.to_owned());
+impl From<crate::query::BadEncoding> for RouteError {
+    fn from(e: crate::query::BadEncoding) -> RouteError {
+        RouteError::InvalidUri(e.to_string())
     }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hi = bytes.get(i + 1).copied().and_then(hex);
-                let lo = bytes.get(i + 2).copied().and_then(hex);
-                match (hi, lo) {
-                    (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
-                    _ => {
-                        return Err(RouteError::InvalidUri(format!(
-                            "invalid percent-encoding in '{raw}'"
-                        )))
-                    }
-                }
-                i += 3;
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out)
-        .map_err(|_| RouteError::InvalidUri(format!("'{raw}' does not decode to UTF-8")))
 }
 
 /// Percent-encodes `text` canonically: the RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`)

@@ -122,6 +122,15 @@ pub struct ObjectId {
     pub version_id: Option<String>,
 }
 
+/// A DeleteObjects request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteRequest {
+    /// The objects to delete, in the order given (at least one, at most 1000).
+    pub objects: Vec<ObjectId>,
+    /// `<Quiet>true</Quiet>`: the answer lists the keys that could not be deleted only.
+    pub quiet: bool,
+}
+
 /// What an S3 request asks for, in IAM terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Route {
@@ -187,8 +196,7 @@ pub fn with_hoisted_headers<'h>(
         return Ok(Cow::Borrowed(headers));
     };
     let mut merged: Option<HeaderMap> = None;
-    for pair in query.split('&') {
-        let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+    for (raw_name, raw_value) in crate::query::raw_pairs(query) {
         if raw_name.len() < 6 || !raw_name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-") {
             continue;
         }
@@ -210,10 +218,16 @@ pub fn with_hoisted_headers<'h>(
 }
 
 /// Parses a DeleteObjects body (`<Delete><Object><Key>…</Key><VersionId>…</VersionId></Object>…
-/// <Quiet>true</Quiet></Delete>`). Entities are decoded. At most 1000 objects, at least one;
-/// anything else is `MalformedXML`. The caller bounds the body's size before calling.
+/// <Quiet>true</Quiet></Delete>`). Entities are decoded. At most 1000 objects, at least one, each
+/// with a key of 1 to 1024 bytes; `Quiet` is `true` or `false`; anything else is `MalformedXML`.
+/// The caller bounds the body's size before calling.
+pub fn parse_delete(body: &[u8]) -> Result<DeleteRequest, RouteError> {
+    super::xml::parse_delete(body)
+}
+
+/// The objects of a DeleteObjects body: [`parse_delete`] without the `Quiet` flag.
 pub fn parse_delete_objects(body: &[u8]) -> Result<Vec<ObjectId>, RouteError> {
-    super::xml::parse_delete_objects(body)
+    parse_delete(body).map(|request| request.objects)
 }
 
 /// The checks of a DeleteObjects request: `s3:DeleteObject` (or `s3:DeleteObjectVersion` when a
@@ -323,7 +337,7 @@ macro_rules! subresources {
 
         /// The subresource a query parameter's name is, if any. A `match`: the compiler tells
         /// the names apart by length first, and every parameter of every request comes here.
-        fn subresource_named(name: &str) -> Option<&'static str> {
+        pub(crate) fn subresource_named(name: &str) -> Option<&'static str> {
             match name {
                 $($name => Some($name),)*
                 _ => None,
@@ -414,23 +428,12 @@ struct Query<'a> {
     params: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-/// Decodes a query component, borrowing it when there is nothing to decode.
-fn query_component(raw: &str) -> Result<Cow<'_, str>, RouteError> {
-    // memchr: signatures and credentials are long, and most values need no decoding.
-    if memchr::memchr2(b'%', b'+', raw.as_bytes()).is_some() {
-        query_decode(raw).map(Cow::Owned)
-    } else {
-        Ok(Cow::Borrowed(raw))
-    }
-}
-
 impl<'a> Query<'a> {
     fn parse(raw: Option<&'a str>) -> Result<Query<'a>, RouteError> {
         let raw = raw.unwrap_or("");
         let mut params = Vec::with_capacity(1 + memchr::memchr_iter(b'&', raw.as_bytes()).count());
-        for piece in raw.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-            params.push((query_component(name)?, query_component(value)?));
+        for pair in crate::query::strict_pairs(raw) {
+            params.push(pair?);
         }
         // Pairwise for the usual handful of parameters; sorted when there are many, so that a
         // hostile query of thousands costs n log n, not n².
@@ -457,10 +460,7 @@ impl<'a> Query<'a> {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_ref())
+        crate::query::first(&self.params, name)
     }
 
     fn has(&self, name: &str) -> bool {
@@ -941,10 +941,9 @@ fn parse_copy_source(raw: &str) -> Result<CopySource, RouteError> {
 fn parse_tagging(raw: &str) -> Result<Vec<(String, String)>, RouteError> {
     let mut tags: Vec<(String, String)> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
-    for piece in raw.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = piece.split_once('=').unwrap_or((piece, ""));
-        let k = query_decode(k)?;
-        let v = query_decode(v)?;
+    for pair in crate::query::strict_pairs(raw) {
+        let (k, v) = pair?;
+        let (k, v) = (k.into_owned(), v.into_owned());
         if k.is_empty() || !seen.insert(k.clone()) {
             return Err(RouteError::InvalidArgument(format!(
                 "x-amz-tagging: invalid or repeated tag key '{k}'"

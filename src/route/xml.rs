@@ -4,7 +4,7 @@
 use quick_xml::events::{BytesRef, Event};
 use quick_xml::Reader;
 
-use super::s3::{ObjectId, MAX_DELETE_OBJECTS, MAX_KEY_BYTES};
+use super::s3::{DeleteRequest, ObjectId, MAX_DELETE_OBJECTS, MAX_KEY_BYTES};
 use super::RouteError;
 
 fn malformed(message: impl Into<String>) -> RouteError {
@@ -52,7 +52,7 @@ fn resolve_ref(reference: &BytesRef<'_>) -> Result<String, RouteError> {
 /// Parses a DeleteObjects body. Entities (the five predefined ones and character references) are
 /// decoded; a DOCTYPE, unknown elements, a missing or repeated `Key`, an empty list or more than
 /// 1000 objects are refused as `MalformedXML`.
-pub(crate) fn parse_delete_objects(body: &[u8]) -> Result<Vec<ObjectId>, RouteError> {
+pub(crate) fn parse_delete(body: &[u8]) -> Result<DeleteRequest, RouteError> {
     let mut reader = Reader::from_reader(body);
     reader.config_mut().check_end_names = true;
     reader.config_mut().expand_empty_elements = true;
@@ -62,7 +62,7 @@ pub(crate) fn parse_delete_objects(body: &[u8]) -> Result<Vec<ObjectId>, RouteEr
     let mut text = String::new();
     let mut key: Option<String> = None;
     let mut version_id: Option<String> = None;
-    let mut quiet_seen = false;
+    let mut quiet: Option<bool> = None;
 
     loop {
         let event = reader
@@ -85,10 +85,9 @@ pub(crate) fn parse_delete_objects(body: &[u8]) -> Result<Vec<ObjectId>, RouteEr
                         Place::Object
                     }
                     (Place::Delete, b"Quiet") => {
-                        if quiet_seen {
+                        if quiet.is_some() {
                             return Err(malformed("Quiet given twice"));
                         }
-                        quiet_seen = true;
                         text.clear();
                         Place::Field(Field::Quiet)
                     }
@@ -134,9 +133,11 @@ pub(crate) fn parse_delete_objects(body: &[u8]) -> Result<Vec<ObjectId>, RouteEr
                             }
                             Field::VersionId => version_id = Some(value),
                             Field::Quiet => {
-                                if value.trim() != "true" && value.trim() != "false" {
-                                    return Err(malformed("Quiet must be true or false"));
-                                }
+                                quiet = Some(match value.trim() {
+                                    "true" => true,
+                                    "false" => false,
+                                    _ => return Err(malformed("Quiet must be true or false")),
+                                });
                             }
                             Field::Ignored => {}
                         }
@@ -199,12 +200,46 @@ pub(crate) fn parse_delete_objects(body: &[u8]) -> Result<Vec<ObjectId>, RouteEr
     if objects.is_empty() {
         return Err(malformed("no Object to delete"));
     }
-    Ok(objects)
+    Ok(DeleteRequest {
+        objects,
+        quiet: quiet.unwrap_or(false),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::route::s3::parse_delete_objects;
+
+    #[test]
+    fn parses_delete_with_entities() {
+        let body = br#"<?xml version="1.0"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet><Object><Key>a&amp;b&#x41;</Key></Object><Object><Key>c</Key><VersionId>x</VersionId></Object></Delete>"#;
+        let DeleteRequest {
+            quiet,
+            objects: entries,
+        } = parse_delete(body).unwrap();
+        assert!(quiet);
+        assert_eq!(entries[0].key, "a&bA");
+        assert_eq!(entries[1].key, "c");
+        assert!(parse_delete(b"<Delete><Object>").is_err());
+        assert!(parse_delete(b"<Other/>").is_err());
+    }
+
+    #[test]
+    fn reads_the_quiet_flag() {
+        let quiet = |body: &[u8]| parse_delete(body).unwrap().quiet;
+        assert!(!quiet(b"<Delete><Object><Key>a</Key></Object></Delete>"));
+        assert!(quiet(
+            b"<Delete><Quiet> true </Quiet><Object><Key>a</Key></Object></Delete>"
+        ));
+        assert!(!quiet(
+            b"<Delete><Object><Key>a</Key></Object><Quiet>false</Quiet></Delete>"
+        ));
+        assert!(matches!(
+            parse_delete(b"<Delete><Quiet>TRUE</Quiet><Object><Key>a</Key></Object></Delete>"),
+            Err(RouteError::MalformedXml(_))
+        ));
+    }
 
     #[test]
     fn parses_keys_versions_and_entities() {

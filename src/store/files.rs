@@ -4,7 +4,6 @@
 //! use are accepted and ignored, so that a real export drops in unchanged.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -190,17 +189,12 @@ fn active() -> String {
     "Active".into()
 }
 
-impl fmt::Debug for CredentialEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never print a secret.
-        f.debug_struct("CredentialEntry")
-            .field("access_key_id", &self.access_key_id)
-            .field("user_name", &self.user_name)
-            .field("root", &self.root)
-            .field("status", &self.status)
-            .finish_non_exhaustive()
-    }
-}
+crate::redact::debug_without_secrets!(CredentialEntry {
+    access_key_id,
+    user_name,
+    root,
+    status
+});
 
 /// One entry of `resources.json`, keyed by the resource's ARN.
 #[derive(Debug, Deserialize)]
@@ -230,15 +224,10 @@ pub struct MfaEntry {
     _enable_date: serde::de::IgnoredAny,
 }
 
-impl fmt::Debug for MfaEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Never print the seed.
-        f.debug_struct("MfaEntry")
-            .field("serial_number", &self.serial_number)
-            .field("user_name", &self.user_name)
-            .finish_non_exhaustive()
-    }
-}
+crate::redact::debug_without_secrets!(MfaEntry {
+    serial_number,
+    user_name
+});
 
 /// One entry of `oidc-providers.json`: what `aws iam get-open-id-connect-provider` prints,
 /// with where the provider's signing keys come from.

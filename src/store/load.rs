@@ -11,8 +11,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::files::{
-    AttachedPolicy, CredentialEntry, IamExport, InlinePolicy, ManagedPolicyDetail, MfaEntry,
-    OidcProviderEntry, PolicyVersion, ResourceEntry, Tag,
+    AttachedPolicy, Boundary, CredentialEntry, IamExport, InlinePolicy, ManagedPolicyDetail,
+    MfaEntry, OidcProviderEntry, PolicyVersion, ResourceEntry, Tag,
 };
 use super::position::{locate, Step};
 use super::snapshot::{
@@ -554,8 +554,13 @@ impl Loader {
         }
     }
 
-    fn boundary(&mut self, source: &Source, path: &[Step], arn: Option<&str>) -> Option<PolicySet> {
-        let arn = arn?;
+    fn boundary(
+        &mut self,
+        source: &Source,
+        path: &[Step],
+        boundary: Option<&Boundary>,
+    ) -> Option<PolicySet> {
+        let arn = boundary?.permissions_boundary_arn.as_str();
         match self.managed.get(arn) {
             Some(policy) => Some(PolicySet::new(vec![policy.clone()])),
             None if self.broken.managed.contains(arn) => None,
@@ -649,23 +654,10 @@ impl Loader {
                     }
                 }
             }
-            let boundary = self.boundary(
-                source,
-                &path,
-                u.permissions_boundary
-                    .as_ref()
-                    .map(|b| b.permissions_boundary_arn.as_str()),
-            );
-            self.add_identity(Identity {
-                principal,
-                id: u.user_id.clone().unwrap_or_else(|| u.user_name.clone()),
-                policies: PolicySet::new(policies),
-                boundary,
-                tags: tags(&u.tags),
-                trust: None,
-                max_session_duration: None,
-                keys: Arc::default(),
-            });
+            let boundary = self.boundary(source, &path, u.permissions_boundary.as_ref());
+            let id = u.user_id.clone().unwrap_or_else(|| u.user_name.clone());
+            let user = Identity::new(principal, id, policies, boundary, tags(&u.tags));
+            self.add_identity(user);
         }
         for (i, r) in export.role_detail_list.iter().enumerate() {
             let path = [Step::key("RoleDetailList"), Step::Index(i)];
@@ -691,28 +683,18 @@ impl Loader {
                 &mut policies,
             );
             self.attached(source, &path, &r.attached_managed_policies, &mut policies);
-            let boundary = self.boundary(
-                source,
-                &path,
-                r.permissions_boundary
-                    .as_ref()
-                    .map(|b| b.permissions_boundary_arn.as_str()),
-            );
-            self.add_identity(Identity {
-                principal,
-                id: r.role_id.clone().unwrap_or_else(|| r.role_name.clone()),
-                policies: PolicySet::new(policies),
-                boundary,
-                tags: tags(&r.tags),
+            let boundary = self.boundary(source, &path, r.permissions_boundary.as_ref());
+            let id = r.role_id.clone().unwrap_or_else(|| r.role_name.clone());
+            let role = Identity {
                 trust: trust.map(|t| PolicySet::new(vec![t])),
                 max_session_duration: r.max_session_duration,
-                keys: Arc::default(),
-            });
+                ..Identity::new(principal, id, policies, boundary, tags(&r.tags))
+            };
+            self.add_identity(role);
         }
     }
 
-    fn add_identity(&mut self, mut identity: Identity) {
-        identity.keys = Arc::new(identity.build_keys());
+    fn add_identity(&mut self, identity: Identity) {
         self.snapshot
             .identities
             .insert(identity.principal.arn().to_owned(), Arc::new(identity));

@@ -2,7 +2,6 @@
 //! A request reads the snapshot it started with from beginning to end.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::sync::Arc;
 
 use crate::policy::{Context, Policy, PolicySet, Principal, PrincipalKind};
@@ -29,6 +28,29 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// A user or role with the policies that apply to it; a role's trust policy and session
+    /// limit are added by the caller.
+    pub(crate) fn new(
+        principal: Principal,
+        id: String,
+        policies: Vec<Arc<Policy>>,
+        boundary: Option<PolicySet>,
+        tags: Vec<(String, String)>,
+    ) -> Identity {
+        let mut identity = Identity {
+            principal,
+            id,
+            policies: PolicySet::new(policies),
+            boundary,
+            tags,
+            trust: None,
+            max_session_duration: None,
+            keys: Arc::default(),
+        };
+        identity.keys = Arc::new(identity.build_keys());
+        identity
+    }
+
     /// The condition keys that describe this principal: `aws:username`, `aws:userid`,
     /// `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType` and `aws:PrincipalTag/*`.
     pub fn context(&self) -> Context {
@@ -36,7 +58,7 @@ impl Identity {
     }
 
     /// Builds what [`Identity::context`] shares; once, when the snapshot is loaded.
-    pub(crate) fn build_keys(&self) -> Context {
+    fn build_keys(&self) -> Context {
         let mut context = Context::new();
         let p = &self.principal;
         context.insert("aws:PrincipalArn", p.arn());
@@ -110,16 +132,12 @@ impl AccessKey {
     }
 }
 
-impl fmt::Debug for AccessKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessKey")
-            .field("id", &self.id)
-            .field("active", &self.active)
-            .field("account", &self.account)
-            .field("owner", &self.owner)
-            .finish_non_exhaustive()
-    }
-}
+crate::redact::debug_without_secrets!(AccessKey {
+    id,
+    active,
+    account,
+    owner
+});
 
 /// A resource with a policy or tags.
 #[derive(Debug)]
@@ -156,14 +174,7 @@ impl MfaDevice {
     }
 }
 
-impl fmt::Debug for MfaDevice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MfaDevice")
-            .field("serial", &self.serial)
-            .field("user_arn", &self.user_arn)
-            .finish_non_exhaustive()
-    }
-}
+crate::redact::debug_without_secrets!(MfaDevice { serial, user_arn });
 
 /// Where an OpenID Connect provider's signing keys come from.
 #[derive(Debug, Clone)]

@@ -2,7 +2,6 @@
 //! `AssumeRoleWithWebIdentity`, decided against the snapshot and answered with STS's XML.
 //! No I/O happens here: the proxy reads the request and fetches provider keys.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use jsonwebtoken::jwk::JwkSet;
@@ -18,6 +17,7 @@ use crate::policy::{
     Request,
 };
 use crate::store::{Identity, OidcProvider, Snapshot};
+use crate::xml::escape;
 
 /// The STS API version every request names.
 pub const VERSION: &str = "2011-06-15";
@@ -77,29 +77,11 @@ impl StsError {
         };
         format!(
             "<ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-            esc(self.code),
-            esc(&self.message),
-            esc(request_id)
+            escape(self.code),
+            escape(&self.message),
+            escape(request_id)
         )
     }
-}
-
-fn esc(s: &str) -> Cow<'_, str> {
-    if !s.contains(['<', '>', '&', '"', '\'']) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
 }
 
 /// The parameters of a Query-protocol request (`Action=...&Version=...`), from the query
@@ -117,21 +99,15 @@ impl Params {
 
     /// Adds the parameters of more form text.
     pub fn extend(&mut self, text: &[u8]) {
-        for pair in text.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-            let (name, value) = match pair.iter().position(|&b| b == b'=') {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &b""[..]),
-            };
-            self.0.push((decode_form(name), decode_form(value)));
-        }
+        self.0.extend(
+            form_urlencoded::parse(text)
+                .map(|(name, value)| (name.into_owned(), value.into_owned())),
+        );
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        crate::query::first(&self.0, name)
     }
 
     /// `PREFIX.member.N[.FIELD]` values in member order (N from 1).
@@ -155,16 +131,6 @@ impl Params {
     }
 }
 
-fn decode_form(bytes: &[u8]) -> String {
-    let spaced: Vec<u8> = bytes
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
-    percent_encoding::percent_decode(&spaced)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 /// Temporary credentials issued.
 #[derive(Clone)]
 pub struct Credentials {
@@ -178,14 +144,10 @@ pub struct Credentials {
     pub expiration: i64,
 }
 
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("expiration", &self.expiration)
-            .finish_non_exhaustive()
-    }
-}
+crate::redact::debug_without_secrets!(Credentials {
+    access_key_id,
+    expiration
+});
 
 /// A role session issued.
 #[derive(Debug, Clone)]
@@ -225,9 +187,9 @@ pub enum StsResponse {
 fn credentials_xml(c: &Credentials) -> String {
     format!(
         "<Credentials><AccessKeyId>{}</AccessKeyId><SecretAccessKey>{}</SecretAccessKey><SessionToken>{}</SessionToken><Expiration>{}</Expiration></Credentials>",
-        esc(&c.access_key_id),
-        esc(&c.secret_access_key),
-        esc(&c.session_token),
+        escape(&c.access_key_id),
+        escape(&c.secret_access_key),
+        escape(&c.session_token),
         iso8601(c.expiration)
     )
 }
@@ -235,12 +197,12 @@ fn credentials_xml(c: &Credentials) -> String {
 fn role_session_xml(s: &RoleSession) -> String {
     let mut out = String::new();
     if let Some(si) = &s.source_identity {
-        out.push_str(&format!("<SourceIdentity>{}</SourceIdentity>", esc(si)));
+        out.push_str(&format!("<SourceIdentity>{}</SourceIdentity>", escape(si)));
     }
     out.push_str(&format!(
         "<AssumedRoleUser><AssumedRoleId>{}</AssumedRoleId><Arn>{}</Arn></AssumedRoleUser>",
-        esc(&s.assumed_role_id),
-        esc(&s.arn)
+        escape(&s.assumed_role_id),
+        escape(&s.arn)
     ));
     out.push_str(&credentials_xml(&s.credentials));
     if let Some(size) = s.packed_policy_size {
@@ -266,10 +228,10 @@ impl StsResponse {
             StsResponse::AssumeRole(s) => role_session_xml(s),
             StsResponse::AssumeRoleWithWebIdentity(s, w) => format!(
                 "<SubjectFromWebIdentityToken>{}</SubjectFromWebIdentityToken><Audience>{}</Audience>{}<Provider>{}</Provider>",
-                esc(&w.subject),
-                esc(&w.audience),
+                escape(&w.subject),
+                escape(&w.audience),
                 role_session_xml(s),
-                esc(&w.provider_url)
+                escape(&w.provider_url)
             ),
             StsResponse::GetSessionToken(c) => credentials_xml(c),
             StsResponse::GetCallerIdentity {
@@ -278,15 +240,15 @@ impl StsResponse {
                 account,
             } => format!(
                 "<Arn>{}</Arn><UserId>{}</UserId><Account>{}</Account>",
-                esc(arn),
-                esc(user_id),
-                esc(account)
+                escape(arn),
+                escape(user_id),
+                escape(account)
             ),
         };
         let op = self.operation();
         format!(
             "<{op}Response xmlns=\"{XMLNS}\"><{op}Result>{result}</{op}Result><ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{op}Response>",
-            esc(request_id)
+            escape(request_id)
         )
     }
 }

@@ -96,35 +96,24 @@ impl Session {
     pub fn context(&self, identity: Option<&Identity>, now: i64) -> Context {
         let c = &self.claims;
         let mut context = match (&c.subject, identity) {
-            (Subject::Role { arn, .. }, _) => {
+            (Subject::User { .. }, Some(user)) => user.context(),
+            (subject, _) => {
+                let (arn, kind) = match subject {
+                    // For a role session, aws:PrincipalArn is the role's ARN, not the session's.
+                    Subject::Role { arn, .. } => (arn.as_str(), "AssumedRole"),
+                    Subject::User { arn, .. } => (arn.as_str(), "User"),
+                    Subject::Root => (self.principal.arn(), "Account"),
+                };
                 let mut context = Context::new();
-                // For a role session, aws:PrincipalArn is the role's ARN, not the session's.
-                context.insert("aws:PrincipalArn", arn.as_str());
+                context.insert("aws:PrincipalArn", arn);
                 context.insert("aws:PrincipalAccount", c.account.as_str());
-                context.insert("aws:PrincipalType", "AssumedRole");
+                context.insert("aws:PrincipalType", kind);
                 context.insert("aws:userid", self.user_id());
-                if let Some(role) = identity {
+                if let (Subject::Role { .. }, Some(role)) = (subject, identity) {
                     for (k, v) in &role.tags {
                         context.insert(&format!("aws:PrincipalTag/{k}"), v.as_str());
                     }
                 }
-                context
-            }
-            (Subject::User { .. }, Some(user)) => user.context(),
-            (Subject::User { arn, .. }, None) => {
-                let mut context = Context::new();
-                context.insert("aws:PrincipalArn", arn.as_str());
-                context.insert("aws:PrincipalAccount", c.account.as_str());
-                context.insert("aws:PrincipalType", "User");
-                context.insert("aws:userid", self.user_id());
-                context
-            }
-            (Subject::Root, _) => {
-                let mut context = Context::new();
-                context.insert("aws:PrincipalArn", self.principal.arn());
-                context.insert("aws:PrincipalAccount", c.account.as_str());
-                context.insert("aws:PrincipalType", "Account");
-                context.insert("aws:userid", c.account.as_str());
                 context
             }
         };

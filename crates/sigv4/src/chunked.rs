@@ -52,14 +52,7 @@ impl std::fmt::Debug for ChunkSigner {
 
 impl ChunkSigner {
     fn chunk_signature(&self, data_hash: &[u8; 32]) -> [u8; 32] {
-        let mut sts = String::with_capacity(300);
-        sts.push_str("AWS4-HMAC-SHA256-PAYLOAD\n");
-        sts.push_str(&self.amz_date);
-        sts.push('\n');
-        sts.push_str(&self.scope);
-        sts.push('\n');
-        push_hex32(&mut sts, &self.prev_signature);
-        sts.push('\n');
+        let mut sts = self.string_to_sign("AWS4-HMAC-SHA256-PAYLOAD");
         sts.push_str(EMPTY_SHA256);
         sts.push('\n');
         push_hex32(&mut sts, data_hash);
@@ -67,16 +60,22 @@ impl ChunkSigner {
     }
 
     fn trailer_signature(&self, canonical_trailers: &[u8]) -> [u8; 32] {
-        let mut sts = String::with_capacity(300);
-        sts.push_str("AWS4-HMAC-SHA256-TRAILER\n");
-        sts.push_str(&self.amz_date);
-        sts.push('\n');
-        sts.push_str(&self.scope);
-        sts.push('\n');
-        push_hex32(&mut sts, &self.prev_signature);
-        sts.push('\n');
+        let mut sts = self.string_to_sign("AWS4-HMAC-SHA256-TRAILER");
         push_hex32(&mut sts, &Sha256::digest(canonical_trailers).into());
         hmac_sha256(&self.key, sts.as_bytes())
+    }
+
+    /// The lines a chunk's and the trailer's strings to sign begin with: the algorithm, the
+    /// date, the scope and the previous signature.
+    fn string_to_sign(&self, algorithm: &str) -> String {
+        let mut sts = String::with_capacity(300);
+        for line in [algorithm, &self.amz_date, &self.scope] {
+            sts.push_str(line);
+            sts.push('\n');
+        }
+        push_hex32(&mut sts, &self.prev_signature);
+        sts.push('\n');
+        sts
     }
 }
 

@@ -87,13 +87,64 @@ struct Entry {
     mac: HmacSha256,
 }
 
+/// What the key caches keep for each access key id: at most `capacity` ids; emptied when full
+/// (derivation is then merely slower).
+pub(crate) struct ByAccessKey<V> {
+    map: RwLock<HashMap<Box<str>, V>>,
+    capacity: usize,
+}
+
+/// The number of entries only: never the keys.
+impl<V> std::fmt::Debug for ByAccessKey<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries = self.map.read().map(|m| m.len()).unwrap_or(0);
+        f.debug_struct("ByAccessKey")
+            .field("entries", &entries)
+            .finish()
+    }
+}
+
+impl<V: Default> ByAccessKey<V> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            map: RwLock::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// What `find` finds in the entry of `access_key_id`.
+    pub(crate) fn find<R>(
+        &self,
+        access_key_id: &str,
+        find: impl FnOnce(&V) -> Option<R>,
+    ) -> Option<R> {
+        self.map.read().ok()?.get(access_key_id).and_then(find)
+    }
+
+    /// Changes the entry of `access_key_id` (empty when new), emptying the map first when it
+    /// is full.
+    pub(crate) fn update(&self, access_key_id: &str, update: impl FnOnce(&mut V)) {
+        if let Ok(mut map) = self.map.write() {
+            if map.len() >= self.capacity && !map.contains_key(access_key_id) {
+                map.clear();
+            }
+            update(map.entry(access_key_id.into()).or_default());
+        }
+    }
+
+    /// Number of access key ids held.
+    pub(crate) fn len(&self) -> usize {
+        self.map.read().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
 /// A bounded cache of derived signing keys, keyed by access key id, secret fingerprint, date,
 /// region and service (all compared, so two credentials can never share a key). At most
 /// `PER_KEY` entries per access key id and `capacity` access key ids; when full it is emptied
 /// (derivation costs four HMACs, so a cold cache is merely slower).
+#[derive(Debug)]
 pub struct SigningKeyCache {
-    map: RwLock<HashMap<Box<str>, Vec<Entry>>>,
-    capacity: usize,
+    map: ByAccessKey<Vec<Entry>>,
 }
 
 const PER_KEY: usize = 4;
@@ -102,8 +153,7 @@ impl SigningKeyCache {
     /// A cache holding keys for up to `capacity` access key ids.
     pub fn new(capacity: usize) -> Self {
         Self {
-            map: RwLock::new(HashMap::new()),
-            capacity: capacity.max(1),
+            map: ByAccessKey::new(capacity),
         }
     }
 
@@ -135,21 +185,17 @@ impl SigningKeyCache {
                 && &*e.region == region
                 && &*e.service == service
         };
-        if let Ok(map) = self.map.read() {
-            if let Some(e) = map
-                .get(access_key_id)
-                .and_then(|v| v.iter().find(|e| matches(e)))
-            {
-                return (e.key, e.mac.clone());
-            }
+        let found = self.map.find(access_key_id, |v| {
+            v.iter()
+                .find(|e| matches(e))
+                .map(|e| (e.key, e.mac.clone()))
+        });
+        if let Some(found) = found {
+            return found;
         }
         let key = derive_signing_key(secret, date, region, service);
         let mac = keyed_mac(&key);
-        if let Ok(mut map) = self.map.write() {
-            if map.len() >= self.capacity && !map.contains_key(access_key_id) {
-                map.clear();
-            }
-            let v = map.entry(access_key_id.into()).or_default();
+        self.map.update(access_key_id, |v| {
             v.retain(|e| e.fingerprint == *secret.fingerprint());
             if v.len() >= PER_KEY {
                 v.remove(0);
@@ -162,26 +208,18 @@ impl SigningKeyCache {
                 key,
                 mac: mac.clone(),
             });
-        }
+        });
         (key, mac)
     }
 
     /// Number of access key ids cached.
     pub fn len(&self) -> usize {
-        self.map.read().map(|m| m.len()).unwrap_or(0)
+        self.map.len()
     }
 
     /// True when nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-impl std::fmt::Debug for SigningKeyCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKeyCache")
-            .field("entries", &self.len())
-            .finish()
     }
 }
 

@@ -168,6 +168,24 @@ const CREDENTIAL_HINT_V4A: &str =
 const CREDENTIAL_HINT: &str =
     "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".";
 
+/// The signature of a SigV4A (`v4a`) or SigV4 request, decoded.
+fn decode_request_signature(sig: &str, v4a: bool) -> Option<RequestSignature> {
+    if v4a {
+        decode_ecdsa_signature(sig).map(RequestSignature::Ecdsa)
+    } else {
+        decode_signature(sig).map(RequestSignature::Hmac)
+    }
+}
+
+/// What [`decode_request_signature`] accepts, for error messages.
+fn signature_form(v4a: bool) -> &'static str {
+    if v4a {
+        "a hex DER ECDSA signature"
+    } else {
+        "64 hexadecimal digits"
+    }
+}
+
 fn malformed(detail: &str) -> AuthError {
     AuthError::AuthorizationHeaderMalformed(detail.to_owned())
 }
@@ -225,17 +243,8 @@ pub fn parse_authorization_header(value: &str) -> Result<AuthorizationHeader<'_>
         return Err(malformed("SignedHeaders is empty."));
     }
     let sig = sig.ok_or_else(|| malformed("missing Signature."))?;
-    let signature = if v4a {
-        RequestSignature::Ecdsa(
-            decode_ecdsa_signature(sig)
-                .ok_or_else(|| malformed("the Signature is not a hex DER ECDSA signature."))?,
-        )
-    } else {
-        RequestSignature::Hmac(
-            decode_signature(sig)
-                .ok_or_else(|| malformed("the Signature is not 64 hexadecimal digits."))?,
-        )
-    };
+    let signature = decode_request_signature(sig, v4a)
+        .ok_or_else(|| malformed(&format!("the Signature is not {}.", signature_form(v4a))))?;
     Ok(AuthorizationHeader {
         credential,
         signed_headers,
@@ -336,17 +345,8 @@ pub(crate) fn presigned_from_params(
     if signed_headers.is_empty() {
         return Err(qerr(required));
     }
-    let signature = if v4a {
-        RequestSignature::Ecdsa(
-            decode_ecdsa_signature(sig)
-                .ok_or_else(|| qerr("X-Amz-Signature must be a hex DER ECDSA signature."))?,
-        )
-    } else {
-        RequestSignature::Hmac(
-            decode_signature(sig)
-                .ok_or_else(|| qerr("X-Amz-Signature must be 64 hexadecimal digits."))?,
-        )
-    };
+    let signature = decode_request_signature(sig, v4a)
+        .ok_or_else(|| qerr(&format!("X-Amz-Signature must be {}.", signature_form(v4a))))?;
     Ok(Some(PresignedQuery {
         credential: credential.to_owned(),
         date: date.to_owned(),

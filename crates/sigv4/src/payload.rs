@@ -174,6 +174,13 @@ impl BodyVerifier {
                 prev_signature: s.seed_signature,
             })
         };
+        let chunked_decoder = |signer, trailer| {
+            Kind::Chunked(Box::new(ChunkedDecoder::new(
+                signer,
+                trailer,
+                max_chunk_size,
+            )))
+        };
         let (kind, chunked) = match mode {
             PayloadMode::Unsigned => (Kind::Pass, false),
             PayloadMode::Sha256(expected) => (
@@ -190,26 +197,9 @@ impl BodyVerifier {
                 },
                 false,
             ),
-            PayloadMode::StreamingSigned => (
-                Kind::Chunked(Box::new(ChunkedDecoder::new(
-                    Some(signer()?),
-                    false,
-                    max_chunk_size,
-                ))),
-                true,
-            ),
-            PayloadMode::StreamingSignedTrailer => (
-                Kind::Chunked(Box::new(ChunkedDecoder::new(
-                    Some(signer()?),
-                    true,
-                    max_chunk_size,
-                ))),
-                true,
-            ),
-            PayloadMode::StreamingUnsignedTrailer => (
-                Kind::Chunked(Box::new(ChunkedDecoder::new(None, true, max_chunk_size))),
-                true,
-            ),
+            PayloadMode::StreamingSigned => (chunked_decoder(Some(signer()?), false), true),
+            PayloadMode::StreamingSignedTrailer => (chunked_decoder(Some(signer()?), true), true),
+            PayloadMode::StreamingUnsignedTrailer => (chunked_decoder(None, true), true),
         };
         let header_checksum = match &headers.checksum_header {
             Some((alg, v)) => Some((

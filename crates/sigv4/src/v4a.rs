@@ -8,15 +8,12 @@
 //! the first candidate `k0 <= n - 2` (counter from 1) gives the private scalar `k0 + 1`, so
 //! the scalar is in `1..n`. The verifier only needs the public key `(k0 + 1)·G`.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::{NonZeroScalar, PublicKey};
 use sha2::{Digest, Sha256};
 
-use super::key::{hmac_sha256, SecretKey};
+use super::key::{hmac_sha256, ByAccessKey, SecretKey};
 
 /// The SigV4A algorithm name.
 pub const ALGORITHM_V4A: &str = "AWS4-ECDSA-P256-SHA256";
@@ -109,61 +106,49 @@ impl std::fmt::Debug for V4aPublicKey {
     }
 }
 
-/// Access key id → (secret fingerprint, public key).
-type KeyMap = HashMap<Box<str>, ([u8; 32], V4aPublicKey)>;
-
 /// A bounded cache of derived SigV4A public keys, keyed by access key id and secret fingerprint
 /// (a rotated secret never hits a stale key). Holds up to `capacity` access key ids; emptied
 /// when full.
+#[derive(Debug)]
 pub struct V4aKeyCache {
-    map: RwLock<KeyMap>,
-    capacity: usize,
+    /// Access key id → (secret fingerprint, public key).
+    map: ByAccessKey<Option<([u8; 32], V4aPublicKey)>>,
 }
 
 impl V4aKeyCache {
     /// A cache for up to `capacity` access key ids.
     pub fn new(capacity: usize) -> Self {
         Self {
-            map: RwLock::new(HashMap::new()),
-            capacity: capacity.max(1),
+            map: ByAccessKey::new(capacity),
         }
     }
 
     /// The public key of a credential, derived or from the cache.
     pub fn get(&self, access_key_id: &str, secret: &SecretKey) -> Option<V4aPublicKey> {
-        if let Ok(map) = self.map.read() {
-            if let Some((fp, k)) = map.get(access_key_id) {
-                if fp == secret.fingerprint() {
-                    return Some(*k);
-                }
-            }
+        let cached = self.map.find(access_key_id, |entry| {
+            entry
+                .as_ref()
+                .filter(|(fingerprint, _)| fingerprint == secret.fingerprint())
+                .map(|(_, k)| *k)
+        });
+        if cached.is_some() {
+            return cached;
         }
         let k = V4aPublicKey::derive(access_key_id, secret)?;
-        if let Ok(mut map) = self.map.write() {
-            if map.len() >= self.capacity && !map.contains_key(access_key_id) {
-                map.clear();
-            }
-            map.insert(access_key_id.into(), (*secret.fingerprint(), k));
-        }
+        self.map.update(access_key_id, |entry| {
+            *entry = Some((*secret.fingerprint(), k));
+        });
         Some(k)
     }
 
     /// Number of access key ids cached.
     pub fn len(&self) -> usize {
-        self.map.read().map(|m| m.len()).unwrap_or(0)
+        self.map.len()
     }
 
     /// True when nothing is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-impl std::fmt::Debug for V4aKeyCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("V4aKeyCache")
-            .field("entries", &self.len())
-            .finish()
     }
 }
 

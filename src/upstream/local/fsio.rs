@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter, ReadBuf};
 
 use super::error::{Result, StoreError};
+use super::RequestBody;
 
 const MAGIC: &[u8; 8] = b"IGOBJv1\n";
 const TRAILER: u64 = 12;
@@ -145,11 +146,7 @@ impl TempFile {
 
     /// Streams a request body into the file; fails (leaving the temp file to be dropped) when the
     /// body errors or exceeds `limit` bytes.
-    pub async fn write_body<B>(&mut self, body: B, limit: u64) -> Result<()>
-    where
-        B: Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    pub async fn write_body<B: RequestBody>(&mut self, body: B, limit: u64) -> Result<()> {
         let mut body = std::pin::pin!(body);
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| StoreError::body_error(format!("request body: {e}")))?;
@@ -188,6 +185,17 @@ impl TempFile {
     /// The hex MD5 of the content so far.
     pub fn md5_hex(&self) -> String {
         hex(&self.md5.clone().finalize())
+    }
+
+    /// The metadata of the content written: its size, its ETag (the quoted MD5) and now as its
+    /// modification time; the caller adds the rest.
+    pub fn written_meta(&self) -> ObjectMeta {
+        ObjectMeta {
+            size: self.written,
+            etag: format!("\"{}\"", self.md5_hex()),
+            last_modified_ms: now_ms(),
+            ..ObjectMeta::default()
+        }
     }
 
     /// Writes the metadata trailer, fsyncs, and renames the file to `dest`.

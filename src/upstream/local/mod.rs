@@ -46,6 +46,17 @@ use xml::XmlWriter;
 /// The response body type of the store: streamed from disk, or a small XML document.
 pub type LocalBody = BoxBody<Bytes, std::io::Error>;
 
+/// A request body the store reads: any body of [`Bytes`] whose errors can be shown.
+pub trait RequestBody:
+    http_body::Body<Data = Bytes, Error: std::fmt::Display> + Send + 'static
+{
+}
+
+impl<B> RequestBody for B where
+    B: http_body::Body<Data = Bytes, Error: std::fmt::Display> + Send + 'static
+{
+}
+
 /// Largest single PUT / part S3 accepts (5 GiB).
 const MAX_OBJECT: u64 = 5 * 1024 * 1024 * 1024;
 /// Smallest size of every part of a multipart upload but the last.
@@ -66,37 +77,8 @@ const STORED_HEADERS: [&str; 5] = [
     "expires",
 ];
 
-/// Sub-resources the store does not implement (answered `NotImplemented`).
-const UNSUPPORTED_SUBRESOURCES: [&str; 28] = [
-    "acl",
-    "accelerate",
-    "analytics",
-    "attributes",
-    "cors",
-    "encryption",
-    "intelligent-tiering",
-    "inventory",
-    "legal-hold",
-    "lifecycle",
-    "logging",
-    "metrics",
-    "notification",
-    "object-lock",
-    "ownershipControls",
-    "policy",
-    "policyStatus",
-    "publicAccessBlock",
-    "replication",
-    "requestPayment",
-    "restore",
-    "retention",
-    "select",
-    "tagging",
-    "torrent",
-    "versioning",
-    "versions",
-    "website",
-];
+/// The sub-resources the store implements; every other one S3 defines is `NotImplemented`.
+const SUPPORTED_SUBRESOURCES: [&str; 4] = ["delete", "location", "uploadId", "uploads"];
 
 /// Characters percent-encoded in `encoding-type=url` listings: all but unreserved and `/`.
 const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -134,25 +116,15 @@ struct Target {
 
 impl Target {
     fn q(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        crate::query::first(&self.query, name)
     }
 
     fn has(&self, name: &str) -> bool {
-        self.query.iter().any(|(k, _)| k == name)
+        self.q(name).is_some()
     }
 }
 
-fn decode_component(s: &str, plus_is_space: bool) -> Result<String> {
-    let replaced;
-    let s = if plus_is_space && s.contains('+') {
-        replaced = s.replace('+', " ");
-        replaced.as_str()
-    } else {
-        s
-    };
+fn decode_component(s: &str) -> Result<String> {
     percent_decode_str(s)
         .decode_utf8()
         .map(|c| c.into_owned())
@@ -166,18 +138,15 @@ fn parse_target(uri: &http::Uri) -> Result<Target> {
         Some((b, k)) => (b, Some(k)),
         None => (path, None),
     };
-    let bucket = decode_component(bucket_raw, false)?;
+    let bucket = decode_component(bucket_raw)?;
     let key = match key_raw {
-        Some(k) if !k.is_empty() => Some(decode_component(k, false)?),
+        Some(k) if !k.is_empty() => Some(decode_component(k)?),
         _ => None,
     };
-    let mut query = Vec::new();
-    if let Some(q) = uri.query() {
-        for pair in q.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            query.push((decode_component(k, true)?, decode_component(v, true)?));
-        }
-    }
+    let query = crate::query::strict_pairs(uri.query().unwrap_or(""))
+        .map(|pair| pair.map(|(k, v)| (k.into_owned(), v.into_owned())))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| StoreError::invalid_uri())?;
     Ok(Target {
         bucket: if bucket.is_empty() {
             None
@@ -253,10 +222,9 @@ fn http_date(ms: i64) -> String {
 
 /// ISO 8601 with milliseconds, as in XML `LastModified`.
 fn iso_date(ms: i64) -> String {
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    ms_to_datetime(ms).format(&fmt).unwrap_or_default()
+    let seconds = crate::context::iso8601(ms.div_euclid(1000));
+    let seconds = seconds.strip_suffix('Z').unwrap_or(&seconds);
+    format!("{seconds}.{:03}Z", ms.rem_euclid(1000))
 }
 
 fn url_encode_if(s: &str, url: bool) -> String {
@@ -408,11 +376,7 @@ fn content_md5(headers: &HeaderMap) -> Result<Option<Vec<u8>>> {
 }
 
 /// Reads a small request body, refusing more than `limit` bytes.
-async fn read_limited<B>(body: B, limit: usize) -> Result<Vec<u8>>
-where
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: std::fmt::Display,
-{
+async fn read_limited<B: RequestBody>(body: B, limit: usize) -> Result<Vec<u8>> {
     let mut body = std::pin::pin!(body);
     let mut out = Vec::new();
     while let Some(frame) = body.frame().await {
@@ -532,11 +496,7 @@ impl LocalStore {
 
     /// Serves one path-style S3 request (`/bucket/key?query`; the Host header is NOT used for
     /// addressing). Never fails: errors become S3 XML error responses.
-    pub async fn handle<B>(&self, req: Request<B>) -> Response<LocalBody>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    pub async fn handle<B: RequestBody>(&self, req: Request<B>) -> Response<LocalBody> {
         let request_id = random_hex()[..16].to_ascii_uppercase();
         let method = req.method().clone();
         let path = req.uri().path().to_string();
@@ -555,11 +515,7 @@ impl LocalStore {
         resp
     }
 
-    async fn dispatch<B>(&self, req: Request<B>) -> Result<Response<LocalBody>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    async fn dispatch<B: RequestBody>(&self, req: Request<B>) -> Result<Response<LocalBody>> {
         let target = parse_target(req.uri())?;
         let (parts, body) = req.into_parts();
         let method = parts.method;
@@ -573,7 +529,11 @@ impl LocalStore {
         if !valid_bucket_name(&bucket) {
             return Err(StoreError::invalid_bucket_name(&bucket));
         }
-        if let Some(sub) = UNSUPPORTED_SUBRESOURCES.iter().find(|s| target.has(s)) {
+        let unsupported = target.query.iter().find_map(|(name, _)| {
+            crate::route::s3::subresource_named(name)
+                .filter(|sub| !SUPPORTED_SUBRESOURCES.contains(sub))
+        });
+        if let Some(sub) = unsupported {
             return Err(StoreError::not_implemented(format!(
                 "the ?{sub} sub-resource is not implemented by the local store"
             )));
@@ -772,11 +732,11 @@ impl LocalStore {
         ))
     }
 
-    async fn create_bucket<B>(&self, bucket: &str, body: B) -> Result<Response<LocalBody>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    async fn create_bucket<B: RequestBody>(
+        &self,
+        bucket: &str,
+        body: B,
+    ) -> Result<Response<LocalBody>> {
         // The CreateBucketConfiguration (location constraint) is read and ignored.
         read_limited(body, MAX_XML_BODY).await?;
         self.create_bucket_dir(bucket).await?;
@@ -829,7 +789,7 @@ impl LocalStore {
         let doc = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{}\">{}</LocationConstraint>",
             xml::S3_NS,
-            xml::escape(&self.inner.region)
+            crate::xml::escape(&self.inner.region)
         );
         Ok(xml_response(StatusCode::OK, doc))
     }
@@ -936,19 +896,15 @@ impl LocalStore {
         Ok(resp)
     }
 
-    async fn put_object<B>(
+    async fn put_object<B: RequestBody>(
         &self,
         bucket: &str,
         key: &str,
         headers: &HeaderMap,
         body: B,
-    ) -> Result<Response<LocalBody>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    ) -> Result<Response<LocalBody>> {
         refuse_aws_chunked(headers)?;
-        let (content_type, stored, user_meta) = collect_meta(headers)?;
+        let representation = collect_meta(headers)?;
         let declared = content_length(headers)?;
         if declared.is_some_and(|n| n > MAX_OBJECT) {
             return Err(StoreError::entity_too_large());
@@ -958,25 +914,31 @@ impl LocalStore {
         let mut tmp = TempFile::create(&self.tmp_dir()).await?;
         tmp.write_body(body, MAX_OBJECT).await?;
         check_received(&tmp, declared, md5.as_deref())?;
+        let meta = self.commit_object(tmp, bucket, key, representation).await?;
+        Ok(etag_response(&meta.etag))
+    }
+
+    /// Commits what `tmp` holds as the object `key`, with the representation headers and user
+    /// metadata given; a bucket removed meanwhile is `NoSuchBucket`.
+    async fn commit_object(
+        &self,
+        tmp: TempFile,
+        bucket: &str,
+        key: &str,
+        (content_type, headers, user_meta): RequestMeta,
+    ) -> Result<ObjectMeta> {
         let meta = ObjectMeta {
             key: key.to_string(),
-            size: tmp.written,
-            etag: format!("\"{}\"", tmp.md5_hex()),
-            last_modified_ms: now_ms(),
             content_type,
-            headers: stored,
+            headers,
             user_meta,
-            parts: None,
+            ..tmp.written_meta()
         };
-        not_found_is(
-            tmp.commit(&meta, &self.object_path(bucket, key))
-                .await
-                .map_err(into_io),
-            || StoreError::no_such_bucket(bucket),
-        )?;
-        let mut resp = empty(StatusCode::OK);
-        set_header(&mut resp, "etag", &meta.etag);
-        Ok(resp)
+        commit(tmp, &meta, &self.object_path(bucket, key), || {
+            StoreError::no_such_bucket(bucket)
+        })
+        .await?;
+        Ok(meta)
     }
 
     /// Stores a small object from memory (demo seeding).
@@ -991,11 +953,8 @@ impl LocalStore {
         tmp.write(data).await?;
         let meta = ObjectMeta {
             key: key.to_string(),
-            size: tmp.written,
-            etag: format!("\"{}\"", tmp.md5_hex()),
-            last_modified_ms: now_ms(),
             content_type: Some(content_type.to_string()),
-            ..ObjectMeta::default()
+            ..tmp.written_meta()
         };
         tmp.commit(&meta, &self.object_path(bucket, key)).await
     }
@@ -1021,29 +980,24 @@ impl LocalStore {
         }
     }
 
-    async fn delete_objects<B>(
+    async fn delete_objects<B: RequestBody>(
         &self,
         bucket: &str,
         headers: &HeaderMap,
         body: B,
-    ) -> Result<Response<LocalBody>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    ) -> Result<Response<LocalBody>> {
         refuse_aws_chunked(headers)?;
         self.ensure_bucket(bucket).await?;
         let data = read_limited(body, MAX_XML_BODY).await?;
-        let (quiet, entries) = xml::parse_delete(&data)?;
+        // The parser the gateway authorises the keys with: 1 to 1000 keys of 1 to 1024 bytes.
+        // Version ids are ignored (the store keeps one version).
+        let request =
+            crate::route::s3::parse_delete(&data).map_err(|_| StoreError::malformed_xml())?;
+        let quiet = request.quiet;
         let root = "DeleteResult";
         let mut w = XmlWriter::new(root);
-        for entry in entries {
-            let outcome = if entry.key.is_empty() || entry.key.len() > MAX_KEY_LEN {
-                Err(StoreError::key_too_long())
-            } else {
-                self.remove_key(bucket, &entry.key).await
-            };
-            match outcome {
+        for entry in request.objects {
+            match self.remove_key(bucket, &entry.key).await {
                 Ok(()) => {
                     if !quiet {
                         w.open("Deleted").elem("Key", &entry.key).close("Deleted");
@@ -1074,7 +1028,7 @@ impl LocalStore {
         })?;
         // An optional `?versionId=...` is accepted and ignored (the store keeps one version).
         let raw = raw.split_once('?').map(|(p, _)| p).unwrap_or(raw);
-        let decoded = decode_component(raw, false)?;
+        let decoded = decode_component(raw)?;
         let decoded = decoded.strip_prefix('/').unwrap_or(&decoded);
         let (src_bucket, src_key) = decoded
             .split_once('/')
@@ -1117,7 +1071,7 @@ impl LocalStore {
             ));
         }
         self.ensure_bucket(bucket).await?;
-        let (content_type, stored, user_meta) = if replace {
+        let representation = if replace {
             collect_meta(headers)?
         } else {
             (
@@ -1129,24 +1083,26 @@ impl LocalStore {
         let mut tmp = TempFile::create(&self.tmp_dir()).await?;
         tmp.copy_from(&mut file, 0, src_meta.size).await?;
         drop(file);
-        let meta = ObjectMeta {
-            key: key.to_string(),
-            size: tmp.written,
-            etag: format!("\"{}\"", tmp.md5_hex()),
-            last_modified_ms: now_ms(),
-            content_type,
-            headers: stored,
-            user_meta,
-            parts: None,
-        };
-        not_found_is(
-            tmp.commit(&meta, &self.object_path(bucket, key))
-                .await
-                .map_err(into_io),
-            || StoreError::no_such_bucket(bucket),
-        )?;
+        let meta = self.commit_object(tmp, bucket, key, representation).await?;
         Ok(copy_result("CopyObjectResult", &meta))
     }
+}
+
+/// Commits `tmp` to `dest`; a folder removed meanwhile (the bucket's, the upload's) is `missing`.
+async fn commit(
+    tmp: TempFile,
+    meta: &ObjectMeta,
+    dest: &Path,
+    missing: impl FnOnce() -> StoreError,
+) -> Result<()> {
+    not_found_is(tmp.commit(meta, dest).await.map_err(into_io), missing)
+}
+
+/// `200 OK` with the ETag of what was stored (PutObject, UploadPart).
+fn etag_response(etag: &str) -> Response<LocalBody> {
+    let mut resp = empty(StatusCode::OK);
+    set_header(&mut resp, "etag", etag);
+    resp
 }
 
 /// Keeps an I/O error's kind visible to [`not_found_is`].
@@ -1217,9 +1173,84 @@ mod tests {
         assert_eq!(parse_range(Some("items=0-1"), 10), RangeSpec::Whole);
     }
 
+    #[tokio::test]
+    async fn every_subresource_s3_defines_but_four_is_not_implemented() {
+        let dir = std::env::temp_dir().join(format!("iamgate-subresources-{}", random_hex()));
+        let store = LocalStore::open(&dir, "us-east-1").unwrap();
+        let send = |method: Method, uri: &str| {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            store.handle(request)
+        };
+        assert_eq!(send(Method::PUT, "/bkt").await.status(), StatusCode::OK);
+        for sub in [
+            "acl",
+            "versions",
+            "website",
+            "session",
+            "abac",
+            "renameObject",
+        ] {
+            let resp = send(Method::GET, &format!("/bkt?{sub}")).await;
+            assert_eq!(resp.status(), StatusCode::NOT_IMPLEMENTED, "?{sub}");
+        }
+        for uri in ["/bkt?location", "/bkt?uploads", "/bkt?list-type=2&prefix=a"] {
+            assert_eq!(
+                send(Method::GET, uri).await.status(),
+                StatusCode::OK,
+                "{uri}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn reads_queries_and_delete_bodies_as_the_gateway_does() {
+        let dir = std::env::temp_dir().join(format!("iamgate-strict-{}", random_hex()));
+        let store = LocalStore::open(&dir, "us-east-1").unwrap();
+        let send = |method: Method, uri: &str, body: &'static str| {
+            let request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap();
+            store.handle(request)
+        };
+        assert_eq!(send(Method::PUT, "/bkt", "").await.status(), StatusCode::OK);
+        // An escape that is not one is refused, as the S3 model refuses it.
+        let resp = send(Method::GET, "/bkt?list-type=2&prefix=%zz", "").await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        let resp = send(Method::GET, "/bkt?list-type=2&prefix=a+b%2B", "").await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        // DeleteObjects bodies the gateway refuses.
+        for body in [
+            "<Delete><Object><Key>a</Key><Other/></Object></Delete>",
+            "<Delete><Object><Key></Key></Object></Delete>",
+            "<Delete><Quiet>TRUE</Quiet><Object><Key>a</Key></Object></Delete>",
+        ] {
+            let resp = send(Method::POST, "/bkt?delete", body).await;
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{body}");
+        }
+        let resp = send(
+            Method::POST,
+            "/bkt?delete",
+            "<Delete><Quiet> true </Quiet><Object><Key>a</Key><VersionId>v</VersionId></Object></Delete>",
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        assert!(!String::from_utf8_lossy(&body).contains("<Deleted>"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn dates() {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(iso_date(1_234), "1970-01-01T00:00:01.234Z");
+        assert_eq!(iso_date(1_795_780_800_007), "2026-11-27T12:00:00.007Z");
+        assert_eq!(iso_date(-1), "1969-12-31T23:59:59.999Z");
     }
 }

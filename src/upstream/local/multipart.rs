@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode};
 use md5::{Digest, Md5};
 use percent_encoding::utf8_percent_encode;
@@ -12,11 +11,12 @@ use serde::{Deserialize, Serialize};
 use super::error::{Result, StoreError};
 use super::fsio::{hex, now_ms, parse_hex, random_hex, read_meta, ObjectMeta, TempFile};
 use super::xml::{self, XmlWriter};
+use super::RequestBody;
 use super::{
-    check_received, collect_meta, content_length, content_md5, copy_result, empty, header_str,
-    into_io, iso_date, not_found_is, read_limited, refuse_aws_chunked, set_header, strip_quotes,
-    xml_response, LocalBody, LocalStore, Target, MAX_OBJECT, MAX_XML_BODY, MIN_PART, OWNER_ID,
-    URL_ENCODE,
+    check_received, collect_meta, commit, content_length, content_md5, copy_result, empty,
+    etag_response, header_str, iso_date, not_found_is, read_limited, refuse_aws_chunked,
+    strip_quotes, xml_response, LocalBody, LocalStore, Target, MAX_OBJECT, MAX_XML_BODY, MIN_PART,
+    OWNER_ID, URL_ENCODE,
 };
 /// A multipart upload in progress (`uploads/<id>/upload.json`).
 #[derive(Debug, Serialize, Deserialize)]
@@ -84,6 +84,17 @@ impl LocalStore {
         self.upload_dir(id).join(format!("part-{part:05}"))
     }
 
+    /// Commits what `tmp` holds as part `part` of upload `id`; an upload completed or aborted
+    /// meanwhile is `NoSuchUpload`.
+    async fn commit_part(&self, tmp: TempFile, id: &str, part: u32) -> Result<ObjectMeta> {
+        let meta = tmp.written_meta();
+        commit(tmp, &meta, &self.part_path(id, part), || {
+            StoreError::no_such_upload(id)
+        })
+        .await?;
+        Ok(meta)
+    }
+
     pub(super) async fn create_upload(
         &self,
         bucket: &str,
@@ -119,7 +130,7 @@ impl LocalStore {
         Ok(xml_response(StatusCode::OK, w.finish(root)))
     }
 
-    pub(super) async fn upload_part<B>(
+    pub(super) async fn upload_part<B: RequestBody>(
         &self,
         bucket: &str,
         key: &str,
@@ -127,11 +138,7 @@ impl LocalStore {
         part: u32,
         headers: &HeaderMap,
         body: B,
-    ) -> Result<Response<LocalBody>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    ) -> Result<Response<LocalBody>> {
         refuse_aws_chunked(headers)?;
         let declared = content_length(headers)?;
         if declared.is_some_and(|n| n > MAX_OBJECT) {
@@ -142,21 +149,8 @@ impl LocalStore {
         let mut tmp = TempFile::create(&self.tmp_dir()).await?;
         tmp.write_body(body, MAX_OBJECT).await?;
         check_received(&tmp, declared, md5.as_deref())?;
-        let meta = ObjectMeta {
-            size: tmp.written,
-            etag: format!("\"{}\"", tmp.md5_hex()),
-            last_modified_ms: now_ms(),
-            ..ObjectMeta::default()
-        };
-        not_found_is(
-            tmp.commit(&meta, &self.part_path(id, part))
-                .await
-                .map_err(into_io),
-            || StoreError::no_such_upload(id),
-        )?;
-        let mut resp = empty(StatusCode::OK);
-        set_header(&mut resp, "etag", &meta.etag);
-        Ok(resp)
+        let meta = self.commit_part(tmp, id, part).await?;
+        Ok(etag_response(&meta.etag))
     }
 
     pub(super) async fn upload_part_copy(
@@ -188,32 +182,17 @@ impl LocalStore {
         let mut tmp = TempFile::create(&self.tmp_dir()).await?;
         tmp.copy_from(&mut file, offset, len).await?;
         drop(file);
-        let meta = ObjectMeta {
-            size: tmp.written,
-            etag: format!("\"{}\"", tmp.md5_hex()),
-            last_modified_ms: now_ms(),
-            ..ObjectMeta::default()
-        };
-        not_found_is(
-            tmp.commit(&meta, &self.part_path(id, part))
-                .await
-                .map_err(into_io),
-            || StoreError::no_such_upload(id),
-        )?;
+        let meta = self.commit_part(tmp, id, part).await?;
         Ok(copy_result("CopyPartResult", &meta))
     }
 
-    pub(super) async fn complete_upload<B>(
+    pub(super) async fn complete_upload<B: RequestBody>(
         &self,
         bucket: &str,
         key: &str,
         id: &str,
         body: B,
-    ) -> Result<Response<LocalBody>>
-    where
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: std::fmt::Display,
-    {
+    ) -> Result<Response<LocalBody>> {
         let info = self.load_upload(bucket, key, id).await?;
         let data = read_limited(body, MAX_XML_BODY).await?;
         let requested = xml::parse_complete(&data)?;
@@ -253,20 +232,17 @@ impl LocalStore {
         let etag = format!("\"{}-{count}\"", hex(&md5s.finalize()));
         let meta = ObjectMeta {
             key: key.to_string(),
-            size: tmp.written,
             etag: etag.clone(),
-            last_modified_ms: now_ms(),
             content_type: info.content_type,
             headers: info.headers,
             user_meta: info.user_meta,
             parts: u32::try_from(count).ok(),
+            ..tmp.written_meta()
         };
-        not_found_is(
-            tmp.commit(&meta, &self.object_path(bucket, key))
-                .await
-                .map_err(into_io),
-            || StoreError::no_such_bucket(bucket),
-        )?;
+        commit(tmp, &meta, &self.object_path(bucket, key), || {
+            StoreError::no_such_bucket(bucket)
+        })
+        .await?;
         tokio::fs::remove_dir_all(self.upload_dir(id)).await?;
         let root = "CompleteMultipartUploadResult";
         let mut w = XmlWriter::new(root);

@@ -1,35 +1,14 @@
-//! XML: a tiny writer with proper escaping for responses, and quick-xml parsers for the two request
-//! bodies the store reads (DeleteObjects and CompleteMultipartUpload).
+//! XML: a tiny writer with proper escaping for responses, and a quick-xml parser for the
+//! CompleteMultipartUpload body (DeleteObjects' is the S3 model's, `route::s3::parse_delete`).
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use super::error::{Result, StoreError};
+use crate::xml::escape;
 
 /// The S3 namespace of every response document.
 pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
-
-/// Escapes text for element content. Characters XML 1.0 cannot carry at all (most C0 controls)
-/// are written as character references so the document stays parseable by lenient readers;
-/// clients that list such keys should ask for `encoding-type=url`.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => {
-                out.push_str(&format!("&#{};", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A response document under construction.
 pub struct XmlWriter {
@@ -107,6 +86,8 @@ fn local(name: &[u8]) -> Result<String> {
 fn parse_tree(body: &[u8]) -> Result<Node> {
     let text = std::str::from_utf8(body).map_err(|_| StoreError::malformed_xml())?;
     let mut reader = Reader::from_str(text);
+    // `<a/>` as `<a></a>`: one way for an element to end.
+    reader.config_mut().expand_empty_elements = true;
     let mut stack: Vec<Node> = vec![Node::default()];
     let bad = |_| StoreError::malformed_xml();
     loop {
@@ -119,17 +100,6 @@ fn parse_tree(body: &[u8]) -> Result<Node> {
                     name: local(e.name().as_ref())?,
                     ..Node::default()
                 });
-            }
-            Event::Empty(e) => {
-                let node = Node {
-                    name: local(e.name().as_ref())?,
-                    ..Node::default()
-                };
-                stack
-                    .last_mut()
-                    .ok_or_else(StoreError::malformed_xml)?
-                    .children
-                    .push(node);
             }
             Event::End(_) => {
                 let node = stack.pop().ok_or_else(StoreError::malformed_xml)?;
@@ -183,36 +153,6 @@ fn parse_tree(body: &[u8]) -> Result<Node> {
     top.children.pop().ok_or_else(StoreError::malformed_xml)
 }
 
-/// One object named in a DeleteObjects request.
-#[derive(Debug)]
-pub struct DeleteEntry {
-    /// The key to delete.
-    pub key: String,
-}
-
-/// Parses `<Delete><Quiet>..</Quiet><Object><Key>..</Key></Object>..</Delete>`.
-pub fn parse_delete(body: &[u8]) -> Result<(bool, Vec<DeleteEntry>)> {
-    let root = parse_tree(body)?;
-    if root.name != "Delete" {
-        return Err(StoreError::malformed_xml());
-    }
-    let quiet = root
-        .child("Quiet")
-        .map(|q| q.text.trim().eq_ignore_ascii_case("true"))
-        .unwrap_or(false);
-    let mut out = Vec::new();
-    for obj in root.children.iter().filter(|c| c.name == "Object") {
-        let key = obj.child("Key").ok_or_else(StoreError::malformed_xml)?;
-        out.push(DeleteEntry {
-            key: key.text.clone(),
-        });
-    }
-    if out.is_empty() || out.len() > 1000 {
-        return Err(StoreError::malformed_xml());
-    }
-    Ok((quiet, out))
-}
-
 /// Parses `<CompleteMultipartUpload><Part><PartNumber>n</PartNumber><ETag>..</ETag></Part>..`.
 pub fn parse_complete(body: &[u8]) -> Result<Vec<(u32, String)>> {
     let root = parse_tree(body)?;
@@ -242,18 +182,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_delete_with_entities() {
-        let body = br#"<?xml version="1.0"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet><Object><Key>a&amp;b&#x41;</Key></Object><Object><Key>c</Key><VersionId>x</VersionId></Object></Delete>"#;
-        let (quiet, entries) = parse_delete(body).unwrap();
-        assert!(quiet);
-        assert_eq!(entries[0].key, "a&bA");
-        assert_eq!(entries[1].key, "c");
-    }
-
-    #[test]
     fn rejects_malformed() {
-        assert!(parse_delete(b"<Delete><Object>").is_err());
-        assert!(parse_delete(b"<Other/>").is_err());
         assert!(parse_complete(b"<CompleteMultipartUpload><Part><PartNumber>x</PartNumber><ETag>a</ETag></Part></CompleteMultipartUpload>").is_err());
     }
 

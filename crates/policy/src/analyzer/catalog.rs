@@ -279,21 +279,13 @@ impl Catalog {
 
     /// The type of a global (`aws:`) condition key, if it is one.
     pub fn global_key(&self, key_lower: &str) -> Option<&'static KeyType> {
-        REFERENCE
-            .global
-            .iter()
-            .find(|(k, _)| k.matches(key_lower))
-            .map(|(_, t)| t)
+        key_type(&REFERENCE.global, key_lower)
     }
 
     /// The type of a condition key any known service or AWS defines (`s3:prefix`,
     /// `saml:sub`, `aws:SourceIp`).
     pub fn key(&self, key_lower: &str) -> Option<&'static KeyType> {
-        REFERENCE
-            .keys
-            .iter()
-            .find(|(k, _)| k.matches(key_lower))
-            .map(|(_, t)| t)
+        key_type(&REFERENCE.keys, key_lower)
     }
 
     /// A known action close to a misspelt one (one or two edits, or a different case of the
@@ -331,6 +323,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = row;
     }
     prev[b.len()]
+}
+
+/// The type of the first pattern of `keys` that `key_lower` matches.
+fn key_type(keys: &'static [(KeyPattern, KeyType)], key_lower: &str) -> Option<&'static KeyType> {
+    keys.iter()
+        .find(|(k, _)| k.matches(key_lower))
+        .map(|(_, t)| t)
 }
 
 #[cfg(test)]

@@ -74,6 +74,40 @@ const RESTRICTING_KEYS: &[&str] = &[
 const API_NAMES: &[(&str, &str, &str)] =
     &[("s3:listbuckets", "ListBuckets", "s3:ListAllMyBuckets")];
 
+/// A statement's list elements (`Action`, `Resource`) and their findings when missing or empty.
+struct ListElement {
+    plain: &'static str,
+    not: &'static str,
+    missing: (&'static str, &'static str),
+    empty: (&'static str, &'static str),
+}
+
+const ACTION: ListElement = ListElement {
+    plain: "Action",
+    not: "NotAction",
+    missing: (
+        "MISSING_ACTION",
+        "Add an Action or NotAction element to the policy statement.",
+    ),
+    empty: (
+        "EMPTY_ARRAY_ACTION",
+        "This statement includes no actions and does not affect the policy. Specify actions.",
+    ),
+};
+
+const RESOURCE: ListElement = ListElement {
+    plain: "Resource",
+    not: "NotResource",
+    missing: (
+        "MISSING_RESOURCE",
+        "Add a Resource or NotResource element to the policy statement.",
+    ),
+    empty: (
+        "EMPTY_ARRAY_RESOURCE",
+        "This statement includes no resources and does not affect the policy. Specify resources.",
+    ),
+};
+
 struct Checker<'a> {
     text: &'a str,
     lines: LineIndex<'a>,
@@ -317,6 +351,26 @@ impl Checker<'_> {
     }
 
     /// A string or a list of strings; `None` (reported) for anything else.
+    /// `Action`/`NotAction` or `Resource`/`NotResource`: its items and whether it is the `Not`
+    /// form. A statement with neither is an error where `missing_is_error`.
+    fn list_element<'n>(
+        &mut self,
+        path: &[PathElement],
+        node: &'n Node,
+        element: &ListElement,
+        missing_is_error: bool,
+    ) -> Option<(bool, Vec<Item<'n>>)> {
+        let Some((name, n)) = self.either(path, node, element.plain, element.not) else {
+            if missing_is_error {
+                let (code, message) = element.missing;
+                self.add(Error, code, message.into(), vec![at(path.to_vec(), node)]);
+            }
+            return None;
+        };
+        let items = self.strings(value(path, name), n, element.empty)?;
+        Some((name == element.not, items))
+    }
+
     fn strings<'n>(
         &mut self,
         path: Vec<PathElement>,
@@ -452,24 +506,7 @@ impl Checker<'_> {
         }
 
         // Action.
-        let actions = match self.either(path, node, "Action", "NotAction") {
-            None => {
-                self.add(
-                    Error,
-                    "MISSING_ACTION",
-                    "Add an Action or NotAction element to the policy statement.".into(),
-                    vec![whole.clone()],
-                );
-                None
-            }
-            Some((element, n)) => self
-                .strings(
-                    value(path, element),
-                    n,
-                    ("EMPTY_ARRAY_ACTION", "This statement includes no actions and does not affect the policy. Specify actions."),
-                )
-                .map(|items| (element == "NotAction", items)),
-        };
+        let actions = self.list_element(path, node, &ACTION, true);
         if let Some((not, items)) = &actions {
             for item in items {
                 self.action(item);
@@ -491,26 +528,8 @@ impl Checker<'_> {
         }
 
         // Resource.
-        let resources = match self.either(path, node, "Resource", "NotResource") {
-            None => {
-                if self.policy_type == PolicyType::Identity {
-                    self.add(
-                        Error,
-                        "MISSING_RESOURCE",
-                        "Add a Resource or NotResource element to the policy statement.".into(),
-                        vec![whole.clone()],
-                    );
-                }
-                None
-            }
-            Some((element, n)) => self
-                .strings(
-                    value(path, element),
-                    n,
-                    ("EMPTY_ARRAY_RESOURCE", "This statement includes no resources and does not affect the policy. Specify resources."),
-                )
-                .map(|items| (element == "NotResource", items)),
-        };
+        let missing_is_error = self.policy_type == PolicyType::Identity;
+        let resources = self.list_element(path, node, &RESOURCE, missing_is_error);
         if let Some((not, items)) = &resources {
             for item in items {
                 self.resource(item);
@@ -674,44 +693,8 @@ impl Checker<'_> {
     }
 
     fn resource(&mut self, item: &Item) {
-        let r = item.text;
-        if r == "*" {
-            return;
-        }
-        if !r.starts_with("arn:") {
-            self.add(
-                Error,
-                "INVALID_ARN_PREFIX",
-                "Add the required prefix (arn) to the resource ARN.".into(),
-                vec![item.place.clone()],
-            );
-            return;
-        }
-        let fields: Vec<&str> = r.splitn(6, ':').collect();
-        if fields.len() < 6 {
-            self.add(
-                Error,
-                "MISSING_ARN_FIELD",
-                "Resource ARNs must include at least 6 fields in the following structure: arn:partition:service:region:account:resource".into(),
-                vec![item.place.clone()],
-            );
-            return;
-        }
-        let service = fields[2];
-        if service.contains(['*', '?']) {
-            self.add(
-                Suggestion,
-                "WILDCARD_IN_SERVICE_NAME",
-                "Avoid using wildcards (*, ?) in the service name because it might grant unintended access to other AWS services with similar names.".into(),
-                vec![item.place.clone()],
-            );
-        } else if service.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.add(
-                Error,
-                "INVALID_ARN_SERVICE_CASE",
-                format!("Update the service name {service} in the resource ARN to use all lowercase letters."),
-                vec![item.place.clone()],
-            );
+        if let Some((ty, code, details)) = resource_finding(item.text) {
+            self.add(ty, code, details, vec![item.place.clone()]);
         }
     }
 
@@ -1082,6 +1065,44 @@ impl Checker<'_> {
             "The statement allows any principal, including anonymous callers, and has no condition on who they are (such as aws:PrincipalOrgID, aws:PrincipalAccount or aws:SourceIp). Name the principals or add such a condition, unless public access is intended.".into(),
             vec![at(value(path, "Principal"), &principal.value)],
         );
+    }
+}
+
+/// The first problem of a statement's resource ARN, if it has one.
+fn resource_finding(r: &str) -> Option<(FindingType, &'static str, String)> {
+    if r == "*" {
+        return None;
+    }
+    if !r.starts_with("arn:") {
+        return Some((
+            Error,
+            "INVALID_ARN_PREFIX",
+            "Add the required prefix (arn) to the resource ARN.".into(),
+        ));
+    }
+    let fields: Vec<&str> = r.splitn(6, ':').collect();
+    if fields.len() < 6 {
+        return Some((
+            Error,
+            "MISSING_ARN_FIELD",
+            "Resource ARNs must include at least 6 fields in the following structure: arn:partition:service:region:account:resource".into(),
+        ));
+    }
+    let service = fields[2];
+    if service.contains(['*', '?']) {
+        Some((
+            Suggestion,
+            "WILDCARD_IN_SERVICE_NAME",
+            "Avoid using wildcards (*, ?) in the service name because it might grant unintended access to other AWS services with similar names.".into(),
+        ))
+    } else if service.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some((
+            Error,
+            "INVALID_ARN_SERVICE_CASE",
+            format!("Update the service name {service} in the resource ARN to use all lowercase letters."),
+        ))
+    } else {
+        None
     }
 }
 

@@ -307,11 +307,8 @@ impl Parser<'_> {
 
     fn object(&mut self, depth: usize) -> Result<Kind, SyntaxError> {
         let open = self.i;
-        self.i += 1;
         let mut members = Vec::new();
-        self.skip_ws()?;
-        if self.b.get(self.i) == Some(&b'}') {
-            self.i += 1;
+        if self.open_container(b'}')? {
             return Ok(Kind::Object(members));
         }
         loop {
@@ -368,45 +365,16 @@ impl Parser<'_> {
                 value,
             });
             self.skip_ws()?;
-            match self.b.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(Kind::Object(members));
-                }
-                None => return Err(self.unclosed(open, '}')),
-                Some(b'"') => {
-                    return Err(self.err(
-                        self.i,
-                        "a comma is missing between two members of an object",
-                    ))
-                }
-                Some(b']') => {
-                    return Err(self.err(
-                        self.i,
-                        "']' closes a list, but an object is open here: '}' was expected",
-                    ))
-                }
-                Some(_) => {
-                    return Err(self.err(
-                        self.i,
-                        format!(
-                            "',' or '}}' was expected after a member, not {}",
-                            self.shown(self.i)
-                        ),
-                    ))
-                }
+            if !self.after_item(open, b'}')? {
+                return Ok(Kind::Object(members));
             }
         }
     }
 
     fn array(&mut self, depth: usize) -> Result<Kind, SyntaxError> {
         let open = self.i;
-        self.i += 1;
         let mut items = Vec::new();
-        self.skip_ws()?;
-        if self.b.get(self.i) == Some(&b']') {
-            self.i += 1;
+        if self.open_container(b']')? {
             return Ok(Kind::Array(items));
         }
         loop {
@@ -418,35 +386,71 @@ impl Parser<'_> {
             }
             items.push(self.value(depth + 1)?);
             self.skip_ws()?;
-            match self.b.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(Kind::Array(items));
-                }
-                None => return Err(self.unclosed(open, ']')),
-                Some(b'}') => {
-                    return Err(self.err(
-                        self.i,
-                        "'}' closes an object, but a list is open here: ']' was expected",
-                    ))
-                }
-                Some(b'"' | b'{' | b'[' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
-                    return Err(
-                        self.err(self.i, "a comma is missing between two elements of a list")
-                    )
-                }
-                Some(_) => {
-                    return Err(self.err(
-                        self.i,
-                        format!(
-                            "',' or ']' was expected after an element, not {}",
-                            self.shown(self.i)
-                        ),
-                    ))
-                }
+            if !self.after_item(open, b']')? {
+                return Ok(Kind::Array(items));
             }
         }
+    }
+
+    /// Steps over the opening bracket; true when `close` follows at once (an empty container),
+    /// which is then stepped over too.
+    fn open_container(&mut self, close: u8) -> Result<bool, SyntaxError> {
+        self.i += 1;
+        self.skip_ws()?;
+        let empty = self.b.get(self.i) == Some(&close);
+        if empty {
+            self.i += 1;
+        }
+        Ok(empty)
+    }
+
+    /// After a member of an object (`close` is `}`) or an element of a list (`]`): true when a
+    /// comma announces another, false when `close` ends the container; anything else is an
+    /// error.
+    fn after_item(&mut self, open: usize, close: u8) -> Result<bool, SyntaxError> {
+        let object = close == b'}';
+        let (container, other, item) = if object {
+            ("an object", "a list", "member")
+        } else {
+            ("a list", "an object", "element")
+        };
+        let c = match self.b.get(self.i) {
+            Some(b',') => {
+                self.i += 1;
+                return Ok(true);
+            }
+            Some(&c) if c == close => {
+                self.i += 1;
+                return Ok(false);
+            }
+            None => return Err(self.unclosed(open, char::from(close))),
+            Some(&c) => c,
+        };
+        let next_item = if object {
+            c == b'"'
+        } else {
+            matches!(
+                c,
+                b'"' | b'{' | b'[' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+            )
+        };
+        let message = if matches!(c, b'}' | b']') {
+            format!(
+                "'{}' closes {other}, but {container} is open here: '{}' was expected",
+                char::from(c),
+                char::from(close)
+            )
+        } else if next_item {
+            format!("a comma is missing between two {item}s of {container}")
+        } else {
+            let article = if object { "a" } else { "an" };
+            format!(
+                "',' or '{}' was expected after {article} {item}, not {}",
+                char::from(close),
+                self.shown(self.i)
+            )
+        };
+        Err(self.err(self.i, message))
     }
 
     /// A closing bracket right after a comma: the comma is at fault.
@@ -640,6 +644,41 @@ mod tests {
             "[1, \"x\\ny\", true, null]"
         );
         assert_eq!(parse("\"\\ud83d\\ude00\"").unwrap().as_str(), Some("😀"));
+    }
+
+    #[test]
+    fn what_may_follow_a_member_or_an_element() {
+        let message = |text: &str| parse(text).unwrap_err().message;
+        let cases = [
+            (
+                r#"{"a": 1 "b": 2}"#,
+                "a comma is missing between two members of an object",
+            ),
+            (
+                r#"{"a": 1]"#,
+                "']' closes a list, but an object is open here: '}' was expected",
+            ),
+            (
+                r#"{"a": 1 x}"#,
+                "',' or '}' was expected after a member, not 'x'",
+            ),
+            ("[1 2]", "a comma is missing between two elements of a list"),
+            (
+                "[1 {}]",
+                "a comma is missing between two elements of a list",
+            ),
+            (
+                "[1}",
+                "'}' closes an object, but a list is open here: ']' was expected",
+            ),
+            ("[1 x]", "',' or ']' was expected after an element, not 'x'"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(message(text), expected, "{text}");
+        }
+        assert!(message("[1").contains("']' is missing"));
+        assert!(message(r#"{"a": 1"#).contains("'}' is missing"));
+        assert!(parse(r#"{"a": [1, {"b": []}], "c": {}}"#).is_ok());
     }
 
     #[test]
