@@ -1323,6 +1323,25 @@ fn hoisted_query_headers_are_routed_as_headers() {
         r.context_value("s3:x-amz-acl"),
         Some(&["public-read".to_owned()][..])
     );
+    // A name is read decoded, as S3 reads it: an encoded `x-amz-` name is hoisted too.
+    for encoded in ["x%2Damz-acl", "%78-amz-acl", "X-Amz%2Dacl"] {
+        let query = format!("{encoded}=public-read");
+        let hoisted = with_hoisted_headers(Some(&query), &none).unwrap();
+        let r = model
+            .route(
+                &Method::PUT,
+                Some(HOST),
+                "/reports/x",
+                Some(&query),
+                &hoisted,
+            )
+            .unwrap();
+        assert_eq!(
+            r.context_value("s3:x-amz-acl"),
+            Some(&["public-read".to_owned()][..]),
+            "{encoded}"
+        );
+    }
     // Nothing hoisted: the headers as they are, not copied.
     let plain = headers(&[("x-amz-acl", "private")]);
     assert!(matches!(

@@ -8,6 +8,7 @@ use http::{HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, Empty, Full};
 
 use super::forward::{ProxyBody, UpstreamError};
+use crate::ids::splitmix;
 use crate::policy::Source;
 use crate::sigv4::{AuthError, CodeFamily};
 
@@ -331,23 +332,7 @@ pub fn s3_error_xml_with(
 }
 
 /// Escapes text for XML element content.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
-                out.push_str(&format!("&#{};", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::xml::escape as xml_escape;
 
 /// Sets the request id headers AWS clients read and log.
 pub fn set_request_id(headers: &mut http::HeaderMap, request_id: &str) {
@@ -387,14 +372,6 @@ impl Default for RequestIds {
     fn default() -> Self {
         RequestIds::new()
     }
-}
-
-/// A bijective mixer, so that distinct counters give distinct ids.
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -75,20 +75,17 @@ impl Model for S3Model {
         let Some(bucket) = routed.bucket.clone() else {
             return Ok(());
         };
-        let objects = s3::parse_delete_objects(body)?;
-        for object in &objects {
+        let request = s3::parse_delete(body)?;
+        for object in &request.objects {
             self.keys.check(&object.key)?;
         }
         routed
             .checks
-            .extend(s3::delete_objects_checks(&bucket, &objects));
-        let quiet = body
-            .windows(b"<Quiet>true</Quiet>".len())
-            .any(|w| w == b"<Quiet>true</Quiet>");
+            .extend(s3::delete_objects_checks(&bucket, &request.objects));
         routed.plan = Some(Box::new(DeleteObjects {
             bucket,
-            objects,
-            quiet,
+            objects: request.objects,
+            quiet: request.quiet,
         }));
         Ok(())
     }
@@ -144,11 +141,7 @@ impl Model for S3Model {
         {
             map.insert("Host".into(), Value::String(audit::truncate(host, 256)));
         }
-        for pair in parts.uri.query().unwrap_or("").split('&').take(32) {
-            if pair.is_empty() {
-                continue;
-            }
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        for (name, value) in crate::query::raw_pairs(parts.uri.query().unwrap_or("")).take(32) {
             if audit::is_auth_param(name) {
                 continue;
             }

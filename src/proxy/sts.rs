@@ -133,8 +133,7 @@ impl Service for StsService {
             && parts.uri.path() == "/"
             && ((parts.method == Method::POST && is_form(parts))
                 || parts.uri.query().is_some_and(|q| {
-                    q.split('&')
-                        .any(|p| p == "Action=AssumeRoleWithWebIdentity")
+                    crate::query::raw_pairs(q).any(|p| p == ("Action", "AssumeRoleWithWebIdentity"))
                 }))
     }
 

@@ -197,10 +197,17 @@ pub fn with_hoisted_headers<'h>(
     };
     let mut merged: Option<HeaderMap> = None;
     for (raw_name, raw_value) in crate::query::raw_pairs(query) {
-        if raw_name.len() < 6 || !raw_name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-") {
+        // S3 decodes a name before it reads it: `x%2Damz-acl` is `x-amz-acl` too.
+        let encoded = memchr::memchr(b'%', raw_name.as_bytes()).is_some();
+        if !encoded
+            && (raw_name.len() < 6 || !raw_name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-"))
+        {
             continue;
         }
         let name = query_decode(raw_name)?.to_ascii_lowercase();
+        if !name.starts_with("x-amz-") {
+            continue;
+        }
         if crate::sigv4::parse::PRESIGN_PARAMS
             .iter()
             .any(|p| p.eq_ignore_ascii_case(&name))
