@@ -8,8 +8,8 @@ use jsonwebtoken::jwk::JwkSet;
 
 use super::mfa::{MfaError, MfaVerifier};
 use super::oidc::{self, JwksCache, WebIdentity, WebIdentityError};
-use super::session::{Session, SessionCache};
-use super::token::{SessionClaims, Subject, TokenError, TokenKeys};
+use crate::caller::session::{Session, SessionCache};
+use crate::caller::token::{SessionClaims, Subject, TokenError, TokenKeys};
 use crate::caller::Caller;
 use crate::context::iso8601;
 use crate::policy::{

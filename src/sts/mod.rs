@@ -1,8 +1,7 @@
-//! The built-in STS: temporary credentials for roles, users with MFA, and web identities.
+//! The built-in STS: temporary credentials for roles, users with MFA, and web identities. The
+//! sessions it issues, and the tokens that carry them, are callers' ([`crate::caller::session`],
+//! [`crate::caller::token`]): a request signed with a session's keys is authenticated without STS.
 //!
-//! * [`token`]: session tokens, sealed with AES-256-GCM, carrying the whole session, so that
-//!   replicas share nothing but the sealing keys;
-//! * [`session`]: a token opened: its principal, session policies and condition keys;
 //! * [`mfa`]: RFC 6238 codes of virtual MFA devices, each accepted once;
 //! * [`oidc`]: OpenID Connect tokens for `AssumeRoleWithWebIdentity`;
 //! * [`actions`]: the operations, decided against the snapshot, answered in STS's XML.
@@ -10,9 +9,7 @@
 pub mod actions;
 pub mod mfa;
 pub mod oidc;
-pub mod session;
-pub mod token;
 
+pub use crate::caller::session::Session;
+pub use crate::caller::token::{SessionClaims, Subject, TokenError, TokenKeys};
 pub use actions::{Call, Params, Sts, StsError, StsResponse};
-pub use session::Session;
-pub use token::{SessionClaims, Subject, TokenError, TokenKeys};

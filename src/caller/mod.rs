@@ -1,12 +1,16 @@
 //! Who a request is from, resolved against the snapshot it started with: the anonymous
 //! principal, an account's root user, a user, or a session of temporary credentials.
 
+pub mod session;
+pub mod token;
+
+pub use session::Session;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::policy::{Context, PolicySet, Principal};
 use crate::store::{Identity, KeyOwner, Snapshot};
-use crate::sts::Session;
 
 /// The caller of a request.
 #[derive(Debug)]
