@@ -359,6 +359,19 @@ async fn request_rate_per_principal() {
         r.body_text()
     );
 
+    // The gateway's own services count too: STS refuses in its own protocol.
+    let query = "Action=GetCallerIdentity&Version=2011-06-15";
+    let r = raw(gw, &signed_get("/", query, &h, "sts", ""))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.body_text());
+    assert!(
+        r.body_text().contains("<ErrorResponse>")
+            && r.body_text().contains("<Code>Throttling</Code>"),
+        "{}",
+        r.body_text()
+    );
+
     // Refused requests never reached an upstream.
     assert_eq!(s3.lock().unwrap().len(), 4);
     assert_eq!(orders.lock().unwrap().len(), 0);
