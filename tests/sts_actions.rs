@@ -132,11 +132,19 @@ fn params(pairs: &[(&str, &str)]) -> Params {
     Params::parse(text.as_bytes())
 }
 
-fn call<'a>(snapshot: &'a Snapshot, environment: &'a Context, now: i64) -> Call<'a> {
+fn call<'a>(
+    snapshot: &'a Snapshot,
+    environment: &'a Context,
+    now: i64,
+    caller: &'a Caller,
+    params: &'a Params,
+) -> Call<'a> {
     Call {
         snapshot,
         environment,
         now,
+        caller,
+        params,
     }
 }
 
@@ -179,7 +187,7 @@ fn assume(
     pairs: &[(&str, &str)],
 ) -> Result<StsResponse, StsError> {
     let env = Context::new();
-    sts.assume_role(&call(snapshot, &env, NOW), caller, &params(pairs))
+    sts.assume_role(&call(snapshot, &env, NOW, caller, &params(pairs)))
 }
 
 fn role_arn(name: &str) -> String {
@@ -515,19 +523,23 @@ fn mfa_facts_reach_the_trust_policy_and_later_requests_with_their_age() {
     let env = Context::new();
     let code = totp(secret, NOW);
     let r = sts
-        .get_session_token(
-            &call(&snapshot, &env, NOW),
+        .get_session_token(&call(
+            &snapshot,
+            &env,
+            NOW,
             &dana,
             &params(&[("SerialNumber", &serial), ("TokenCode", &code)]),
-        )
+        ))
         .unwrap();
     // The same code is spent.
     let again = sts
-        .get_session_token(
-            &call(&snapshot, &env, NOW + 5),
+        .get_session_token(&call(
+            &snapshot,
+            &env,
+            NOW + 5,
             &dana,
             &params(&[("SerialNumber", &serial), ("TokenCode", &code)]),
-        )
+        ))
         .unwrap_err();
     assert_eq!(again.code, "AccessDenied");
     let session = session_caller(&sts, &snapshot, &r, NOW);
@@ -537,11 +549,13 @@ fn mfa_facts_reach_the_trust_policy_and_later_requests_with_their_age() {
     assert_eq!(context.single("aws:username"), Some("dana"));
     // The MFA session may assume the role; the role session keeps the MFA time.
     let role = sts
-        .assume_role(
-            &call(&snapshot, &env, NOW + 100),
+        .assume_role(&call(
+            &snapshot,
+            &env,
+            NOW + 100,
             &session,
             &params(&[("RoleArn", &arn), ("RoleSessionName", "mm")]),
-        )
+        ))
         .unwrap();
     let role = session_caller(&sts, &snapshot, &role, NOW + 100);
     assert_eq!(
@@ -567,7 +581,7 @@ fn mfa_facts_reach_the_trust_policy_and_later_requests_with_their_age() {
     );
     // Session credentials cannot get another session token.
     assert_eq!(
-        sts.get_session_token(&call(&snapshot, &env, NOW), &session, &params(&[]))
+        sts.get_session_token(&call(&snapshot, &env, NOW, &session, &params(&[])))
             .unwrap_err()
             .message,
         "Cannot call GetSessionToken with session credentials"

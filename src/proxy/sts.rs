@@ -230,6 +230,8 @@ async fn call(
         snapshot: &x.snapshot,
         environment: &environment,
         now,
+        caller,
+        params,
     };
     let action = params.get("Action").unwrap_or("");
     if matches!(caller, Caller::Anonymous) && action != "AssumeRoleWithWebIdentity" {
@@ -237,8 +239,8 @@ async fn call(
     }
     let response = match action {
         "GetCallerIdentity" => sts.get_caller_identity(caller),
-        "GetSessionToken" => sts.get_session_token(&call, caller, params),
-        "AssumeRole" => sts.assume_role(&call, caller, params),
+        "GetSessionToken" => sts.get_session_token(&call),
+        "AssumeRole" => sts.assume_role(&call),
         "AssumeRoleWithWebIdentity" => {
             let (provider, head) = sts.web_identity_provider(&x.snapshot, params)?;
             let keys = provider_keys(
@@ -249,7 +251,7 @@ async fn call(
                 x.conn.worker,
             )
             .await?;
-            sts.assume_role_with_web_identity(&call, params, provider, &keys)
+            sts.assume_role_with_web_identity(&call, provider, &keys)
         }
         "" => Err(StsError {
             code: "MissingAction",

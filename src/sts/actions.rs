@@ -253,7 +253,7 @@ impl StsResponse {
     }
 }
 
-/// What a call knows besides its parameters.
+/// One STS call: who makes it, with which parameters, and what it is decided against.
 pub struct Call<'a> {
     /// The snapshot the request started with.
     pub snapshot: &'a Snapshot,
@@ -261,6 +261,10 @@ pub struct Call<'a> {
     pub environment: &'a Context,
     /// Now, Unix seconds.
     pub now: i64,
+    /// Who signed the request.
+    pub caller: &'a Caller,
+    /// The request's parameters.
+    pub params: &'a Params,
 }
 
 /// The built-in STS: the sealing keys, the opened sessions, the MFA codes spent and the
@@ -319,13 +323,8 @@ impl Sts {
 
     /// `GetSessionToken`: a user's (or root's) own permissions as temporary credentials,
     /// with MFA facts when a right code is given. Only long-term keys may call it.
-    pub fn get_session_token(
-        &self,
-        call: &Call<'_>,
-        caller: &Caller,
-        params: &Params,
-    ) -> Result<StsResponse, StsError> {
-        let (subject, account, user_arn) = match caller {
+    pub fn get_session_token(&self, call: &Call<'_>) -> Result<StsResponse, StsError> {
+        let (subject, account, user_arn) = match call.caller {
             Caller::Known(identity) if identity.principal.kind() == PrincipalKind::User => (
                 Subject::User {
                     arn: identity.principal.arn().to_owned(),
@@ -356,12 +355,12 @@ impl Sts {
         } else {
             (43_200, 129_600)
         };
-        let mut duration = duration_param(params, default, 129_600)?;
+        let mut duration = duration_param(call.params, default, 129_600)?;
         if duration > max {
             // AWS shortens a root session to an hour rather than refusing.
             duration = max;
         }
-        let mfa_time = self.check_mfa(call, params, user_arn)?;
+        let mfa_time = self.check_mfa(call, user_arn)?;
         let credentials = self.issue(SessionClaims {
             access_key_id: String::new(),
             secret_access_key: String::new(),
@@ -382,12 +381,8 @@ impl Sts {
     }
 
     /// Checks `SerialNumber` and `TokenCode`, if given, for the user `user_arn`.
-    fn check_mfa(
-        &self,
-        call: &Call<'_>,
-        params: &Params,
-        user_arn: Option<&str>,
-    ) -> Result<Option<i64>, StsError> {
+    fn check_mfa(&self, call: &Call<'_>, user_arn: Option<&str>) -> Result<Option<i64>, StsError> {
+        let params = call.params;
         let (serial, code) = match (params.get("SerialNumber"), params.get("TokenCode")) {
             (None, None) => return Ok(None),
             (Some(s), Some(c)) => (s, c),
@@ -432,12 +427,8 @@ impl Sts {
 
     /// `AssumeRole`: the role's trust policy, as a resource policy, together with the caller's
     /// identity policies (both in another account, either in the same).
-    pub fn assume_role(
-        &self,
-        call: &Call<'_>,
-        caller: &Caller,
-        params: &Params,
-    ) -> Result<StsResponse, StsError> {
+    pub fn assume_role(&self, call: &Call<'_>) -> Result<StsResponse, StsError> {
+        let (caller, params) = (call.caller, call.params);
         let role_arn = required(params, "RoleArn", 20, 2048)?;
         let session_name = role_session_name(params)?;
         let principal = caller.principal();
@@ -491,7 +482,7 @@ impl Sts {
             })?;
         }
         // MFA: a code given now, or the facts of the session that calls.
-        let mfa_time = match self.check_mfa(call, params, user_arn)? {
+        let mfa_time = match self.check_mfa(call, user_arn)? {
             Some(t) => Some(t),
             None => source_session.and_then(|s| s.claims.mfa_time),
         };
@@ -542,19 +533,15 @@ impl Sts {
                 principal.arn()
             )));
         }
-        let session = self.role_session(
-            call,
-            role,
-            session_name,
-            duration,
-            &requested,
+        let carried = Carried {
             tags,
-            transitive,
+            transitive_tag_keys: transitive,
             mfa_time,
             source_identity,
-            None,
+            federated_provider: None,
             chained,
-        )?;
+        };
+        let session = self.role_session(call, role, session_name, duration, &requested, carried)?;
         Ok(StsResponse::AssumeRole(session))
     }
 
@@ -587,10 +574,10 @@ impl Sts {
     pub fn assume_role_with_web_identity(
         &self,
         call: &Call<'_>,
-        params: &Params,
         provider: &OidcProvider,
         keys: &JwkSet,
     ) -> Result<StsResponse, StsError> {
+        let params = call.params;
         let role_arn = required(params, "RoleArn", 20, 2048)?;
         let session_name = role_session_name(params)?;
         let token = required(params, "WebIdentityToken", 4, 20_000)?;
@@ -626,23 +613,14 @@ impl Sts {
         if !decision.is_allowed() {
             return Err(denied());
         }
-        let session = self.role_session(
-            call,
-            role,
-            session_name,
-            duration,
-            &requested,
-            Vec::new(),
-            Vec::new(),
-            None,
-            None,
-            Some(provider.arn.clone()),
-            false,
-        )?;
+        let carried = Carried {
+            federated_provider: Some(provider.arn.clone()),
+            ..Carried::default()
+        };
+        let session = self.role_session(call, role, session_name, duration, &requested, carried)?;
         Ok(StsResponse::AssumeRoleWithWebIdentity(session, identity))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn role_session(
         &self,
         call: &Call<'_>,
@@ -650,13 +628,16 @@ impl Sts {
         session_name: &str,
         duration: i64,
         requested: &SessionRequest,
-        tags: Vec<(String, String)>,
-        transitive_tag_keys: Vec<String>,
-        mfa_time: Option<i64>,
-        source_identity: Option<String>,
-        federated_provider: Option<String>,
-        chained: bool,
+        carried: Carried,
     ) -> Result<RoleSession, StsError> {
+        let Carried {
+            tags,
+            transitive_tag_keys,
+            mfa_time,
+            source_identity,
+            federated_provider,
+            chained,
+        } = carried;
         let role_arn = role.principal.arn();
         let account = role.principal.account().unwrap_or_default().to_owned();
         let packed = requested.packed_size(&tags);
@@ -873,6 +854,21 @@ fn merge_source_identity(
         (Some(i), _) => Ok(Some(i.to_owned())),
         (None, r) => Ok(r.map(str::to_owned)),
     }
+}
+
+/// What a role session carries besides its role, name, duration and requested policies.
+#[derive(Default)]
+struct Carried {
+    /// The session's tags, the calling session's transitive ones first.
+    tags: Vec<(String, String)>,
+    transitive_tag_keys: Vec<String>,
+    /// When MFA was last proven, Unix seconds.
+    mfa_time: Option<i64>,
+    source_identity: Option<String>,
+    /// The OIDC provider's ARN, for a web identity session.
+    federated_provider: Option<String>,
+    /// Assumed by another role session.
+    chained: bool,
 }
 
 /// The session policies and tags a request asks for.

@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use error::{Result, StoreError};
 use fsio::{now_ms, random_hex, read_meta, FileBody, ObjectMeta, TempFile};
 use keys::{key_to_file_name, valid_bucket_name, MAX_KEY_LEN};
+use multipart::Part;
 use xml::XmlWriter;
 
 /// The response body type of the store: streamed from disk, or a small XML document.
@@ -574,7 +575,7 @@ impl LocalStore {
             }
             Method::PUT if upload_id.is_some() => {
                 let id = upload_id.unwrap_or_default();
-                let part = target
+                let number = target
                     .q("partNumber")
                     .and_then(|n| n.parse::<u32>().ok())
                     .filter(|n| (1..=10000).contains(n))
@@ -583,12 +584,16 @@ impl LocalStore {
                             "Part number must be an integer between 1 and 10000, inclusive",
                         )
                     })?;
+                let part = Part {
+                    bucket: &bucket,
+                    key: &key,
+                    upload_id: &id,
+                    number,
+                };
                 if headers.contains_key("x-amz-copy-source") {
-                    self.upload_part_copy(&bucket, &key, &id, part, &headers)
-                        .await
+                    self.upload_part_copy(&part, &headers).await
                 } else {
-                    self.upload_part(&bucket, &key, &id, part, &headers, body)
-                        .await
+                    self.upload_part(&part, &headers, body).await
                 }
             }
             Method::PUT if headers.contains_key("x-amz-copy-source") => {

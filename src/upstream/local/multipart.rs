@@ -31,6 +31,33 @@ pub(super) struct UploadInfo {
     user_meta: BTreeMap<String, String>,
 }
 
+/// One part of a multipart upload, as a request names it.
+pub(super) struct Part<'a> {
+    pub(super) bucket: &'a str,
+    pub(super) key: &'a str,
+    pub(super) upload_id: &'a str,
+    /// The part number (1 to 10,000).
+    pub(super) number: u32,
+}
+
+/// A listing's `max-parts` or `max-uploads`: 1000 at the most, and when not given.
+fn page_size(target: &Target, name: &str) -> Result<usize> {
+    match target.q(name) {
+        None => Ok(1000),
+        Some(m) => m
+            .parse::<usize>()
+            .map(|n| n.min(1000))
+            .map_err(|_| StoreError::invalid_argument(format!("invalid {name}"))),
+    }
+}
+
+/// Keeps the first `max` of a sorted listing; true when some were cut (the listing is truncated).
+fn keep_page<T>(items: &mut Vec<T>, max: usize) -> bool {
+    let truncated = items.len() > max;
+    items.truncate(max);
+    truncated
+}
+
 pub(super) fn valid_upload_id(id: &str) -> bool {
     id.len() == 32
         && id
@@ -84,13 +111,16 @@ impl LocalStore {
         self.upload_dir(id).join(format!("part-{part:05}"))
     }
 
-    /// Commits what `tmp` holds as part `part` of upload `id`; an upload completed or aborted
-    /// meanwhile is `NoSuchUpload`.
-    async fn commit_part(&self, tmp: TempFile, id: &str, part: u32) -> Result<ObjectMeta> {
+    /// Commits what `tmp` holds as `part`; an upload completed or aborted meanwhile is
+    /// `NoSuchUpload`.
+    async fn commit_part(&self, tmp: TempFile, part: &Part<'_>) -> Result<ObjectMeta> {
         let meta = tmp.written_meta();
-        commit(tmp, &meta, &self.part_path(id, part), || {
-            StoreError::no_such_upload(id)
-        })
+        commit(
+            tmp,
+            &meta,
+            &self.part_path(part.upload_id, part.number),
+            || StoreError::no_such_upload(part.upload_id),
+        )
         .await?;
         Ok(meta)
     }
@@ -132,10 +162,7 @@ impl LocalStore {
 
     pub(super) async fn upload_part<B: RequestBody>(
         &self,
-        bucket: &str,
-        key: &str,
-        id: &str,
-        part: u32,
+        part: &Part<'_>,
         headers: &HeaderMap,
         body: B,
     ) -> Result<Response<LocalBody>> {
@@ -145,23 +172,22 @@ impl LocalStore {
             return Err(StoreError::entity_too_large());
         }
         let md5 = content_md5(headers)?;
-        self.load_upload(bucket, key, id).await?;
+        self.load_upload(part.bucket, part.key, part.upload_id)
+            .await?;
         let mut tmp = TempFile::create(&self.tmp_dir()).await?;
         tmp.write_body(body, MAX_OBJECT).await?;
         check_received(&tmp, declared, md5.as_deref())?;
-        let meta = self.commit_part(tmp, id, part).await?;
+        let meta = self.commit_part(tmp, part).await?;
         Ok(etag_response(&meta.etag))
     }
 
     pub(super) async fn upload_part_copy(
         &self,
-        bucket: &str,
-        key: &str,
-        id: &str,
-        part: u32,
+        part: &Part<'_>,
         headers: &HeaderMap,
     ) -> Result<Response<LocalBody>> {
-        self.load_upload(bucket, key, id).await?;
+        self.load_upload(part.bucket, part.key, part.upload_id)
+            .await?;
         let (_, _, src_meta, mut file) = self.copy_source(headers).await?;
         let (offset, len) = match header_str(headers, "x-amz-copy-source-range") {
             None => (0, src_meta.size),
@@ -182,7 +208,7 @@ impl LocalStore {
         let mut tmp = TempFile::create(&self.tmp_dir()).await?;
         tmp.copy_from(&mut file, offset, len).await?;
         drop(file);
-        let meta = self.commit_part(tmp, id, part).await?;
+        let meta = self.commit_part(tmp, part).await?;
         Ok(copy_result("CopyPartResult", &meta))
     }
 
@@ -283,13 +309,7 @@ impl LocalStore {
                 .parse::<u32>()
                 .map_err(|_| StoreError::invalid_argument("invalid part-number-marker"))?,
         };
-        let max_parts = match target.q("max-parts") {
-            None => 1000,
-            Some(m) => m
-                .parse::<usize>()
-                .map_err(|_| StoreError::invalid_argument("invalid max-parts"))?
-                .min(1000),
-        };
+        let max_parts = page_size(target, "max-parts")?;
         let mut numbers = Vec::new();
         let mut dir = not_found_is(tokio::fs::read_dir(self.upload_dir(id)).await, || {
             StoreError::no_such_upload(id)
@@ -307,8 +327,7 @@ impl LocalStore {
             }
         }
         numbers.sort_unstable();
-        let truncated = numbers.len() > max_parts;
-        numbers.truncate(max_parts);
+        let truncated = keep_page(&mut numbers, max_parts);
         let root = "ListPartsResult";
         let mut w = XmlWriter::new(root);
         w.elem("Bucket", bucket)
@@ -351,13 +370,7 @@ impl LocalStore {
         let prefix = target.q("prefix").unwrap_or("");
         let key_marker = target.q("key-marker").unwrap_or("");
         let id_marker = target.q("upload-id-marker").unwrap_or("");
-        let max_uploads = match target.q("max-uploads") {
-            None => 1000,
-            Some(m) => m
-                .parse::<usize>()
-                .map_err(|_| StoreError::invalid_argument("invalid max-uploads"))?
-                .min(1000),
-        };
+        let max_uploads = page_size(target, "max-uploads")?;
         let mut uploads: Vec<(String, UploadInfo)> = self
             .uploads()
             .await?
@@ -379,8 +392,7 @@ impl LocalStore {
                 b.0.as_str(),
             ))
         });
-        let truncated = uploads.len() > max_uploads;
-        uploads.truncate(max_uploads);
+        let truncated = keep_page(&mut uploads, max_uploads);
         let root = "ListMultipartUploadsResult";
         let mut w = XmlWriter::new(root);
         w.elem("Bucket", bucket)
