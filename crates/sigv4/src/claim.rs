@@ -63,19 +63,35 @@ impl<'a> Claim<'a> {
         headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
         query: Option<&'a str>,
     ) -> Option<Claim<'a>> {
-        for (name, value) in headers {
-            if name.eq_ignore_ascii_case("authorization") {
-                let value = std::str::from_utf8(value).unwrap_or("");
-                return Some(Claim {
-                    location: Location::Header,
-                    version: version_of(value),
-                    raw_credential: header_credential(value),
-                });
-            }
+        let authorization = headers
+            .into_iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            .map(|(_, value)| value);
+        Claim::from_parts(authorization, query)
+    }
+
+    /// Reads the claim of an `http` request head.
+    pub fn of(parts: &'a http::request::Parts) -> Option<Claim<'a>> {
+        let authorization = parts.headers.get(http::header::AUTHORIZATION);
+        Claim::from_parts(authorization.map(|v| v.as_bytes()), parts.uri.query())
+    }
+
+    fn from_parts(authorization: Option<&'a [u8]>, query: Option<&'a str>) -> Option<Claim<'a>> {
+        if let Some(value) = authorization {
+            let value = std::str::from_utf8(value).unwrap_or("");
+            return Some(Claim {
+                location: Location::Header,
+                version: version_of(value),
+                raw_credential: header_credential(value),
+            });
         }
         let mut claim: Option<Claim<'a>> = None;
         for pair in query.unwrap_or("").split('&') {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // Every presigning parameter starts `X-Amz-`: most other names end the test there.
+            if name.len() < 6 || !name.as_bytes()[..6].eq_ignore_ascii_case(b"x-amz-") {
+                continue;
+            }
             let entry = || Claim {
                 location: Location::Query,
                 version: None,
@@ -88,19 +104,15 @@ impl<'a> Claim<'a> {
             } else if name.eq_ignore_ascii_case("x-amz-signature") {
                 claim.get_or_insert_with(entry);
             }
+            // The SDKs put the algorithm and the credential first: the rest need not be read.
+            if claim
+                .as_ref()
+                .is_some_and(|c| c.version.is_some() && c.raw_credential.is_some())
+            {
+                break;
+            }
         }
         claim
-    }
-
-    /// Reads the claim of an `http` request head.
-    pub fn of(parts: &'a http::request::Parts) -> Option<Claim<'a>> {
-        Claim::read(
-            parts
-                .headers
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_bytes())),
-            parts.uri.query(),
-        )
     }
 
     /// The credential, `AKID/date/region/service/aws4_request` (percent-decoded from a query).
@@ -132,38 +144,45 @@ impl<'a> Claim<'a> {
         parts.next().filter(|s| !s.is_empty()).map(str::to_owned)
     }
 
-    /// Whether the credential is scoped to `service`: [`Claim::service`] without allocating,
-    /// for a server that asks it of every request.
+    /// Whether the credential is scoped to `service`: [`Claim::service`] without allocating or
+    /// decoding, for a server that asks it of every request.
     pub fn scoped_to(&self, service: &str) -> bool {
         let Some(raw) = self.raw_credential else {
             return false;
         };
-        let mut buffer = [0u8; 256];
-        let credential: &[u8] = match self.location {
-            Location::Header => raw.as_bytes(),
-            Location::Query if !raw.contains('%') => raw.as_bytes(),
-            Location::Query => {
-                let mut length = 0;
-                for byte in percent_encoding::percent_decode_str(raw) {
-                    let Some(slot) = buffer.get_mut(length) else {
-                        // Longer than any real credential: the slow way.
-                        return self.service().as_deref() == Some(service);
-                    };
-                    *slot = byte;
-                    length += 1;
-                }
-                &buffer[..length]
-            }
-        };
-        let Some(rest) = credential
-            .strip_suffix(TERMINATOR.as_bytes())
-            .and_then(|rest| rest.strip_suffix(b"/"))
-            .and_then(|rest| rest.strip_suffix(service.as_bytes()))
-        else {
+        // The terminator and the service, split at `/` (or `%2F` in a query) from the end;
+        // a service or terminator that is itself escaped is read the slow way.
+        let Some((rest, terminator)) = split_last(raw) else {
             return false;
         };
-        !service.is_empty() && (rest.is_empty() || rest.ends_with(b"/"))
+        let found = match split_last(rest) {
+            Some((_, found)) => found,
+            None => rest,
+        };
+        if terminator.contains('%') || found.contains('%') {
+            return self.service().as_deref() == Some(service);
+        }
+        terminator == TERMINATOR && !service.is_empty() && found == service
     }
+}
+
+/// `s` split at its last `/`, or `%2F` (either case), which a query's credential may use.
+fn split_last(s: &str) -> Option<(&str, &str)> {
+    let bytes = s.as_bytes();
+    let mut i = bytes.len();
+    while i > 0 {
+        i -= 1;
+        if bytes[i] == b'/' {
+            return Some((&s[..i], &s[i + 1..]));
+        }
+        if bytes[i] == b'%'
+            && bytes.get(i + 1) == Some(&b'2')
+            && bytes.get(i + 2).is_some_and(|b| b | 0x20 == b'f')
+        {
+            return Some((&s[..i], &s[i + 3..]));
+        }
+    }
+    None
 }
 
 fn version_of(algorithm: &str) -> Option<&'static str> {
@@ -230,6 +249,18 @@ mod tests {
             ("X-Amz-Credential=%2Fsts%2Faws4_requesT", None, None),
             ("X-Amz-Credential=a%2Fsts%2Faws4_request%2F", None, None),
             ("X-Amz-Credential=", None, None),
+            (
+                "X-Amz-Credential=AKIDEXAMPLE0000000%2f20261128%2fus-east-1%2f%73ts%2Faws4_request",
+                Some("AKIDEXAMPLE0000000"),
+                Some("sts"),
+            ),
+            // An escaped `%2F` is a literal `%2F` once decoded, not a separator.
+            (
+                "X-Amz-Credential=a%252Fsts%2Faws4_request",
+                None,
+                Some("a%2Fsts"),
+            ),
+            ("X-Amz-Credential=sts%252Faws4_request", None, None),
             ("X-Amz-Signature=00", None, None),
         ] {
             let c = from_query(query).unwrap();
