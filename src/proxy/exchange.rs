@@ -66,8 +66,6 @@ pub(crate) struct Exchange<'g> {
     /// The head as received: method and target always, headers when the decision log is on
     /// (the request itself moves on to the upstream).
     pub head: request::Parts,
-    /// Whether the request is a `HEAD` (errors then have no body).
-    pub head_only: bool,
     /// Who answers: an upstream or a service of the gateway's.
     pub target: Target<'g>,
     /// The protocol errors are answered in.
@@ -104,7 +102,6 @@ impl<'g> Exchange<'g> {
             snapshot: gateway.store.snapshot(),
             generation: gateway.store.generation(),
             conn,
-            head_only: head.method == http::Method::HEAD,
             head,
             dialect: target.dialect(),
             target,
@@ -116,6 +113,11 @@ impl<'g> Exchange<'g> {
             served: None,
             recorded: false,
         }
+    }
+
+    /// Whether the request is a `HEAD` (its errors then have no body).
+    pub fn head_only(&self) -> bool {
+        self.head.method == http::Method::HEAD
     }
 
     /// Whether the decision log wants the details (headers, checks, route context).

@@ -135,7 +135,7 @@ impl Gateway {
     /// The answer to a refused request, in the exchange's protocol; the refusal is noted for
     /// the record.
     pub(super) fn refuse(&self, x: &mut Exchange<'_>, reject: Reject) -> Response<ProxyBody> {
-        let response = reject.render(x.dialect, &x.request_id, x.head_only);
+        let response = reject.render(x.dialect, &x.request_id, x.head_only());
         x.refused = Some(reject);
         response
     }
